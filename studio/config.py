@@ -1,0 +1,86 @@
+"""Every setting the studio reads from the environment, in one place.
+
+| variable | default | meaning |
+|---|---|---|
+| STUDIO_DEVICE | auto | ``auto`` picks cuda > mps > cpu; or name one (``cpu``, ``cuda``, ``cuda:1``, ``mps``) |
+| STUDIO_MAX_LOADED | 4 | models kept in memory at once; the least recently used is evicted beyond this |
+| STUDIO_PRELOAD | 0 | ``1`` loads every built-in model at start (GPU Spaces); or a comma list of keys |
+| STUDIO_HOSTED | 0 | ``1`` turns on hosted limits (see studio.config.Limits) and turns Hub loading off |
+| STUDIO_ALLOW_HUB | 1 (0 when hosted) | ``1`` lets users load models by Hugging Face Hub id |
+| STUDIO_CHECKPOINTS | <repo>/checkpoints | folder scanned for built-in checkpoints |
+| STUDIO_QUEUE_SIZE | 64 | requests waiting in the queue before new ones are turned away |
+| HF_HUB_OFFLINE | 0 | the Hugging Face standard: ``1`` never touches the network |
+
+Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` set where it listens (default 127.0.0.1:7860).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Mapping
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+def env_flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """Read a boolean environment variable; an unreadable value is an error, not a silent default."""
+    raw = env.get(name)
+    if raw is None:
+        return default
+    word = raw.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise ValueError(f"{name}={raw!r} is not a yes/no value; use 1 or 0.")
+
+
+def env_int(env: Mapping[str, str], name: str, default: int, *, minimum: int = 0) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValueError(f"{name}={raw!r} is not a whole number.") from None
+    if value < minimum:
+        raise ValueError(f"{name}={value} must be at least {minimum}.")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    max_loaded: int = 4  # LRU capacity of the registry
+    preload: tuple[str, ...] = ()  # keys to load at start; ("*",) = every built-in
+    hosted: bool = False  # public hosting: limits on, Hub off unless allowed
+    allow_hub: bool = True  # may users load models by Hub id
+    checkpoints_dir: Path = field(default_factory=lambda: REPO_ROOT / "checkpoints")
+    queue_size: int = 64  # Gradio queue max_size
+    hub_offline: bool = False  # HF_HUB_OFFLINE
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        hosted = env_flag(env, "STUDIO_HOSTED", False)
+        preload_raw = env.get("STUDIO_PRELOAD", "0").strip()
+        if preload_raw.lower() in FALSE_WORDS:
+            preload: tuple[str, ...] = ()
+        elif preload_raw.lower() in TRUE_WORDS or preload_raw == "*":
+            preload = ("*",)
+        else:
+            preload = tuple(k.strip() for k in preload_raw.split(",") if k.strip())
+        return cls(
+            device=env.get("STUDIO_DEVICE", "auto").strip() or "auto",
+            max_loaded=env_int(env, "STUDIO_MAX_LOADED", 4, minimum=1),
+            preload=preload,
+            hosted=hosted,
+            allow_hub=env_flag(env, "STUDIO_ALLOW_HUB", not hosted),
+            checkpoints_dir=Path(env.get("STUDIO_CHECKPOINTS", str(REPO_ROOT / "checkpoints"))),
+            queue_size=env_int(env, "STUDIO_QUEUE_SIZE", 64, minimum=1),
+            hub_offline=env_flag(env, "HF_HUB_OFFLINE", False),
+        )

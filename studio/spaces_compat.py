@@ -1,0 +1,26 @@
+"""``GPU``: Hugging Face ZeroGPU's ``@spaces.GPU`` where the ``spaces`` package is installed, else a no-op.
+
+Use it as ``@GPU`` or ``@GPU(duration=120)`` on heavy handlers. Off a ZeroGPU Space, ``spaces.GPU`` is
+itself a pass-through, so the decorated function behaves the same everywhere.
+"""
+
+from __future__ import annotations
+
+import functools
+
+try:  # pragma: no cover - depends on the environment
+    import spaces as _spaces
+
+    GPU = _spaces.GPU
+    HAS_SPACES = True
+except ImportError:
+    HAS_SPACES = False
+
+    def GPU(fn=None, **_kwargs):  # noqa: N802 - mirrors spaces.GPU
+        """No-op stand-in for ``spaces.GPU``: returns the function unchanged, with or without arguments."""
+        if fn is None:
+            return lambda f: GPU(f)
+        if not callable(fn):
+            raise TypeError("GPU is used as @GPU or @GPU(duration=...)")
+        functools.update_wrapper(fn, fn)
+        return fn

@@ -1,0 +1,1 @@
+"""Diffusion family: DDPM-style UNets and the denoising-step visualizer."""

@@ -1,0 +1,1 @@
+"""GAN family: class-conditional DCGAN sampling, truncation and latent walks."""

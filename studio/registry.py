@@ -1,0 +1,439 @@
+"""The shared model registry: every tab asks it for models; it loads each once, caches, and evicts.
+
+``ModelSpec`` says what a model is and where it comes from (a local folder or a Hugging Face Hub id);
+``ModelRegistry`` turns a key into a ready *bundle* (model + tokenizer/scheduler + defaults) on the chosen
+device, loading lazily and exactly once even when many requests ask at the same moment.
+
+Rules it enforces for every source, built-in or Hub:
+1. weights are safetensors only; a folder with only pickle files is refused with how to convert it;
+2. ``trust_remote_code`` is never set (loaders pass ``trust_remote_code=False``);
+3. with ``HF_HUB_OFFLINE=1`` or no network, a Hub model that is not cached fails with a message naming it
+   and saying how to get it; a corrupt or missing checkpoint fails with a message and the registry stays
+   usable (the failure is kept in ``status()``).
+"""
+
+from __future__ import annotations
+
+import gc
+import importlib
+import os
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from studio.config import env_flag
+from studio.device import pick_device, pick_dtype
+from studio.errors import HubUnavailableError, ModelLoadError, StudioError, UnknownModelError, UnsafeCheckpointError
+
+FAMILIES = ("text", "vae", "gan", "diffusion", "judge")
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
+# What a Hub download fetches: configs, safetensors weights, tokenizer files, the model card. Never pickles.
+HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md", "*.tiktoken"]
+
+# loader name -> "module:function", imported on first use so `python app.py` starts without importing
+# transformers or diffusers. A loader takes (folder, *, device, dtype) and returns a Bundle.
+LOADERS = {
+    "transformers-causal-lm": "studio.text.loader:load_causal_lm",
+    "diffusers-unet": "studio.diffusion.loader:load_unet",
+    "diffusers-autoencoderkl": "studio.vae.loader:load_autoencoderkl",
+}
+# "mixin:<module>:<Class>" loads a PyTorchModelHubMixin class; only classes inside the studio package.
+MIXIN_PREFIX = "mixin:"
+
+
+class Bundle:
+    """What a loader returns: the model(s) and everything needed to run them. Families subclass it."""
+
+    def modules(self) -> dict[str, torch.nn.Module]:
+        """The ``nn.Module`` parts, for parameter counts, sizes and device moves."""
+        return {name: value for name, value in vars(self).items() if isinstance(value, torch.nn.Module)}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """One model the studio can offer.
+
+    Args:
+        key (`str`): the name users and recipes use (``shakespeare-gpt``, ``gpt2``).
+        family (`str`): one of ``FAMILIES``; picks the tab and the dtype policy.
+        source (`str`): a local folder (absolute, or relative to the working directory) or a Hub repo id.
+        loader (`str`): a name in ``LOADERS`` or ``mixin:<studio module>:<Class>``.
+        revision (`str`, *optional*): Hub branch, tag or commit; ignored for folders.
+        dtype (`str`, defaults to ``"auto"``): ``auto`` follows ``studio.device.DTYPE_POLICY``.
+        description (`str`): one line for the Models tab.
+        license (`str`): the weights' licence.
+        builtin (`bool`): shipped in ``checkpoints/``, trained by this project.
+        metrics (`dict`): measured quality figures (from the eval command), shown on the Models tab.
+    """
+
+    key: str
+    family: str
+    source: str
+    loader: str
+    revision: str | None = None
+    dtype: str = "auto"
+    description: str = ""
+    license: str = ""
+    builtin: bool = False
+    metrics: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self):
+        if self.family not in FAMILIES:
+            raise ValueError(f"ModelSpec {self.key!r}: family {self.family!r} is not one of {', '.join(FAMILIES)}.")
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/\-]*", self.key):
+            raise ValueError(f"ModelSpec key {self.key!r} may hold only letters, digits, '.', '_', '-' and '/'.")
+
+    @property
+    def is_local(self) -> bool:
+        """A folder on disk (an existing path, or one written as a path) rather than a Hub id."""
+        s = self.source
+        return s.startswith(("/", "./", "../", "~")) or Path(s).expanduser().exists() or not is_hub_id(s)
+
+
+def is_hub_id(text: str) -> bool:
+    """``name`` or ``owner/name`` in the Hub's alphabet (no path separators beyond one slash)."""
+    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._\-]{0,95})?", text)) and ".." not in text
+
+
+@dataclass
+class _Loaded:
+    bundle: Bundle
+    device: torch.device
+    dtype: torch.dtype
+    num_params: int
+    size_mb: float
+    load_seconds: float
+    folder: Path
+
+
+def resolve_loader(name: str) -> Callable[..., Bundle]:
+    """Turn a loader name into the function; refuse anything outside the studio package."""
+    if name.startswith(MIXIN_PREFIX):
+        module_name, _, class_name = name[len(MIXIN_PREFIX):].partition(":")
+        if not module_name.startswith("studio.") or not class_name:
+            raise ModelLoadError(f"Loader {name!r} is not allowed: mixin loaders must name a class in the studio package.")
+        cls = getattr(importlib.import_module(module_name), class_name)
+        from studio.mixin_loader import load_mixin  # local import: keeps app start light
+
+        return lambda folder, *, device, dtype: load_mixin(cls, folder, device=device, dtype=dtype)
+    if name not in LOADERS:
+        raise ModelLoadError(f"Unknown loader {name!r}; known: {', '.join(sorted(LOADERS))}, or mixin:<module>:<Class>.")
+    module_name, _, fn_name = LOADERS[name].partition(":")
+    return getattr(importlib.import_module(module_name), fn_name)
+
+
+def check_weights(folder: Path, key: str) -> list[Path]:
+    """The safetensors files under ``folder``; refuse a folder that holds only pickles, or no weights."""
+    safetensors = sorted(folder.rglob("*.safetensors"))
+    if safetensors:
+        return safetensors
+    pickles = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    if pickles:
+        names = ", ".join(str(p.relative_to(folder)) for p in pickles[:3])
+        raise UnsafeCheckpointError(
+            f"Model {key!r} at {folder} has only pickle weights ({names}). Pickle files can run arbitrary code "
+            f"when loaded, so the studio loads safetensors only. Convert it once, on a machine you trust: "
+            f"`python -m studio.convert {folder}` (reads the pickle with torch.load(weights_only=True) and "
+            f"writes .safetensors beside it), or for a transformers model "
+            f"`model.save_pretrained(folder, safe_serialization=True)`."
+        )
+    raise ModelLoadError(f"Model {key!r}: no weights found in {folder} (expected *.safetensors files).")
+
+
+def safetensors_summary(files: list[Path]) -> tuple[int, float]:
+    """(parameter count, size in MB) read from safetensors headers, without loading any tensor."""
+    from safetensors import safe_open
+
+    params, size = 0, 0
+    for f in files:
+        size += f.stat().st_size
+        try:
+            with safe_open(str(f), framework="pt") as handle:
+                for name in handle.keys():
+                    shape = handle.get_slice(name).get_shape()
+                    n = 1
+                    for d in shape:
+                        n *= d
+                    params += n
+        except Exception:  # a corrupt file is reported when the model is loaded, not here
+            return 0, size / 1e6
+    return params, size / 1e6
+
+
+class ModelRegistry:
+    """Loads models lazily, once, on one device; keeps at most ``max_loaded`` (least recently used goes).
+
+    Args:
+        specs (iterable of `ModelSpec`): the catalog.
+        device (`str`, defaults to ``"auto"``): see ``studio.device.pick_device``.
+        max_loaded (`int`, defaults to 4): LRU capacity; loading one more evicts the least recently used.
+        allow_hub (`bool`, defaults to True): whether Hub ids may be loaded (and added by users).
+        offline (`bool`, *optional*): never touch the network; defaults to ``HF_HUB_OFFLINE``.
+        cache_dir (`str`, *optional*): the Hugging Face cache folder (tests point it at a temporary one).
+    """
+
+    def __init__(self, specs=(), *, device: str = "auto", max_loaded: int = 4, allow_hub: bool = True,
+                 offline: bool | None = None, cache_dir: str | Path | None = None):
+        if max_loaded < 1:
+            raise ValueError("max_loaded must be at least 1.")
+        self.device = pick_device(device)  # decided once, here
+        self.max_loaded = max_loaded
+        self.allow_hub = allow_hub
+        self.offline = env_flag(os.environ, "HF_HUB_OFFLINE", False) if offline is None else offline
+        self.cache_dir = str(cache_dir) if cache_dir is not None else None
+        self._specs: dict[str, ModelSpec] = {}
+        self._loaded: OrderedDict[str, _Loaded] = OrderedDict()  # least recently used first
+        self._errors: dict[str, str] = {}
+        self._load_counts: dict[str, int] = {}
+        self._lock = threading.RLock()  # guards the dicts above; never held while loading
+        self._key_locks: dict[str, threading.Lock] = {}
+        for spec in specs:
+            self.register(spec)
+
+    @classmethod
+    def from_settings(cls, settings) -> "ModelRegistry":
+        """The registry app.py builds: built-in checkpoints plus known Hub ids (when Hub loading is on)."""
+        from studio.catalog import default_catalog
+
+        return cls(default_catalog(settings), device=settings.device, max_loaded=settings.max_loaded,
+                   allow_hub=settings.allow_hub, offline=settings.hub_offline)
+
+    # --- catalog ------------------------------------------------------------------------------------
+    def register(self, spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
+        with self._lock:
+            if spec.key in self._specs and not replace and self._specs[spec.key] != spec:
+                raise ValueError(f"A different model is already registered as {spec.key!r}.")
+            self._specs[spec.key] = spec
+        return spec
+
+    def add_hub_model(self, family: str, repo_id: str, revision: str | None = None) -> ModelSpec:
+        """Register a Hub id typed by a user (the tab then calls ``get``). Checks the id and the policy."""
+        repo_id = (repo_id or "").strip()
+        if not self.allow_hub:
+            raise HubUnavailableError("Loading models from the Hugging Face Hub is turned off on this server "
+                                      "(STUDIO_ALLOW_HUB=0). Use one of the listed models.")
+        if not is_hub_id(repo_id):
+            raise StudioError(f"{repo_id!r} is not a Hugging Face Hub id; it looks like 'owner/name', e.g. 'gpt2' "
+                              f"or 'google/ddpm-cifar10-32'.")
+        existing = self._specs.get(repo_id)
+        if existing is not None:
+            if existing.family != family:
+                raise StudioError(f"{repo_id!r} is a {existing.family} model, not a {family} model.")
+            return existing
+        from studio.catalog import hub_loader_for
+
+        return self.register(ModelSpec(key=repo_id, family=family, source=repo_id, revision=revision,
+                                       loader=hub_loader_for(family), description="added by a user from the Hub"))
+
+    def spec(self, key: str) -> ModelSpec:
+        try:
+            return self._specs[key]
+        except (KeyError, TypeError):
+            known = ", ".join(sorted(self._specs)) or "none"
+            raise UnknownModelError(f"Unknown model {key!r}. Known models: {known}.") from None
+
+    def specs(self, family: str | None = None) -> list[ModelSpec]:
+        return [s for s in self._specs.values() if family is None or s.family == family]
+
+    def keys(self, family: str | None = None) -> list[str]:
+        return [s.key for s in self.specs(family)]
+
+    # --- loading ------------------------------------------------------------------------------------
+    def get(self, key: str) -> Bundle:
+        """The ready bundle for ``key``: cached, or loaded now (once, even under concurrent calls)."""
+        spec = self.spec(key)
+        with self._lock:
+            entry = self._loaded.get(key)
+            if entry is not None:  # warm hit: mark as most recently used
+                self._loaded.move_to_end(key)
+                return entry.bundle
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:  # one loader per key; others wait here
+            with self._lock:  # re-check: someone may have loaded it while we waited
+                entry = self._loaded.get(key)
+                if entry is not None:
+                    self._loaded.move_to_end(key)
+                    return entry.bundle
+            start = time.perf_counter()
+            try:
+                entry = self._load(spec)
+            except StudioError as err:
+                with self._lock:
+                    self._errors[key] = str(err)
+                raise
+            except torch.cuda.OutOfMemoryError as err:
+                msg = (f"Model {key!r} does not fit in GPU memory ({err}). Unload other models on the Models tab "
+                       f"or set STUDIO_DEVICE=cpu.")
+                with self._lock:
+                    self._errors[key] = msg
+                raise ModelLoadError(msg) from err
+            except Exception as err:  # corrupt files, wrong format, missing config...
+                msg = (f"Model {key!r} could not be loaded from {spec.source}: {type(err).__name__}: "
+                       f"{str(err).strip()[:400]}. The checkpoint may be corrupt, incomplete or not a "
+                       f"{spec.family} model in a format the studio reads.")
+                with self._lock:
+                    self._errors[key] = msg
+                raise ModelLoadError(msg) from err
+            entry.load_seconds = time.perf_counter() - start
+            with self._lock:
+                self._loaded[key] = entry
+                self._errors.pop(key, None)
+                self._load_counts[key] = self._load_counts.get(key, 0) + 1
+                evicted = self._pop_over_capacity()
+            if evicted:
+                self._free(evicted)
+            return entry.bundle
+
+    def _load(self, spec: ModelSpec) -> _Loaded:
+        folder = self._resolve_source(spec)
+        files = check_weights(folder, spec.key)
+        loader = resolve_loader(spec.loader)
+        dtype = pick_dtype(spec.family, self.device, spec.dtype)
+        bundle = loader(folder, device=self.device, dtype=dtype)
+        for module in bundle.modules().values():
+            module.eval().requires_grad_(False)
+        num_params = sum(p.numel() for m in bundle.modules().values() for p in m.parameters())
+        size_mb = sum(t.numel() * t.element_size() for m in bundle.modules().values()
+                      for t in list(m.parameters()) + list(m.buffers())) / 1e6
+        del files
+        return _Loaded(bundle, self.device, dtype, num_params, size_mb, 0.0, folder)
+
+    def _resolve_source(self, spec: ModelSpec) -> Path:
+        """A local folder holding the model: the source itself, or a Hub snapshot in the HF cache."""
+        if spec.is_local:
+            folder = Path(spec.source).expanduser()
+            if not folder.is_dir():
+                hint = (" Built-in checkpoints ship in the repository's checkpoints/ folder: restore it with "
+                        "`git checkout -- checkpoints/` or retrain it with its training command (see its model card)."
+                        if spec.builtin else "")
+                raise ModelLoadError(f"Model {spec.key!r}: checkpoint folder {folder} does not exist.{hint}")
+            return folder
+        if not self.allow_hub:
+            raise HubUnavailableError(f"Model {spec.key!r} comes from the Hugging Face Hub ({spec.source}), and Hub "
+                                      f"loading is turned off on this server (STUDIO_ALLOW_HUB=0).")
+        from huggingface_hub import snapshot_download
+        from huggingface_hub import errors as hf_errors
+
+        how = (f"To use it offline, download it once on a machine with internet: `hf download {spec.source}` "
+               f"(or `python -c \"from huggingface_hub import snapshot_download; snapshot_download('{spec.source}')\"`), "
+               f"then copy the Hugging Face cache (~/.cache/huggingface) here, or point the studio at the folder.")
+        try:
+            path = snapshot_download(spec.source, revision=spec.revision, allow_patterns=HUB_ALLOW_PATTERNS,
+                                     local_files_only=self.offline, cache_dir=self.cache_dir, etag_timeout=10)
+        except (hf_errors.OfflineModeIsEnabled, hf_errors.LocalEntryNotFoundError) as err:
+            why = "the studio is offline (HF_HUB_OFFLINE=1)" if self.offline else "the Hub cannot be reached"
+            raise HubUnavailableError(f"Model {spec.key!r} ({spec.source}) is not in the local Hugging Face cache and "
+                                      f"{why}. {how}") from err
+        except hf_errors.GatedRepoError as err:
+            raise HubUnavailableError(f"Model {spec.source!r} is gated on the Hub: accept its licence on "
+                                      f"huggingface.co and log in with `hf auth login`.") from err
+        except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError) as err:
+            raise HubUnavailableError(f"No model {spec.source!r} (revision {spec.revision or 'main'}) on the Hugging "
+                                      f"Face Hub. Check the spelling, e.g. 'gpt2' or 'google/ddpm-cifar10-32'.") from err
+        except Exception as err:  # network errors of every kind
+            raise HubUnavailableError(f"Model {spec.key!r} ({spec.source}) could not be downloaded: the Hub cannot be "
+                                      f"reached ({type(err).__name__}). {how}") from err
+        return Path(path)
+
+    # --- eviction -----------------------------------------------------------------------------------
+    def _pop_over_capacity(self) -> list[_Loaded]:
+        evicted = []
+        while len(self._loaded) > self.max_loaded:
+            _, entry = self._loaded.popitem(last=False)  # least recently used
+            evicted.append(entry)
+        return evicted
+
+    def _free(self, entries: list[_Loaded]) -> None:
+        """Drop the registry's references and give the memory back (GPU cache included)."""
+        uses_cuda = any(e.device.type == "cuda" for e in entries)
+        entries.clear()
+        gc.collect()
+        if uses_cuda and torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+    def unload(self, key: str) -> bool:
+        """Evict ``key`` now; returns whether it was loaded."""
+        self.spec(key)
+        with self._lock:
+            entry = self._loaded.pop(key, None)
+        if entry is None:
+            return False
+        self._free([entry])
+        return True
+
+    def unload_all(self) -> int:
+        with self._lock:
+            entries = list(self._loaded.values())
+            self._loaded.clear()
+        n = len(entries)
+        self._free(entries)
+        return n
+
+    def preload(self, keys) -> dict[str, str]:
+        """Load several models (``["*"]`` = every built-in); returns key -> "ok" or the error message."""
+        keys = list(keys)
+        if keys == ["*"]:
+            keys = [s.key for s in self.specs() if s.builtin]
+        report = {}
+        for key in keys:
+            try:
+                self.get(key)
+                report[key] = "ok"
+            except StudioError as err:
+                report[key] = str(err)
+        return report
+
+    # --- status -------------------------------------------------------------------------------------
+    def is_loaded(self, key: str) -> bool:
+        with self._lock:
+            return key in self._loaded
+
+    def loaded_keys(self) -> list[str]:
+        """Loaded keys, least recently used first."""
+        with self._lock:
+            return list(self._loaded)
+
+    def load_count(self, key: str) -> int:
+        with self._lock:
+            return self._load_counts.get(key, 0)
+
+    def status(self) -> list[dict[str, Any]]:
+        """One row per catalogued model, for the Models tab and the ``models_status`` endpoint."""
+        rows = []
+        with self._lock:
+            loaded = dict(self._loaded)
+            errors = dict(self._errors)
+        for spec in self._specs.values():
+            entry = loaded.get(spec.key)
+            row = {"key": spec.key, "family": spec.family, "source": spec.source,
+                   "origin": "built-in" if spec.builtin else ("local folder" if spec.is_local else "Hub download"),
+                   "loaded": entry is not None, "device": "", "dtype": "", "params": None, "size_mb": None,
+                   "load_s": None, "error": errors.get(spec.key, ""), "description": spec.description,
+                   "license": spec.license, "metrics": dict(spec.metrics)}
+            if entry is not None:
+                row.update(device=str(entry.device), dtype=str(entry.dtype).removeprefix("torch."),
+                           params=entry.num_params, size_mb=round(entry.size_mb, 2),
+                           load_s=round(entry.load_seconds, 3))
+            elif spec.is_local and Path(spec.source).is_dir():
+                params, size_mb = safetensors_summary(sorted(Path(spec.source).rglob("*.safetensors")))
+                row.update(params=params or None, size_mb=round(size_mb, 2))
+            rows.append(row)
+        return rows
+
+    def memory(self) -> dict[str, Any]:
+        """The process's resident memory and, on CUDA, the GPU memory in use."""
+        import psutil
+
+        info = {"device": str(self.device), "rss_mb": round(psutil.Process().memory_info().rss / 1e6, 1)}
+        if self.device.type == "cuda":
+            info["cuda_allocated_mb"] = round(torch.cuda.memory_allocated(self.device) / 1e6, 1)
+            info["cuda_reserved_mb"] = round(torch.cuda.memory_reserved(self.device) / 1e6, 1)
+            free, total = torch.cuda.mem_get_info(self.device)
+            info["cuda_free_mb"], info["cuda_total_mb"] = round(free / 1e6, 1), round(total / 1e6, 1)
+        return info

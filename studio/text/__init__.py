@@ -1,0 +1,1 @@
+"""Text family: causal language models and the decoding studio."""

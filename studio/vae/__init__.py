@@ -1,0 +1,1 @@
+"""VAE family: variational autoencoders and latent-space interpolation."""

@@ -1,0 +1,24 @@
+"""Generative Studio: `python app.py` serves on http://127.0.0.1:7860 (GRADIO_SERVER_NAME/PORT to change).
+
+Reads the environment (see studio/config.py), builds the model registry and the Blocks, launches.
+Models load lazily on first use; STUDIO_PRELOAD=1 loads every built-in model before serving (GPU Spaces).
+"""
+
+import logging
+
+from studio.config import Settings
+from studio.registry import ModelRegistry
+from studio.ui import build_studio, launch_kwargs
+
+logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+settings = Settings.from_env()
+registry = ModelRegistry.from_settings(settings)
+demo = build_studio(registry, settings)
+demo.queue(max_size=settings.queue_size)
+
+if __name__ == "__main__":
+    if settings.preload:
+        for key, result in registry.preload(settings.preload).items():
+            logging.getLogger("studio").info("preload %s: %s", key, result)
+    demo.launch(**launch_kwargs())

@@ -1,0 +1,100 @@
+"""The Models tab: what the registry holds, load / unload per model, device and memory, quality figures."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio.ui_common import HEAVY, format_metrics, user_errors
+
+COLUMNS = ["model", "family", "origin", "loaded", "device", "dtype", "params (M)", "size (MB)", "load (s)",
+           "quality", "description", "error"]
+
+
+def status_table(registry) -> list[list]:
+    rows = []
+    for r in registry.status():
+        rows.append([r["key"], r["family"], r["origin"], "yes" if r["loaded"] else "no", r["device"], r["dtype"],
+                     round(r["params"] / 1e6, 3) if r["params"] else None, r["size_mb"], r["load_s"],
+                     format_metrics(r["metrics"]), r["description"], r["error"]])
+    return rows
+
+
+def memory_markdown(registry) -> str:
+    m = registry.memory()
+    loaded = registry.loaded_keys()
+    text = (f"**Device:** `{m['device']}` · **process memory:** {m['rss_mb']:.0f} MB · "
+            f"**loaded:** {len(loaded)} of at most {registry.max_loaded} "
+            f"({', '.join(loaded) if loaded else 'none yet: models load on first use'})")
+    if "cuda_allocated_mb" in m:
+        text += (f" · **GPU:** {m['cuda_allocated_mb']:.0f} MB allocated, {m['cuda_reserved_mb']:.0f} MB reserved, "
+                 f"{m['cuda_free_mb']:.0f} of {m['cuda_total_mb']:.0f} MB free")
+    return text
+
+
+def build_models_tab(registry) -> None:
+    """Components and wiring for the Models tab (call inside a ``gr.Blocks``)."""
+    gr.Markdown("Every model the studio knows. Built-in models ship with the studio and work offline; Hub models "
+                "need a download first. Models load on first use and stay cached; load them here before a class "
+                "so the first demo is instant.")
+    memory = gr.Markdown(memory_markdown(registry), elem_id="models-memory")
+    table = gr.Dataframe(value=status_table(registry), headers=COLUMNS, interactive=False, wrap=True,
+                         label="Models", elem_id="models-table")
+    with gr.Row():
+        choice = gr.Dropdown(choices=registry.keys(), value=(registry.keys() or [None])[0], label="Model",
+                             elem_id="models-choice", scale=3, allow_custom_value=True)
+        load_btn = gr.Button("Load", variant="primary", elem_id="models-load", scale=1)
+        unload_btn = gr.Button("Unload", elem_id="models-unload", scale=1)
+    with gr.Row():
+        warm_btn = gr.Button("Load all built-in models", elem_id="models-load-builtin")
+        unload_all_btn = gr.Button("Unload all", elem_id="models-unload-all")
+        refresh_btn = gr.Button("Refresh", elem_id="models-refresh")
+    note = gr.Markdown(elem_id="models-note")
+
+    def snapshot():
+        return status_table(registry), memory_markdown(registry)
+
+    @user_errors
+    def models_status():
+        """The status table (one row per model) and a line about the device and memory."""
+        return snapshot()
+
+    @user_errors
+    def models_load(key: str):
+        """Load one model into memory (no-op if it is loaded already)."""
+        if not key:
+            raise gr.Error("Choose a model to load.")
+        registry.get(key)
+        row = next(r for r in registry.status() if r["key"] == key)
+        return (*snapshot(), f"Loaded **{key}** on `{row['device']}` in {row['load_s'] or 0:.2f} s.")
+
+    @user_errors
+    def models_unload(key: str):
+        """Unload one model and free its memory."""
+        if not key:
+            raise gr.Error("Choose a model to unload.")
+        was = registry.unload(key)
+        return (*snapshot(), f"Unloaded **{key}**." if was else f"**{key}** was not loaded.")
+
+    @user_errors
+    def models_load_builtin():
+        """Load every built-in model (warm-up before a class)."""
+        report = registry.preload(["*"])
+        failed = {k: v for k, v in report.items() if v != "ok"}
+        msg = f"Loaded {len(report) - len(failed)} built-in model(s)."
+        if failed:
+            msg += " Failed: " + "; ".join(f"**{k}**: {v}" for k, v in failed.items())
+        return (*snapshot(), msg)
+
+    @user_errors
+    def models_unload_all():
+        """Unload every model."""
+        n = registry.unload_all()
+        return (*snapshot(), f"Unloaded {n} model(s).")
+
+    outs = [table, memory, note]
+    refresh_btn.click(models_status, None, [table, memory], api_name="models_status")
+    load_btn.click(models_load, choice, outs, api_name="models_load", concurrency_id=HEAVY)
+    unload_btn.click(models_unload, choice, outs, api_name="models_unload")
+    warm_btn.click(models_load_builtin, None, outs, api_name="models_load_builtin", concurrency_id=HEAVY)
+    unload_all_btn.click(models_unload_all, None, outs, api_name="models_unload_all")
+    return table, memory

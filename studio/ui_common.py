@@ -1,0 +1,66 @@
+"""Small helpers shared by the tabs: turning studio errors into ``gr.Error``, formatting figures."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+
+import gradio as gr
+
+from studio.errors import StudioError
+
+log = logging.getLogger("studio")
+HEAVY = "gpu"  # concurrency_id shared by every event that runs a model
+
+
+def user_errors(fn):
+    """Show ``StudioError`` / ``ValueError`` messages to the user as ``gr.Error``; log anything else.
+
+    An unexpected exception still becomes a ``gr.Error`` that names what failed, so the user never sees a
+    bare "Error" and the server keeps serving.
+    """
+
+    def convert(err: Exception) -> gr.Error:
+        if isinstance(err, gr.Error):
+            return err
+        if isinstance(err, (StudioError, ValueError)):
+            return gr.Error(str(err), print_exception=False)
+        log.exception("unexpected error in %s", fn.__name__)
+        return gr.Error(f"{fn.__name__} failed: {type(err).__name__}: {err}", print_exception=False)
+
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen_wrapper(*args, **kwargs):
+            try:
+                yield from fn(*args, **kwargs)
+            except Exception as err:
+                raise convert(err) from err
+        return gen_wrapper
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except Exception as err:
+            raise convert(err) from err
+    return wrapper
+
+
+METRIC_LABELS = {
+    "heldout_nats_per_char": ("held-out nats/char", "{:.3f}"),
+    "heldout_neg_elbo_nats": ("held-out −ELBO (nats)", "{:.1f}"),
+    "judge_accuracy": ("judge accuracy", "{:.1%}"),
+    "fd_ratio": ("FD ratio", "{:.2f}"),
+    "heldout_accuracy": ("held-out accuracy", "{:.2%}"),
+}
+
+
+def format_metrics(metrics: dict) -> str:
+    """``{"judge_accuracy": 0.97, "fd_ratio": 2.1}`` -> ``"judge accuracy 97.0% · FD ratio 2.10"``."""
+    parts = []
+    for name, (label, fmt) in METRIC_LABELS.items():
+        value = metrics.get(name)
+        if isinstance(value, (int, float)):
+            parts.append(f"{label} {fmt.format(value)}")
+    return " · ".join(parts)

@@ -1,0 +1,83 @@
+"""Tiny models built in-process and saved in the real formats (transformers, diffusers, safetensors),
+so Hub-style loading is tested without a network."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from pathlib import Path
+
+import torch
+
+TINY_TEXT = "hello world, the quick brown fox jumps over the lazy dog.\nTo be or not to be!"
+
+
+def save_card(folder: Path, *, key: str, family: str, loader: str, description: str = "tiny test model") -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "README.md").write_text(
+        "---\nlicense: mit\nstudio:\n"
+        f"  key: {key}\n  family: {family}\n  loader: {loader}\n  description: {description}\n---\n# {key}\n")
+
+
+def char_tokenizer(text: str = TINY_TEXT):
+    """A character-level fast tokenizer built with the `tokenizers` library, <|endoftext|> last."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {c: i for i, c in enumerate(sorted(set(text)))}
+    vocab["<|endoftext|>"] = len(vocab)
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+
+
+def save_tiny_text_model(folder: Path, *, seed: int = 0, card: bool = True) -> Path:
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    tok = char_tokenizer()
+    torch.manual_seed(seed)  # test fixture only: weight init, not a request
+    config = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=16, n_layer=1, n_head=2,
+                        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    if card:
+        save_card(folder, key=folder.name, family="text", loader="transformers-causal-lm")
+    return folder
+
+
+def save_tiny_unet(folder: Path, *, num_classes: int = 10, channels: int = 1, seed: int = 0, card: bool = True) -> Path:
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    torch.manual_seed(seed)
+    unet = UNet2DModel(sample_size=8, in_channels=channels, out_channels=channels, layers_per_block=1,
+                       block_out_channels=(8, 16), down_block_types=("DownBlock2D", "DownBlock2D"),
+                       up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4,
+                       num_class_embeds=(num_classes + 1) if num_classes else None)
+    unet.save_pretrained(folder / "unet")
+    DDPMScheduler(num_train_timesteps=100).save_pretrained(folder / "scheduler")
+    if card:
+        save_card(folder, key=folder.name, family="diffusion", loader="diffusers-unet")
+    return folder
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# --- a slow, counting loader for concurrency tests (registered into LOADERS by the tests) ---------------
+LOAD_CALLS: list[str] = []
+_load_calls_lock = threading.Lock()
+
+
+def load_slow_text(folder, *, device, dtype):
+    """The real text loader, made slow so that concurrent callers overlap, and counted."""
+    from studio.text.loader import load_causal_lm
+
+    with _load_calls_lock:
+        LOAD_CALLS.append(str(folder))
+    time.sleep(0.3)
+    return load_causal_lm(folder, device=device, dtype=dtype)

@@ -1,0 +1,223 @@
+import gc
+import shutil
+import threading
+import weakref
+
+import pytest
+import torch
+
+from studio import registry as registry_mod
+from studio.errors import HubUnavailableError, ModelLoadError, UnknownModelError, UnsafeCheckpointError
+from studio.registry import ModelRegistry, ModelSpec
+from tests import helpers
+
+
+def text_spec(folder, key=None, loader="transformers-causal-lm"):
+    return ModelSpec(key=key or folder.name, family="text", source=str(folder), loader=loader)
+
+
+def copy_model(src, dst):
+    shutil.copytree(src, dst)
+    return dst
+
+
+def test_get_returns_ready_bundle(tiny_text_dir):
+    reg = ModelRegistry([text_spec(tiny_text_dir)], device="cpu")
+    bundle = reg.get("tiny-text")
+    ids = bundle.tokenizer("hello")["input_ids"]
+    logits = bundle.model(torch.tensor([ids])).logits  # (1, T, V)
+    assert logits.shape == (1, 5, len(bundle.tokenizer))
+    assert not bundle.model.training and not any(p.requires_grad for p in bundle.model.parameters())
+    assert bundle.context_length == 64
+    assert reg.get("tiny-text") is bundle  # cached
+
+
+def test_loads_exactly_once_under_8_concurrent_threads(tiny_text_dir, monkeypatch):
+    monkeypatch.setitem(registry_mod.LOADERS, "slow-text", "tests.helpers:load_slow_text")
+    helpers.LOAD_CALLS.clear()
+    reg = ModelRegistry([text_spec(tiny_text_dir, loader="slow-text")], device="cpu")
+    barrier = threading.Barrier(8)
+    results, errors = [], []
+
+    def worker():
+        barrier.wait()  # all 8 ask at the same moment
+        try:
+            results.append(reg.get("tiny-text"))
+        except Exception as err:  # pragma: no cover - reported below
+            errors.append(err)
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors
+    assert len(results) == 8 and all(r is results[0] for r in results)
+    assert len(helpers.LOAD_CALLS) == 1
+    assert reg.load_count("tiny-text") == 1
+
+
+def test_lru_eviction_order_and_memory_freed(tiny_text_dir, tmp_path):
+    dirs = [copy_model(tiny_text_dir, tmp_path / name) for name in ("a", "b", "c")]
+    reg = ModelRegistry([text_spec(d) for d in dirs], device="cpu", max_loaded=2)
+    a = reg.get("a")
+    b_ref = weakref.ref(reg.get("b").model)
+    assert reg.loaded_keys() == ["a", "b"]
+    assert reg.get("a") is a  # touch a: b becomes least recently used
+    assert reg.loaded_keys() == ["b", "a"]
+    reg.get("c")  # over capacity: b goes
+    assert reg.loaded_keys() == ["a", "c"]
+    assert not reg.is_loaded("b")
+    gc.collect()
+    assert b_ref() is None, "the evicted model is still referenced somewhere: memory not freed"
+    assert reg.get("b") is not None and reg.load_count("b") == 2  # reloads on demand
+    assert reg.loaded_keys() == ["c", "b"]
+
+
+def test_unload_and_unload_all(tiny_text_dir, tiny_unet_dir):
+    reg = ModelRegistry([text_spec(tiny_text_dir), ModelSpec(key="unet", family="diffusion", source=str(tiny_unet_dir),
+                                                              loader="diffusers-unet")], device="cpu")
+    ref = weakref.ref(reg.get("tiny-text").model)
+    reg.get("unet")
+    assert reg.unload("tiny-text") is True
+    assert reg.unload("tiny-text") is False
+    gc.collect()
+    assert ref() is None
+    assert reg.loaded_keys() == ["unet"]
+    assert reg.unload_all() == 1 and reg.loaded_keys() == []
+    with pytest.raises(UnknownModelError, match="Unknown model 'nope'"):
+        reg.unload("nope")
+
+
+def test_status_rows(tiny_text_dir, tiny_unet_dir):
+    reg = ModelRegistry([text_spec(tiny_text_dir), ModelSpec(key="unet", family="diffusion", source=str(tiny_unet_dir),
+                                                              loader="diffusers-unet", description="tiny unet")],
+                        device="cpu")
+    rows = {r["key"]: r for r in reg.status()}
+    assert set(rows) == {"tiny-text", "unet"}
+    for r in rows.values():
+        for col in ("key", "family", "source", "loaded", "device", "dtype", "params", "size_mb", "load_s"):
+            assert col in r
+        assert r["loaded"] is False
+    # Before loading, parameter count and size come from the safetensors headers.
+    unet_params_on_disk = rows["unet"]["params"]
+    bundle = reg.get("unet")
+    rows = {r["key"]: r for r in reg.status()}
+    true_params = sum(p.numel() for p in bundle.unet.parameters())
+    assert unet_params_on_disk == true_params
+    assert rows["unet"]["loaded"] is True and rows["unet"]["params"] == true_params
+    assert rows["unet"]["device"] == "cpu" and rows["unet"]["dtype"] == "float32"
+    assert rows["unet"]["size_mb"] == pytest.approx(true_params * 4 / 1e6, rel=0.05)
+    assert rows["unet"]["load_s"] > 0
+    assert rows["unet"]["description"] == "tiny unet"
+
+
+def test_diffusion_bundle_fields(tiny_unet_dir):
+    reg = ModelRegistry([ModelSpec(key="unet", family="diffusion", source=str(tiny_unet_dir), loader="diffusers-unet")],
+                        device="cpu")
+    b = reg.get("unet")
+    assert (b.num_classes, b.sample_size, b.in_channels) == (10, 8, 1)
+    assert b.scheduler_config["_class_name"] == "DDPMScheduler"
+    assert b.scheduler_config["num_train_timesteps"] == 100
+
+
+def test_offline_hub_model_names_it_and_says_how_to_get_it(tmp_path):
+    spec = ModelSpec(key="gpt2", family="text", source="openai-community/gpt2", loader="transformers-causal-lm")
+    reg = ModelRegistry([spec], device="cpu", offline=True, cache_dir=tmp_path / "hf-cache")
+    with pytest.raises(HubUnavailableError) as info:
+        reg.get("gpt2")
+    msg = str(info.value)
+    assert "openai-community/gpt2" in msg and "HF_HUB_OFFLINE=1" in msg and "hf download openai-community/gpt2" in msg
+    assert "Traceback" not in msg
+    assert reg.status()[0]["error"] == msg  # kept for the Models tab
+    assert reg.loaded_keys() == []
+
+
+def test_hub_off_by_policy(tmp_path):
+    reg = ModelRegistry([], device="cpu", allow_hub=False, cache_dir=tmp_path)
+    with pytest.raises(HubUnavailableError, match="STUDIO_ALLOW_HUB=0"):
+        reg.add_hub_model("text", "gpt2")
+
+
+def test_add_hub_model_checks_the_id(tmp_path):
+    reg = ModelRegistry([], device="cpu", offline=True, cache_dir=tmp_path)
+    with pytest.raises(Exception, match="is not a Hugging Face Hub id"):
+        reg.add_hub_model("text", "../../etc/passwd")
+    spec = reg.add_hub_model("text", "distilbert/distilgpt2")
+    assert spec.family == "text" and not spec.is_local and spec.loader == "transformers-causal-lm"
+    with pytest.raises(Exception, match="is a text model, not a vae model"):
+        reg.add_hub_model("vae", "distilbert/distilgpt2")
+
+
+def test_pickle_only_folder_is_refused_then_converted(tiny_text_dir, tmp_path):
+    from safetensors.torch import load_file
+
+    folder = copy_model(tiny_text_dir, tmp_path / "pickled")
+    state = load_file(folder / "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    torch.save(state, folder / "pytorch_model.bin")
+    reg = ModelRegistry([text_spec(folder)], device="cpu")
+    with pytest.raises(UnsafeCheckpointError) as info:
+        reg.get("pickled")
+    assert "pytorch_model.bin" in str(info.value) and "python -m studio.convert" in str(info.value)
+    assert reg.loaded_keys() == []
+
+    from studio.convert import main as convert_main
+
+    assert convert_main([str(folder)]) == 0
+    assert (folder / "model.safetensors").is_file()
+    assert reg.get("pickled") is not None  # the converted folder loads
+
+
+def test_corrupt_checkpoint_gives_clear_error_and_registry_stays_usable(tiny_text_dir, tmp_path):
+    bad = copy_model(tiny_text_dir, tmp_path / "corrupt")
+    weights = bad / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:200])  # truncated download
+    good = copy_model(tiny_text_dir, tmp_path / "good")
+    reg = ModelRegistry([text_spec(bad), text_spec(good)], device="cpu")
+    with pytest.raises(ModelLoadError) as info:
+        reg.get("corrupt")
+    assert "corrupt" in str(info.value) and "could not be loaded" in str(info.value)
+    assert reg.loaded_keys() == []
+    assert reg.get("good") is not None  # the registry keeps working
+    rows = {r["key"]: r for r in reg.status()}
+    assert rows["corrupt"]["error"] and not rows["corrupt"]["loaded"] and rows["good"]["error"] == ""
+    # Repaired on disk: the next get loads it and clears the error.
+    shutil.copy(tiny_text_dir / "model.safetensors", weights)
+    assert reg.get("corrupt") is not None
+    assert {r["key"]: r for r in reg.status()}["corrupt"]["error"] == ""
+
+
+def test_missing_checkpoint_folder(tmp_path):
+    spec = ModelSpec(key="gone", family="text", source=str(tmp_path / "gone"), loader="transformers-causal-lm",
+                     builtin=True)
+    reg = ModelRegistry([spec], device="cpu")
+    with pytest.raises(ModelLoadError, match="does not exist.*git checkout -- checkpoints/"):
+        reg.get("gone")
+
+
+def test_folder_without_weights(tmp_path):
+    (tmp_path / "empty").mkdir()
+    reg = ModelRegistry([text_spec(tmp_path / "empty")], device="cpu")
+    with pytest.raises(ModelLoadError, match="no weights found"):
+        reg.get("empty")
+
+
+def test_unknown_key_lists_known_models(tiny_text_dir):
+    reg = ModelRegistry([text_spec(tiny_text_dir)], device="cpu")
+    with pytest.raises(UnknownModelError, match="Unknown model 'gpt-17'. Known models: tiny-text"):
+        reg.get("gpt-17")
+
+
+def test_mixin_loader_refuses_classes_outside_the_studio():
+    with pytest.raises(ModelLoadError, match="not allowed"):
+        registry_mod.resolve_loader("mixin:os:system")
+
+
+def test_spec_validation():
+    with pytest.raises(ValueError, match="family 'audio'"):
+        ModelSpec(key="x", family="audio", source="x", loader="x")
+    with pytest.raises(ValueError, match="may hold only"):
+        ModelSpec(key="bad key;", family="text", source="x", loader="x")
+    assert ModelSpec(key="g", family="text", source="google/ddpm-cifar10-32", loader="x").is_local is False
+    assert ModelSpec(key="g", family="text", source="/abs/path", loader="x").is_local is True

@@ -10,6 +10,19 @@ COLUMNS = ["model", "family", "origin", "loaded", "device", "dtype", "params (M)
            "quality", "description", "error"]
 
 
+QUALITY_LEGEND = (
+    "**Quality** figures are measured by `python -m studio.eval FAMILY` with fixed seeds and shipped in each "
+    "checkpoint's `eval.json`: "
+    "*held-out nats/char*: a text model's loss on the last 10% of Tiny Shakespeare, per character whatever the "
+    "tokenizer (lower is better; nanoGPT's char model reaches 1.47 on a GPU) · "
+    "*held-out −ELBO*: a VAE's negative evidence lower bound per held-out digit (lower is better) · "
+    "*judge accuracy*: the share of generated digits that the digit judge labels as the digit asked for · "
+    "*FD ratio*: Fréchet distance of judge features of samples to real held-out digits, divided by the same "
+    "distance for real training digits (1.0 = as close as real data; lower is better) · "
+    "*held-out accuracy*: the judge's own accuracy on 1,000 digits it never saw."
+)
+
+
 def status_table(registry) -> list[list]:
     rows = []
     for r in registry.status():
@@ -39,6 +52,7 @@ def build_models_tab(registry) -> None:
     memory = gr.Markdown(memory_markdown(registry), elem_id="models-memory")
     table = gr.Dataframe(value=status_table(registry), headers=COLUMNS, interactive=False, wrap=True,
                          label="Models", elem_id="models-table")
+    gr.Markdown(QUALITY_LEGEND, elem_id="models-quality-legend")
     with gr.Row():
         choice = gr.Dropdown(choices=registry.keys(), value=(registry.keys() or [None])[0], label="Model",
                              elem_id="models-choice", scale=3, allow_custom_value=True)

@@ -6,8 +6,6 @@ itself a pass-through, so the decorated function behaves the same everywhere.
 
 from __future__ import annotations
 
-import functools
-
 try:  # pragma: no cover - depends on the environment
     import spaces as _spaces
 
@@ -22,5 +20,4 @@ except ImportError:
             return lambda f: GPU(f)
         if not callable(fn):
             raise TypeError("GPU is used as @GPU or @GPU(duration=...)")
-        functools.update_wrapper(fn, fn)
-        return fn
+        return fn  # unchanged: no wrapper, no __wrapped__ (inspect and Gradio follow that chain)

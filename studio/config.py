@@ -9,6 +9,7 @@
 | STUDIO_ALLOW_HUB | 1 (0 when hosted) | ``1`` lets users load models by Hugging Face Hub id |
 | STUDIO_CHECKPOINTS | <repo>/checkpoints | folder scanned for built-in checkpoints |
 | STUDIO_QUEUE_SIZE | 64 | requests waiting in the queue before new ones are turned away |
+| STUDIO_MAX_NEW_TOKENS | 400 (200 when hosted) | most tokens one text request may generate |
 | HF_HUB_OFFLINE | 0 | the Hugging Face standard: ``1`` never touches the network |
 
 Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` set where it listens (default 127.0.0.1:7860).
@@ -62,6 +63,7 @@ class Settings:
     checkpoints_dir: Path = field(default_factory=lambda: REPO_ROOT / "checkpoints")
     queue_size: int = 64  # Gradio queue max_size
     hub_offline: bool = False  # HF_HUB_OFFLINE
+    max_new_tokens: int = 400  # text: most new tokens per request (STUDIO_MAX_NEW_TOKENS)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -83,4 +85,5 @@ class Settings:
             checkpoints_dir=Path(env.get("STUDIO_CHECKPOINTS", str(REPO_ROOT / "checkpoints"))),
             queue_size=env_int(env, "STUDIO_QUEUE_SIZE", 64, minimum=1),
             hub_offline=env_flag(env, "HF_HUB_OFFLINE", False),
+            max_new_tokens=env_int(env, "STUDIO_MAX_NEW_TOKENS", 200 if hosted else 400, minimum=1),
         )

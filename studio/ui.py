@@ -6,7 +6,8 @@ import gradio as gr
 
 from studio import __version__
 from studio.config import Settings
-from studio.models_tab import build_models_tab, status_table, memory_markdown
+from studio.models_tab import build_models_tab, memory_markdown, status_table
+from studio.text.tab import build_text_tab
 
 CSS = """
 #studio-title h1 { margin-bottom: 0; }
@@ -20,6 +21,8 @@ def build_studio(registry, settings: Settings | None = None) -> gr.Blocks:
         gr.Markdown(f"# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
                     f"on models that run on this machine. *v{__version__}*", elem_id="studio-title")
         with gr.Tabs(elem_id="studio-tabs"):
+            with gr.Tab("Text", id="text", elem_id="tab-text"):
+                build_text_tab(registry, settings)
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 table, memory = build_models_tab(registry)
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).

@@ -1,0 +1,512 @@
+"""The decoding engine: next-token distributions shaped step by step, and sampling you can see.
+
+The loop is written out (not hidden in ``model.generate``) because showing it is the point:
+
+1. run the model on the context (a KV cache makes each step one token's work) -> raw logits z (V,)
+2. shape them with transformers' own logits processors, in the order ``generate`` applies them:
+   repetition penalty -> no-repeat n-gram -> temperature -> top-k -> top-p -> min-p -> typical-p
+   (the first two also apply to greedy and beam search; the rest only when sampling)
+3. keep the distribution after every stage (softmax of the scores), its top candidates and the mass kept
+4. pick the next token: greedy = argmax; sampling = inverse CDF of the final distribution at a uniform
+   draw u_t, tokens in id order. One u_t per step, drawn up front from the run's seeded CPU generator, so
+   several settings can share the same randomness (``compare``): only the shaping differs.
+
+Everything returned is plain Python (lists, floats, strings), ready for JSON, ``gr.State`` and plots.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields, replace
+from typing import Iterator
+
+import torch
+
+from studio.device import make_generator, resolve_seed  # noqa: F401 (resolve_seed is used by the tab)
+from studio.recipe import engine_action
+
+MODES = ("greedy", "sample", "beam")
+TOP_N = 12  # candidates kept per stage per step (enough for the bar charts; the full vocab is not stored)
+STAGE_ORDER = ("raw", "repetition penalty", "no-repeat n-gram", "temperature", "top-k", "top-p", "min-p",
+               "typical-p")
+
+
+@dataclass(frozen=True)
+class DecodeSettings:
+    """Every decoding control. The defaults are "Neutral": plain sampling from the model, all filters off.
+
+    Args:
+        mode (`str`): ``greedy``, ``sample`` or ``beam``.
+        temperature (`float`, 1.0): divide logits by T (sample). <1 sharpens, >1 flattens.
+        top_k (`int`, 0 = off): keep the k most likely tokens (sample).
+        top_p (`float`, 1.0 = off): keep the smallest set with probability ≥ p, "nucleus" (sample;
+            Holtzman et al. 2019, https://arxiv.org/abs/1904.09751).
+        min_p (`float`, 0.0 = off): keep tokens with probability ≥ min_p × the top token's (sample).
+        typical_p (`float`, 1.0 = off): locally typical sampling (sample; Meister et al. 2022,
+            https://arxiv.org/abs/2202.00666).
+        repetition_penalty (`float`, 1.0 = off): divide positive logits of tokens already in the context
+            (CTRL, Keskar et al. 2019, https://arxiv.org/abs/1909.05858). All modes.
+        no_repeat_ngram_size (`int`, 0 = off): forbid repeating any n-gram of this size. All modes.
+        num_beams (`int`, 4): beams (beam).
+        length_penalty (`float`, 1.0): beam score = log p / length^α (beam).
+        early_stopping (`bool`, True): stop when num_beams finished candidates exist (beam).
+        num_return_sequences (`int`, 1): beams to return, ≤ num_beams (beam).
+        max_new_tokens (`int`, 100): tokens to generate.
+    """
+
+    mode: str = "sample"
+    temperature: float = 1.0
+    top_k: int = 0
+    top_p: float = 1.0
+    min_p: float = 0.0
+    typical_p: float = 1.0
+    repetition_penalty: float = 1.0
+    no_repeat_ngram_size: int = 0
+    num_beams: int = 4
+    length_penalty: float = 1.0
+    early_stopping: bool = True
+    num_return_sequences: int = 1
+    max_new_tokens: int = 100
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "DecodeSettings":
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"Unknown decoding setting(s): {', '.join(sorted(unknown))}. Known: {', '.join(sorted(names))}.")
+        return cls(**data)
+
+    def validated(self, *, max_new_tokens_limit: int = 1024, vocab_size: int | None = None) -> "DecodeSettings":
+        """Check every value; raise ``ValueError`` naming the control, the value and what is allowed."""
+
+        def number(name, lo, hi, *, integer=False, lo_open=False):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                raise ValueError(f"{name} must be a number, got {v!r}.")
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{name} must be a finite number, got {v}.")
+            if integer and float(v) != int(v):
+                raise ValueError(f"{name} must be a whole number, got {v}.")
+            if v < lo or v > hi or (lo_open and v == lo):
+                left = "(" if lo_open else "["
+                raise ValueError(f"{name} must be in {left}{lo}, {hi}], got {v}.")
+
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}.")
+        number("temperature", 0, 5, lo_open=True)
+        number("top_k", 0, vocab_size or 10**6, integer=True)
+        number("top_p", 0, 1, lo_open=True)
+        number("min_p", 0, 1)
+        number("typical_p", 0, 1, lo_open=True)
+        number("repetition_penalty", 0, 10, lo_open=True)
+        number("no_repeat_ngram_size", 0, 20, integer=True)
+        number("num_beams", 1, 16, integer=True)
+        number("length_penalty", -5, 5)
+        number("num_return_sequences", 1, 16, integer=True)
+        number("max_new_tokens", 1, max_new_tokens_limit, integer=True)
+        if not isinstance(self.early_stopping, bool):
+            raise ValueError(f"early_stopping must be true or false, got {self.early_stopping!r}.")
+        if self.mode == "beam" and self.num_return_sequences > self.num_beams:
+            raise ValueError(f"num_return_sequences ({self.num_return_sequences}) cannot exceed num_beams ({self.num_beams}).")
+        ints = {k: int(getattr(self, k)) for k in ("top_k", "no_repeat_ngram_size", "num_beams",
+                                                   "num_return_sequences", "max_new_tokens")}
+        return replace(self, **ints, temperature=float(self.temperature), top_p=float(self.top_p),
+                       min_p=float(self.min_p), typical_p=float(self.typical_p),
+                       repetition_penalty=float(self.repetition_penalty), length_penalty=float(self.length_penalty))
+
+    def stages(self) -> list[tuple[str, object]]:
+        """The active shaping stages, in the order they are applied, as (name, transformers processor)."""
+        from transformers.generation.logits_process import (MinPLogitsWarper, NoRepeatNGramLogitsProcessor,
+                                                            RepetitionPenaltyLogitsProcessor, TemperatureLogitsWarper,
+                                                            TopKLogitsWarper, TopPLogitsWarper, TypicalLogitsWarper)
+
+        out = []
+        if self.repetition_penalty != 1.0:
+            out.append(("repetition penalty", RepetitionPenaltyLogitsProcessor(self.repetition_penalty)))
+        if self.no_repeat_ngram_size > 0:
+            out.append(("no-repeat n-gram", NoRepeatNGramLogitsProcessor(self.no_repeat_ngram_size)))
+        if self.mode != "sample":
+            return out
+        if self.temperature != 1.0:
+            out.append(("temperature", TemperatureLogitsWarper(self.temperature)))
+        if self.top_k > 0:
+            out.append(("top-k", TopKLogitsWarper(self.top_k)))
+        if self.top_p < 1.0:
+            out.append(("top-p", TopPLogitsWarper(self.top_p)))
+        if self.min_p > 0.0:
+            out.append(("min-p", MinPLogitsWarper(self.min_p)))
+        if self.typical_p < 1.0:
+            out.append(("typical-p", TypicalLogitsWarper(mass=self.typical_p)))
+        return out
+
+    def inactive_controls(self) -> dict[str, str]:
+        """Controls that do nothing in this mode, with the reason (the tab disables them and says why)."""
+        why_sample = f"only used when sampling (mode is {self.mode})"
+        why_beam = f"only used by beam search (mode is {self.mode})"
+        off = {}
+        if self.mode != "sample":
+            off.update({k: why_sample for k in ("temperature", "top_k", "top_p", "min_p", "typical_p")})
+        if self.mode != "beam":
+            off.update({k: why_beam for k in ("num_beams", "length_penalty", "early_stopping", "num_return_sequences")})
+        return off
+
+
+PRESETS = {
+    "Neutral": DecodeSettings(mode="sample"),
+    "Greedy": DecodeSettings(mode="greedy"),
+    "Beam": DecodeSettings(mode="beam", num_beams=4, length_penalty=1.0, early_stopping=True,
+                           no_repeat_ngram_size=3),
+    "Balanced": DecodeSettings(mode="sample", temperature=0.8, top_p=0.95, repetition_penalty=1.1),
+    "Creative": DecodeSettings(mode="sample", temperature=1.2, top_k=100, top_p=0.98),
+}
+
+
+@dataclass
+class Stage:
+    name: str
+    top: list  # [(token id, probability)] of the TOP_N most likely after this stage, most likely first
+    chosen_prob: float  # probability of the token that was picked, after this stage
+    kept_mass: float  # probability mass of the previous stage's distribution that survives this stage
+    n_kept: int  # tokens with non-zero probability after this stage
+
+
+@dataclass
+class Step:
+    index: int  # 0 = first generated token
+    token_id: int
+    token: str  # the token's text
+    prob: float  # probability under the final (sampling) distribution
+    raw_prob: float  # probability under the model (temperature 1, no filters)
+    surprisal: float  # −ln raw_prob, nats
+    entropy: float  # entropy of the raw distribution, nats
+    u: float | None  # the uniform draw that picked it (sampling), else None
+    stages: list = field(default_factory=list)  # [Stage] raw first, then each active stage
+
+
+@dataclass
+class TextRun:
+    prompt: str
+    prompt_ids: list
+    steps: list  # [Step]
+    text: str  # prompt + generation
+    notices: list  # what was adjusted and why (empty prompt, truncation), shown to the user
+    settings: dict
+    seed: int | None
+    stopped: str = ""  # "eos", "max_new_tokens" or "cancelled"
+    beams: list = field(default_factory=list)  # beam mode: [(text, score)]
+
+    @property
+    def logprob(self) -> float:
+        """Sequence log-probability of the generated tokens under the model (nats)."""
+        return float(sum(-s.surprisal for s in self.steps))
+
+    @property
+    def perplexity(self) -> float:
+        return float(math.exp(-self.logprob / len(self.steps))) if self.steps else float("nan")
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.update(logprob=self.logprob, perplexity=self.perplexity)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TextRun":
+        d = {k: v for k, v in d.items() if k not in ("logprob", "perplexity")}
+        d["steps"] = [Step(**{**s, "stages": [Stage(**g) for g in s["stages"]]}) for s in d["steps"]]
+        return cls(**d)
+
+
+# --- building blocks -------------------------------------------------------------------------------------
+
+def prepare_prompt(bundle, prompt: str, max_new_tokens: int) -> tuple[list[int], list[str]]:
+    """Token ids for ``prompt`` and notices: an empty prompt starts from the beginning-of-text token; a prompt
+    longer than the context keeps its last tokens."""
+    if not isinstance(prompt, str):
+        raise ValueError(f"The prompt must be text, got {type(prompt).__name__}.")
+    tok, notices = bundle.tokenizer, []
+    ids = tok(prompt, add_special_tokens=False)["input_ids"] if prompt else []
+    start = tok.bos_token_id if tok.bos_token_id is not None else tok.eos_token_id
+    if not ids:
+        if start is None:
+            raise ValueError("The prompt is empty and this model has no beginning-of-text token: type a prompt.")
+        ids = [start]
+        notices.append(f"Empty prompt: generation starts from the beginning-of-text token {tok.convert_ids_to_tokens(start)!r}.")
+    limit = bundle.context_length - 1
+    if len(ids) > limit:
+        notices.append(f"The prompt is {len(ids)} tokens, longer than the model's context of {bundle.context_length}; "
+                       f"kept its last {limit} tokens.")
+        ids = ids[-limit:]
+    return ids, notices
+
+
+def token_text(tokenizer, token_id: int) -> str:
+    return tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
+
+
+def shape(logits: torch.Tensor, context: torch.Tensor, stages) -> tuple[torch.Tensor, list[torch.Tensor]]:
+    """Apply ``stages`` to raw logits (V,) given the context ids (1, T); return the final scores and the
+    probability vector after every stage, raw first."""
+    scores = logits.float()[None]  # (1, V)
+    probs = [torch.softmax(scores, -1)[0]]
+    for _, proc in stages:
+        scores = proc(context, scores)
+        probs.append(torch.softmax(scores, -1)[0])
+    return scores[0], probs
+
+
+def pick(final_probs: torch.Tensor, mode: str, u: float | None) -> int:
+    """Greedy: the most likely token. Sampling: inverse CDF at u, tokens in id order."""
+    if mode != "sample":
+        return int(final_probs.argmax())
+    cdf = torch.cumsum(final_probs.double(), 0)  # (V,)
+    idx = int(torch.searchsorted(cdf, torch.tensor([u * float(cdf[-1])], dtype=torch.float64), right=True)[0])
+    idx = min(idx, len(cdf) - 1)
+    while final_probs[idx] == 0:  # rounding at a boundary: step back to a token that is allowed
+        idx -= 1
+    return idx
+
+
+def record(index: int, token_id: int, probs: list[torch.Tensor], stage_names: list[str], tokenizer,
+           u: float | None) -> Step:
+    """Everything the UI shows about one step, from the per-stage probability vectors (batched: a few tensor
+    operations for all stages together, then one conversion to Python)."""
+    stacked = torch.stack(probs)  # (S, V): raw first
+    values, ids = stacked.topk(min(TOP_N, stacked.shape[1]), dim=-1)  # (S, TOP_N)
+    chosen = stacked[:, token_id]  # (S,)
+    alive = stacked > 0  # (S, V)
+    n_kept = alive.sum(-1)  # (S,)
+    kept = torch.ones(len(probs))  # (S,) mass of the previous stage surviving this one
+    if len(probs) > 1:
+        kept[1:] = (stacked[:-1] * alive[1:]).sum(-1)
+    raw = stacked[0]
+    logp_raw = torch.log(raw.clamp_min(1e-30))
+    entropy = float(-(raw * logp_raw).sum())
+    values, ids, chosen, n_kept, kept = values.tolist(), ids.tolist(), chosen.tolist(), n_kept.tolist(), kept.tolist()
+    stages = [Stage(name=name, top=list(zip(ids[k], values[k])), chosen_prob=chosen[k], kept_mass=kept[k],
+                    n_kept=n_kept[k]) for k, name in enumerate(["raw", *stage_names])]
+    return Step(index=index, token_id=token_id, token=token_text(tokenizer, token_id), prob=chosen[-1],
+                raw_prob=chosen[0], surprisal=float(-logp_raw[token_id]), entropy=entropy, u=u, stages=stages)
+
+
+def draw_uniforms(seed: int, n: int) -> list[float]:
+    """The run's randomness: one uniform per step, from the run's own CPU generator."""
+    return torch.rand(n, generator=make_generator(seed), dtype=torch.float64).tolist()
+
+
+# --- generation ------------------------------------------------------------------------------------------
+
+@torch.no_grad()
+def stream(bundle, *, prompt: str = "", prompt_ids: list | None = None, settings: DecodeSettings, seed: int,
+           uniforms: list[float] | None = None, stop_at_eos: bool = True, counter: list | None = None
+           ) -> Iterator[tuple[Step, TextRun]]:
+    """Generate token by token (greedy or sample), yielding (new step, run so far) after each token.
+
+    Closing the generator (a Stop button, a closed browser) stops the loop before its next forward pass.
+
+    Args:
+        bundle (`TextBundle`): from the registry.
+        prompt (`str`): the prompt text (ignored when ``prompt_ids`` is given, as when branching).
+        settings (`DecodeSettings`): already validated.
+        seed (`int`): the run's seed (draws ``uniforms`` when they are not given).
+        uniforms (`list[float]`, *optional*): one uniform per step, shared between compared columns.
+        stop_at_eos (`bool`): stop at the end-of-text token (benchmarks turn this off).
+        counter (`list`, *optional*): each forward pass appends 1 (tests count the work done).
+    """
+    if settings.mode == "beam":
+        raise ValueError("Beam search does not stream token by token; use generate().")
+    model, tok = bundle.model, bundle.tokenizer
+    device = next(model.parameters()).device
+    notices = []
+    if prompt_ids is None:
+        prompt_ids, notices = prepare_prompt(bundle, prompt, settings.max_new_tokens)
+    prompt_text = tok.decode(prompt_ids, clean_up_tokenization_spaces=False)
+    if uniforms is None:
+        uniforms = draw_uniforms(seed, settings.max_new_tokens)
+    stages = settings.stages()
+    names = [n for n, _ in stages]
+    eos = tok.eos_token_id
+    n_prompt = len(prompt_ids)
+    context = torch.empty(1, n_prompt + settings.max_new_tokens, dtype=torch.long)  # (1, T_max) on the CPU
+    context[0, :n_prompt] = torch.tensor(prompt_ids)
+    run = TextRun(prompt=prompt_text, prompt_ids=list(prompt_ids), steps=[], text=prompt_text, notices=notices,
+                  settings=asdict(settings), seed=seed)
+    feed = context[:, :n_prompt].to(device)  # (1, T) what the model has not seen yet
+    past = None
+    run.stopped = "max_new_tokens"
+    length = n_prompt
+    in_window = n_prompt  # tokens the KV cache covers
+    for i in range(settings.max_new_tokens):
+        # 1. one forward pass; the cache holds keys/values of everything before `feed`
+        out = model(input_ids=feed, past_key_values=past, use_cache=True)
+        if counter is not None:
+            counter.append(1)
+        past = out.past_key_values
+        logits = out.logits[0, -1]  # (V,)
+        # 2-3. shape the distribution, keeping every stage; processors see the whole context (1, T)
+        _, probs = shape(logits.cpu(), context[:, :length], stages)
+        # 4. pick the next token
+        u = uniforms[i] if settings.mode == "sample" else None
+        token_id = pick(probs[-1], settings.mode, u)
+        step = record(i, token_id, probs, names, tok, u)
+        run.steps.append(step)
+        context[0, length] = token_id
+        length += 1
+        run.text += step.token  # per-token pieces; the final text is decoded whole below
+        last = i == settings.max_new_tokens - 1 or (stop_at_eos and token_id == eos)
+        if last:
+            run.text = prompt_text + tok.decode(context[0, n_prompt:length].tolist(), clean_up_tokenization_spaces=False)
+        yield step, run
+        if stop_at_eos and token_id == eos:
+            run.stopped = "eos"
+            return
+        feed = context[:, length - 1:length].to(device)  # (1, 1)
+        in_window += 1
+        if in_window >= bundle.context_length:  # context full: continue from the last half, fresh cache
+            keep = bundle.context_length // 2
+            feed, past, in_window = context[:, length - keep:length].to(device), None, keep
+
+
+@engine_action("text", "generate")
+def generate(bundle, *, seed: int | None, prompt: str = "", max_new_tokens_limit: int = 1024, **settings) -> TextRun:
+    """One complete run (greedy, sample or beam) with per-token insight. ``settings``: DecodeSettings fields."""
+    s = DecodeSettings.from_dict(settings).validated(max_new_tokens_limit=max_new_tokens_limit,
+                                                     vocab_size=len(bundle.tokenizer))
+    seed = resolve_seed(seed)
+    if s.mode == "beam":
+        return beam_search(bundle, prompt=prompt, settings=s, seed=seed)
+    run = None
+    for _, run in stream(bundle, prompt=prompt, settings=s, seed=seed):
+        pass
+    if run is None:  # max_new_tokens >= 1, so this cannot happen; kept for clarity
+        raise RuntimeError("no tokens generated")
+    return run
+
+
+@torch.no_grad()
+def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> TextRun:
+    """Beam search with transformers' ``generate`` (it does not stream), then the per-token view of the best
+    beam recomputed in one forward pass."""
+    from transformers import GenerationConfig
+
+    model, tok = bundle.model, bundle.tokenizer
+    device = next(model.parameters()).device
+    prompt_ids, notices = prepare_prompt(bundle, prompt, settings.max_new_tokens)
+    room = bundle.context_length - len(prompt_ids)
+    max_new = min(settings.max_new_tokens, room)
+    if max_new < settings.max_new_tokens:
+        notices.append(f"Beam search cannot slide the context window: generating {max_new} tokens, what fits in "
+                       f"the model's context of {bundle.context_length}.")
+    config = GenerationConfig(do_sample=False, num_beams=settings.num_beams, length_penalty=settings.length_penalty,
+                              early_stopping=settings.early_stopping, max_new_tokens=max_new,
+                              num_return_sequences=settings.num_return_sequences,
+                              repetition_penalty=settings.repetition_penalty,
+                              no_repeat_ngram_size=settings.no_repeat_ngram_size, eos_token_id=tok.eos_token_id,
+                              pad_token_id=tok.eos_token_id if tok.pad_token_id is None else tok.pad_token_id,
+                              return_dict_in_generate=True, output_scores=True)
+    ids = torch.tensor([prompt_ids], device=device)
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
+    seqs = out.sequences.cpu()  # (R, T + new)
+    scores = out.sequences_scores.cpu().tolist() if out.sequences_scores is not None else [0.0] * len(seqs)
+    best = seqs[0].tolist()
+    new = best[len(prompt_ids):]
+    while new and new[-1] == config.pad_token_id and new.count(config.pad_token_id) > 1:
+        new.pop()  # padding after an early end
+    # Per-token insight for the best beam: raw distributions at every position, in one pass.
+    logits = model(torch.tensor([prompt_ids + new], device=device)).logits[0].cpu()  # (T', V)
+    stages = settings.stages()
+    names = [n for n, _ in stages]
+    steps = []
+    for i, token_id in enumerate(new):
+        context = torch.tensor([prompt_ids + new[:i]])
+        _, probs = shape(logits[len(prompt_ids) + i - 1], context, stages)
+        steps.append(record(i, token_id, probs, names, tok, None))
+    prompt_text = tok.decode(prompt_ids, clean_up_tokenization_spaces=False)
+    beams = [(tok.decode(s[len(prompt_ids):], skip_special_tokens=True), float(sc)) for s, sc in zip(seqs.tolist(), scores)]
+    return TextRun(prompt=prompt_text, prompt_ids=prompt_ids, steps=steps,
+                   text=prompt_text + tok.decode(new, clean_up_tokenization_spaces=False), notices=notices,
+                   settings=asdict(settings), seed=seed,
+                   stopped="eos" if new and new[-1] == tok.eos_token_id else "max_new_tokens", beams=beams)
+
+
+@engine_action("text", "compare")
+def compare(bundle, *, seed: int | None, prompt: str = "", columns: list, max_new_tokens: int = 60,
+            max_new_tokens_limit: int = 1024) -> list[TextRun]:
+    """The same prompt under two or three settings with shared randomness: at step t every column uses the
+    same uniform u_t, so only the shaping of the distribution differs.
+
+    Args:
+        columns (`list[dict]`): DecodeSettings fields per column (greedy or sample; max_new_tokens is shared).
+    """
+    if not isinstance(columns, (list, tuple)) or not 1 <= len(columns) <= 3:
+        raise ValueError("Compare takes one to three columns of settings.")
+    seed = resolve_seed(seed)
+    settings = []
+    for c in columns:
+        s = DecodeSettings.from_dict({**c, "max_new_tokens": max_new_tokens}).validated(
+            max_new_tokens_limit=max_new_tokens_limit, vocab_size=len(bundle.tokenizer))
+        if s.mode == "beam":
+            raise ValueError("Compare runs greedy or sampling columns; beam search uses no randomness to share.")
+        settings.append(s)
+    uniforms = draw_uniforms(seed, max_new_tokens)  # the shared randomness
+    runs = []
+    for s in settings:
+        run = None
+        for _, run in stream(bundle, prompt=prompt, settings=s, seed=seed, uniforms=uniforms):
+            pass
+        runs.append(run)
+    return runs
+
+
+@torch.no_grad()
+def distribution_at(bundle, *, context_ids: list, settings: DecodeSettings) -> tuple[list[str], list[torch.Tensor]]:
+    """(stage names, probability vector after each stage) for the next token after ``context_ids``."""
+    model = bundle.model
+    device = next(model.parameters()).device
+    ids = context_ids[-bundle.context_length:]
+    logits = model(torch.tensor([ids], device=device)).logits[0, -1].cpu()
+    stages = settings.stages()
+    _, probs = shape(logits, torch.tensor([context_ids]), stages)
+    return ["raw", *[n for n, _ in stages]], probs
+
+
+@engine_action("text", "sample_n")
+def sample_n(bundle, *, seed: int | None, context_ids: list, n: int = 100, settings: dict | None = None) -> dict:
+    """Draw ``n`` next tokens at one step from the final distribution: the histogram a class can set against
+    the predicted probabilities."""
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10000:
+        raise ValueError(f"n must be a whole number in [1, 10000], got {n!r}.")
+    s = DecodeSettings.from_dict(settings or {}).validated(vocab_size=len(bundle.tokenizer))
+    if s.mode != "sample":
+        raise ValueError("Sampling N times needs mode 'sample' (greedy always picks the same token).")
+    names, probs = distribution_at(bundle, context_ids=context_ids, settings=s)
+    final = probs[-1]
+    draws = torch.multinomial(final, n, replacement=True, generator=make_generator(resolve_seed(seed)))
+    counts = torch.bincount(draws, minlength=final.numel())
+    order = torch.argsort(final, descending=True)[:TOP_N]
+    tok = bundle.tokenizer
+    return {"tokens": [token_text(tok, int(i)) for i in order], "token_ids": order.tolist(),
+            "predicted": final[order].tolist(), "observed": (counts[order].float() / n).tolist(), "n": n,
+            "other_predicted": float(1 - final[order].sum()), "other_observed": float(1 - counts[order].sum() / n)}
+
+
+@engine_action("text", "branch")
+def branch(bundle, *, seed: int | None, context_ids: list, token_id: int, max_new_tokens: int = 60,
+           settings: dict | None = None, max_new_tokens_limit: int = 1024) -> TextRun:
+    """Continue from ``context_ids`` + ``token_id`` (another candidate picked at some step)."""
+    vocab = len(bundle.tokenizer)
+    if isinstance(token_id, bool) or not isinstance(token_id, int) or not 0 <= token_id < vocab:
+        raise ValueError(f"token_id must be a token of this model (0..{vocab - 1}), got {token_id!r}.")
+    s = DecodeSettings.from_dict({**(settings or {}), "max_new_tokens": max_new_tokens}).validated(
+        max_new_tokens_limit=max_new_tokens_limit, vocab_size=vocab)
+    if s.mode == "beam":
+        s = replace(s, mode="greedy")
+    ids = list(context_ids)[-(bundle.context_length - 1):] + [token_id]
+    run = None
+    for _, run in stream(bundle, prompt_ids=ids, settings=s, seed=resolve_seed(seed)):
+        pass
+    return run
+
+
+def token_texts(bundle, ids: list) -> list[str]:
+    """The text of each token id (for labels)."""
+    return [token_text(bundle.tokenizer, int(i)) for i in ids]

@@ -1,0 +1,334 @@
+"""The Text tab: a decoding studio. Components and wiring only; every computation is an engine call."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, fields
+
+import gradio as gr
+
+from studio.errors import StudioError
+from studio.plots import entropy_chart, sample_histogram, stage_bars
+from studio.recipe import Recipe
+from studio.spaces_compat import GPU
+from studio.text import engine
+from studio.text.engine import PRESETS, DecodeSettings
+from studio.ui_common import HEAVY, user_errors
+
+SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
+EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
+            "To be, or not to be", ""]
+ORDER_NOTE = ("**The order the sampler applies them** (the same as transformers' `generate`): "
+              "repetition penalty → no-repeat n-gram → temperature → top-k → top-p → min-p → typical-p, then one "
+              "token is drawn. Each panel below shows the distribution after one stage; red is the token that "
+              "was picked.")
+COMPARE_PRESETS = ["Neutral", "Greedy", "Balanced", "Creative", "(off)"]
+
+
+def highlighted(run: dict) -> list[tuple[str, float | None]]:
+    """Prompt uncoloured, then each generated token coloured by its probability (the darker, the likelier)."""
+    items = [(run["prompt"], None)] if run["prompt"] else [("", None)]
+    return items + [(s["token"], round(s["prob"], 3)) for s in run["steps"]]
+
+
+def run_summary(run: dict) -> str:
+    steps = run["steps"]
+    if not steps:
+        return "No tokens generated."
+    logprob = sum(-s["surprisal"] for s in steps)
+    ppl = pow(2.718281828459045, -logprob / len(steps))
+    why = {"eos": "reached the end-of-text token", "max_new_tokens": "reached max new tokens",
+           "cancelled": "stopped by the user"}.get(run.get("stopped", ""), run.get("stopped", ""))
+    lines = [f"**{len(steps)} tokens** ({why}) · sequence log-probability under the model **{logprob:.2f} nats** · "
+             f"perplexity **{ppl:.2f}** · seed `{run['seed']}`"]
+    lines += [f"ℹ️ {n}" for n in run.get("notices", [])]
+    if run.get("beams"):
+        lines.append("**Beams** (score = log-probability / length^α):")
+        lines += [f"{i + 1}. `{score:.3f}` {text[:200]!r}" for i, (text, score) in enumerate(run["beams"])]
+    return "\n\n".join(lines)
+
+
+def build_text_tab(registry, settings) -> None:
+    """The Text tab (call inside a ``gr.Blocks``)."""
+    keys = registry.keys("text")
+    default_model = next((s.key for s in registry.specs("text") if s.builtin), keys[0] if keys else None)
+    limit = settings.max_new_tokens
+    neutral = PRESETS["Neutral"]
+    gr.Markdown("Type a prompt and watch a language model write, one token at a time. Every token is coloured by "
+                "how likely the sampler made it; click one to see the candidates it was drawn from, stage by stage.")
+    run_state = gr.State(None)
+    with gr.Row():
+        with gr.Column(scale=3):
+            with gr.Row():
+                model = gr.Dropdown(keys, value=default_model, label="Model", elem_id="text-model",
+                                    allow_custom_value=True, scale=3,
+                                    info="Built-in: trained by this project, works offline. Hub models need a download.")
+                hub_id = gr.Textbox(label="Add a Hub model (any causal LM id)", placeholder="e.g. gpt2",
+                                    elem_id="text-hub-id", scale=2, visible=settings.allow_hub)
+                hub_btn = gr.Button("Add", elem_id="text-hub-add", scale=0, visible=settings.allow_hub)
+            prompt = gr.Textbox(value=EXAMPLES[0], label="Prompt", lines=3, elem_id="text-prompt")
+            gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
+        with gr.Column(scale=2):
+            preset = gr.Radio(list(PRESETS), value="Balanced", label="Preset", elem_id="text-preset",
+                              info="Sets the controls below. Neutral = plain sampling, every filter off.")
+            mode = gr.Radio(list(engine.MODES), value="sample", label="Decoding", elem_id="text-mode")
+            with gr.Row():
+                max_new = gr.Slider(1, limit, value=min(120, limit), step=1, label="Max new tokens",
+                                    elem_id="text-max-new")
+                seed = gr.Number(value=1234, precision=0, label="Seed (-1 = random)", elem_id="text-seed")
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown("**Sampling**")
+            temperature = gr.Slider(0.05, 3.0, value=0.8, step=0.05, label="Temperature", elem_id="text-temperature")
+            top_k = gr.Slider(0, 200, value=0, step=1, label="Top-k (0 = off)", elem_id="text-top-k")
+            top_p = gr.Slider(0.05, 1.0, value=0.95, step=0.01, label="Top-p (1 = off)", elem_id="text-top-p")
+            min_p = gr.Slider(0.0, 0.5, value=0.0, step=0.01, label="Min-p (0 = off)", elem_id="text-min-p")
+            typical_p = gr.Slider(0.05, 1.0, value=1.0, step=0.01, label="Typical-p (1 = off)", elem_id="text-typical-p")
+        with gr.Column():
+            gr.Markdown("**Every mode**")
+            repetition_penalty = gr.Slider(1.0, 2.0, value=1.1, step=0.05, label="Repetition penalty (1 = off)",
+                                           elem_id="text-repetition-penalty")
+            no_repeat = gr.Slider(0, 6, value=0, step=1, label="No-repeat n-gram size (0 = off)",
+                                  elem_id="text-no-repeat")
+            gr.Markdown("**Beam search**")
+            num_beams = gr.Slider(1, 8, value=4, step=1, label="Beams", elem_id="text-num-beams")
+            length_penalty = gr.Slider(-2.0, 2.0, value=1.0, step=0.1, label="Length penalty α",
+                                       elem_id="text-length-penalty")
+            early_stopping = gr.Checkbox(value=True, label="Early stopping", elem_id="text-early-stopping")
+            num_return = gr.Slider(1, 8, value=1, step=1, label="Sequences returned", elem_id="text-num-return")
+    inactive_note = gr.Markdown(elem_id="text-inactive-note")
+    with gr.Row():
+        go = gr.Button("Generate", variant="primary", elem_id="text-generate")
+        stop = gr.Button("Stop", variant="stop", elem_id="text-stop")
+    output = gr.HighlightedText(label="Output: colour = probability of each generated token (click a token)",
+                                elem_id="text-output", show_legend=False, combine_adjacent=False)
+    stats = gr.Markdown(elem_id="text-stats")
+    with gr.Accordion("Inside one step: the candidates, stage by stage", open=True):
+        gr.Markdown(ORDER_NOTE)
+        step = gr.Slider(0, 1, value=0, step=1, label="Step (click a token above, or slide)", elem_id="text-step")
+        step_plot = gr.Plot(label="Next-token candidates at this step", elem_id="text-step-plot")
+        with gr.Row():
+            candidate = gr.Dropdown([], label="Branch: continue from this step with another candidate",
+                                    elem_id="text-branch-token", scale=3)
+            branch_btn = gr.Button("Branch", elem_id="text-branch", scale=1)
+        with gr.Row():
+            n_draws = gr.Slider(10, 5000, value=500, step=10, label="Sample N times at this step",
+                                elem_id="text-sample-n", scale=3)
+            sample_btn = gr.Button("Sample N", elem_id="text-sample", scale=1)
+        sample_plot = gr.Plot(label="N draws against the predicted probabilities", elem_id="text-sample-plot")
+    entropy_plot = gr.Plot(label="Surprisal and entropy per token", elem_id="text-entropy-plot")
+    with gr.Accordion("Compare settings side by side (shared randomness)", open=False):
+        gr.Markdown("The same prompt under up to three settings. At every step all columns use **the same uniform "
+                    "random draw**, so the only difference between columns is how each reshapes the distribution.")
+        with gr.Row():
+            cmp_cols = []
+            for name, pre, t in (("A", "Greedy", 1.0), ("B", "Neutral", 0.7), ("C", "Neutral", 1.5)):
+                with gr.Column():
+                    p = gr.Dropdown(COMPARE_PRESETS, value=pre, label=f"Column {name} preset",
+                                    elem_id=f"text-cmp-preset-{name.lower()}")
+                    tt = gr.Slider(0.05, 3.0, value=t, step=0.05, label=f"Column {name} temperature",
+                                   elem_id=f"text-cmp-temp-{name.lower()}")
+                    cmp_cols.append((p, tt))
+        cmp_btn = gr.Button("Compare", elem_id="text-compare")
+        with gr.Row():
+            cmp_out = [gr.HighlightedText(label=f"Column {n}", elem_id=f"text-cmp-out-{n.lower()}",
+                                          combine_adjacent=False) for n in "ABC"]
+        cmp_stats = gr.Markdown(elem_id="text-cmp-stats")
+    with gr.Accordion("Recipe: export, import, reproduce in Python", open=False):
+        recipe_json = gr.Code(language="json", label="Recipe (edit or paste one, then Apply)", elem_id="text-recipe",
+                              interactive=True)
+        apply_btn = gr.Button("Apply recipe to the controls", elem_id="text-recipe-apply")
+        python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="text-python")
+
+    setting_inputs = [mode, temperature, top_k, top_p, min_p, typical_p, repetition_penalty, no_repeat, num_beams,
+                      length_penalty, early_stopping, num_return, max_new]
+    components = dict(zip(SETTING_NAMES, setting_inputs))
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def settings_dict(values) -> dict:
+        d = dict(zip(SETTING_NAMES, values))
+        for k in ("top_k", "no_repeat_ngram_size", "num_beams", "num_return_sequences", "max_new_tokens"):
+            if isinstance(d[k], float) and d[k].is_integer():
+                d[k] = int(d[k])
+        return d
+
+    def bundle_for(key):
+        if not key:
+            raise StudioError("Choose a model.")
+        spec = registry.spec(key)
+        if spec.family != "text":
+            raise StudioError(f"{key!r} is a {spec.family} model; the Text tab needs a causal language model.")
+        return registry.get(key)
+
+    def step_view(key, run, index):
+        if not run or not run["steps"]:
+            return None, gr.update(choices=[], value=None)
+        index = int(max(0, min(index, len(run["steps"]) - 1)))
+        s = run["steps"][index]
+        ids = sorted({i for g in s["stages"] for i, _ in g["top"]} | {s["token_id"]})
+        texts = dict(zip(ids, engine.token_texts(bundle_for(key), ids)))
+        fig = stage_bars(s["stages"], texts, s["token_id"],
+                         title=f"step {index}: picked {texts[s['token_id']]!r} (p = {s['prob']:.3f})")
+        raw_top = [i for i, _ in s["stages"][0]["top"]]
+        choices = [(f"{texts[i]!r} (raw p = {p:.3f})", i) for i, p in s["stages"][0]["top"]]
+        alt = next((i for i in raw_top if i != s["token_id"]), raw_top[0])
+        return fig, gr.update(choices=choices, value=alt)
+
+    def recipe_for(key, prompt_text, sdict, seed_value) -> Recipe:
+        return Recipe(family="text", action="generate", model=key, params={"prompt": prompt_text, **sdict},
+                      seed=seed_value)
+
+    def finish(key, prompt_text, run, sdict):
+        texts = [s["token"] for s in run["steps"]]
+        recipe = recipe_for(key, prompt_text, sdict, run["seed"])
+        fig, cand = step_view(key, run, 0)
+        return (highlighted(run), run_summary(run), run, gr.update(maximum=max(len(run["steps"]) - 1, 1), value=0),
+                fig, cand, entropy_chart(run["steps"], texts) if run["steps"] else None, recipe.to_json(),
+                recipe.to_python())
+
+    # --- handlers -----------------------------------------------------------------------------------
+    @GPU
+    @user_errors
+    def text_generate(key, prompt_text, *values):
+        """Generate from the prompt, streaming token by token; returns the coloured tokens, a summary, and the
+        per-token views. Every setting has a default, so it can be called with no arguments."""
+        *svals, seed_value = values
+        sdict = settings_dict(svals)
+        bundle = bundle_for(key)
+        s = DecodeSettings.from_dict(sdict).validated(max_new_tokens_limit=limit, vocab_size=len(bundle.tokenizer))
+        seed_value = engine.resolve_seed(seed_value)
+        if s.mode == "beam":
+            run = engine.generate(bundle, seed=seed_value, prompt=prompt_text, max_new_tokens_limit=limit,
+                                  **asdict(s)).to_dict()
+            yield finish(key, prompt_text, run, asdict(s))
+            return
+        run = None
+        for i, (_, partial) in enumerate(engine.stream(bundle, prompt=prompt_text, settings=s, seed=seed_value)):
+            run = partial
+            if i % 2 == 0:  # every other token: smooth on screen, light on the queue
+                d = run.to_dict()
+                yield (highlighted(d), f"generating… {len(d['steps'])} tokens", gr.skip(), gr.skip(), gr.skip(),
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
+        yield finish(key, prompt_text, run.to_dict(), asdict(s))
+
+    @user_errors
+    def text_step(key, run, index):
+        """Show the candidates at one step."""
+        return step_view(key, run, index)
+
+    def on_select(run, evt: gr.SelectData):
+        if not run or evt.index is None:
+            return gr.skip()
+        index = evt.index if isinstance(evt.index, int) else evt.index[0]
+        return max(0, min(int(index) - 1, len(run["steps"]) - 1))  # item 0 is the prompt
+
+    @GPU
+    @user_errors
+    def text_sample(key, run, index, n, seed_value):
+        """Draw the next token N times at the chosen step and compare with the predicted probabilities."""
+        if not run or not run["steps"]:
+            raise StudioError("Generate something first, then pick a step.")
+        index = int(max(0, min(index, len(run["steps"]) - 1)))
+        sdict = dict(run["settings"])
+        if sdict["mode"] != "sample":
+            raise StudioError("Sample N needs a run made with mode 'sample' (greedy and beam always pick the top token).")
+        context = run["prompt_ids"] + [s["token_id"] for s in run["steps"][:index]]
+        result = engine.sample_n(bundle_for(key), seed=engine.resolve_seed(seed_value), context_ids=context,
+                                 n=int(n), settings=sdict)
+        return sample_histogram(result)
+
+    @GPU
+    @user_errors
+    def text_branch(key, run, index, token_id, seed_value):
+        """Continue the run from the chosen step with another candidate token."""
+        if not run or not run["steps"]:
+            raise StudioError("Generate something first, then pick a step and a candidate.")
+        if token_id is None:
+            raise StudioError("Pick a candidate token to branch with.")
+        index = int(max(0, min(index, len(run["steps"]) - 1)))
+        context = run["prompt_ids"] + [s["token_id"] for s in run["steps"][:index]]
+        remaining = max(1, len(run["steps"]) - index)
+        new = engine.branch(bundle_for(key), seed=engine.resolve_seed(seed_value), context_ids=context,
+                            token_id=int(token_id), max_new_tokens=remaining, settings=run["settings"],
+                            max_new_tokens_limit=limit).to_dict()
+        new["notices"] = [f"Branched at step {index} with {engine.token_texts(bundle_for(key), [int(token_id)])[0]!r}."]
+        return finish(key, new["prompt"], new, run["settings"])
+
+    @GPU
+    @user_errors
+    def text_compare(key, prompt_text, pa, ta, pb, tb, pc, tc, max_new_tokens, seed_value):
+        """The same prompt under up to three settings with shared randomness (one uniform draw per step)."""
+        cols, names = [], []
+        for name, p, t in (("A", pa, ta), ("B", pb, tb), ("C", pc, tc)):
+            if p == "(off)":
+                continue
+            if p not in PRESETS or p == "Beam":
+                raise StudioError(f"Column {name}: preset must be one of {', '.join(COMPARE_PRESETS)}, got {p!r}.")
+            col = {k: v for k, v in asdict(PRESETS[p]).items() if k != "max_new_tokens"}
+            if col["mode"] == "sample":
+                col["temperature"] = t
+            cols.append(col)
+            names.append(name)
+        if not cols:
+            raise StudioError("Turn on at least one column.")
+        seed_value = engine.resolve_seed(seed_value)
+        runs = engine.compare(bundle_for(key), seed=seed_value, prompt=prompt_text, columns=cols,
+                              max_new_tokens=int(max_new_tokens), max_new_tokens_limit=limit)
+        outs, lines = [[("(off)", None)]] * 3, []
+        for name, col, r in zip(names, cols, runs):
+            d = r.to_dict()
+            outs["ABC".index(name)] = highlighted(d)
+            what = "greedy" if col["mode"] == "greedy" else f"sample, T = {col['temperature']}"
+            lines.append(f"**{name}** ({what}): log-prob {d['logprob']:.2f} nats, perplexity {d['perplexity']:.2f}")
+        return (*outs, f"Seed `{seed_value}` · " + " · ".join(lines))
+
+    def apply_preset(name):
+        p = asdict(PRESETS[name])
+        return [gr.update(value=p[k]) for k in SETTING_NAMES if k != "max_new_tokens"]
+
+    def mode_changed(m):
+        off = DecodeSettings(mode=m).inactive_controls()
+        updates = [gr.update(interactive=k not in off, info=off.get(k)) for k in SETTING_NAMES if k != "max_new_tokens"]
+        note = ("Greyed out in this mode: " + ", ".join(f"`{k}`" for k in off) + ". Sampling controls act only when "
+                "sampling; beam controls only in beam search.") if off else ""
+        return [*updates, note]
+
+    @user_errors
+    def apply_recipe(text):
+        r = Recipe.from_json(text)
+        if r.family != "text" or r.action != "generate":
+            raise StudioError(f"This is a {r.family}/{r.action} recipe; the Text tab applies text/generate recipes.")
+        params = dict(r.params)
+        prompt_text = params.pop("prompt", "")
+        s = DecodeSettings.from_dict(params).validated(max_new_tokens_limit=limit)
+        registry.spec(r.model)
+        vals = asdict(s)
+        return [r.model, prompt_text, *[vals[k] for k in SETTING_NAMES], r.seed if r.seed is not None else -1]
+
+    @user_errors
+    def add_hub(repo_id):
+        spec = registry.add_hub_model("text", repo_id)
+        registry.get(spec.key)  # download (or find in the cache) and load now, so errors show here
+        return gr.update(choices=registry.keys("text"), value=spec.key)
+
+    # --- wiring -------------------------------------------------------------------------------------
+    outs = [output, stats, run_state, step, step_plot, candidate, entropy_plot, recipe_json, python_code]
+    gen_event = go.click(text_generate, [model, prompt, *setting_inputs, seed], outs, api_name="text_generate",
+                         concurrency_id=HEAVY)
+    stop.click(None, None, None, cancels=[gen_event], api_visibility="private")
+    output.select(on_select, [run_state], [step], api_visibility="private")
+    step.release(text_step, [model, run_state, step], [step_plot, candidate], api_visibility="private")
+    step.change(text_step, [model, run_state, step], [step_plot, candidate], api_visibility="private",
+                trigger_mode="always_last")
+    sample_btn.click(text_sample, [model, run_state, step, n_draws, seed], [sample_plot], api_name="text_sample",
+                     concurrency_id=HEAVY)
+    branch_btn.click(text_branch, [model, run_state, step, candidate, seed], outs, api_name="text_branch",
+                     concurrency_id=HEAVY)
+    cmp_btn.click(text_compare, [model, prompt, *[c for col in cmp_cols for c in col], max_new, seed],
+                  [*cmp_out, cmp_stats], api_name="text_compare", concurrency_id=HEAVY)
+    preset.change(apply_preset, preset, [components[k] for k in SETTING_NAMES if k != "max_new_tokens"],
+                  api_visibility="private")
+    mode.change(mode_changed, mode, [*[components[k] for k in SETTING_NAMES if k != "max_new_tokens"], inactive_note],
+                api_visibility="private")
+    apply_btn.click(apply_recipe, recipe_json, [model, prompt, *setting_inputs, seed], api_visibility="private")
+    hub_btn.click(add_hub, hub_id, model, api_name="text_add_hub_model", concurrency_id=HEAVY)

@@ -1,0 +1,196 @@
+"""The decoding engine on a tiny random GPT-2 saved and re-loaded in transformers format."""
+
+import math
+
+import pytest
+import torch
+
+from studio.registry import ModelRegistry, ModelSpec
+from studio.text import engine
+from studio.text.engine import DecodeSettings, PRESETS
+
+
+@pytest.fixture(scope="module")
+def bundle(tiny_text_dir):
+    reg = ModelRegistry([ModelSpec(key="t", family="text", source=str(tiny_text_dir),
+                                   loader="transformers-causal-lm")], device="cpu")
+    b = reg.get("t")
+    with torch.no_grad():  # sharpen the random model so the filters have something to cut
+        for p in b.model.transformer.h.parameters():
+            p.mul_(3.0)
+    return b
+
+
+def gen(bundle, seed=0, prompt="the ", **kw):
+    return engine.generate(bundle, seed=seed, prompt=prompt, **kw)
+
+
+def test_greedy_equals_transformers_generate(bundle):
+    run = gen(bundle, mode="greedy", max_new_tokens=20)
+    ids = torch.tensor([run.prompt_ids])
+    ref = bundle.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=20,
+                                pad_token_id=bundle.tokenizer.eos_token_id)
+    got = [s.token_id for s in run.steps]
+    assert got == ref[0, len(run.prompt_ids):].tolist()[:len(got)]
+    # and each greedy token is the argmax of the raw distribution
+    assert all(s.stages[0].top[0][0] == s.token_id for s in run.steps)
+
+
+def test_greedy_with_repetition_penalty_matches_generate(bundle):
+    run = gen(bundle, mode="greedy", max_new_tokens=15, repetition_penalty=1.5, no_repeat_ngram_size=2)
+    ids = torch.tensor([run.prompt_ids])
+    ref = bundle.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=15,
+                                repetition_penalty=1.5, no_repeat_ngram_size=2,
+                                pad_token_id=bundle.tokenizer.eos_token_id)
+    got = [s.token_id for s in run.steps]
+    assert got == ref[0, len(run.prompt_ids):].tolist()[:len(got)]
+
+
+def test_same_seed_same_text_other_seed_other_text(bundle):
+    a = gen(bundle, seed=7, max_new_tokens=30)
+    b = gen(bundle, seed=7, max_new_tokens=30)
+    c = gen(bundle, seed=8, max_new_tokens=30)
+    assert a.text == b.text and [s.u for s in a.steps] == [s.u for s in b.steps]
+    assert a.text != c.text
+
+
+def test_shared_randomness_identical_settings_identical_columns(bundle):
+    col = {"mode": "sample", "temperature": 0.9, "top_p": 0.9}
+    runs = engine.compare(bundle, seed=3, prompt="to be", columns=[col, col, {"mode": "sample", "temperature": 1.5}],
+                          max_new_tokens=25)
+    assert runs[0].text == runs[1].text
+    assert [s.u for s in runs[0].steps] == [s.u for s in runs[2].steps[:len(runs[0].steps)]]  # the same draws
+    single = gen(bundle, seed=3, prompt="to be", max_new_tokens=25, temperature=0.9, top_p=0.9)
+    assert single.text == runs[0].text  # a compare column is exactly the single run with that seed
+
+
+def test_every_stage_is_a_distribution_and_filters_keep_what_they_should(bundle):
+    s = DecodeSettings(mode="sample", temperature=0.7, top_k=8, top_p=0.6, min_p=0.05, repetition_penalty=1.3)
+    context = bundle.tokenizer("hello world")["input_ids"]
+    names, probs = engine.distribution_at(bundle, context_ids=context, settings=s)
+    assert names == ["raw", "repetition penalty", "temperature", "top-k", "top-p", "min-p"]
+    for p in probs:
+        assert p.sum().item() == pytest.approx(1.0, abs=1e-5) and (p >= 0).all()
+    raw, rep, temp, topk, topp, minp = probs
+    # repetition penalty lowers tokens in the context (positive logits divided, negative multiplied)
+    assert all(rep[t] <= raw[t] * (1 + 1e-5) or raw[t] < 1e-3 for t in set(context))
+    # temperature 0.7 keeps the order and sharpens
+    assert torch.equal(temp.argsort(), rep.argsort()) and temp.max() > rep.max()
+    # top-k keeps exactly the 8 most likely
+    assert int((topk > 0).sum()) == 8 and set(torch.nonzero(topk).flatten().tolist()) == set(temp.topk(8).indices.tolist())
+    # top-p keeps the smallest prefix (by probability) whose mass reaches 0.6
+    sorted_p, order = topk.sort(descending=True)
+    need = int((sorted_p.cumsum(0) < 0.6).sum()) + 1
+    assert set(torch.nonzero(topp).flatten().tolist()) == set(order[:need].tolist())
+    # min-p keeps the tokens with p >= 0.05 * max p
+    expect = set(torch.nonzero(topp >= 0.05 * topp.max()).flatten().tolist())
+    assert set(torch.nonzero(minp).flatten().tolist()) == expect
+
+
+def test_step_records_and_sequence_figures(bundle):
+    run = gen(bundle, seed=1, max_new_tokens=12, top_k=5, temperature=1.3)
+    assert 1 <= len(run.steps) <= 12
+    for s in run.steps:
+        assert [g.name for g in s.stages] == ["raw", "temperature", "top-k"]
+        assert s.stages[-1].n_kept == 5 and 0 < s.stages[-1].kept_mass <= 1
+        assert s.stages[-1].chosen_prob == pytest.approx(s.prob)
+        assert s.surprisal == pytest.approx(-math.log(s.raw_prob), rel=1e-4)
+        assert 0 <= s.entropy <= math.log(len(bundle.tokenizer)) + 1e-4
+        assert sum(p for _, p in s.stages[0].top) <= 1 + 1e-5
+    assert run.logprob == pytest.approx(sum(math.log(s.raw_prob) for s in run.steps), rel=1e-4)
+    assert run.perplexity == pytest.approx(math.exp(-run.logprob / len(run.steps)), rel=1e-6)
+    assert engine.TextRun.from_dict(run.to_dict()).text == run.text  # survives JSON / gr.State
+
+
+def test_inverse_cdf_sampling_follows_the_distribution():
+    probs = torch.tensor([0.1, 0.0, 0.6, 0.3])
+    g = torch.Generator().manual_seed(0)
+    counts = torch.zeros(4)
+    for u in torch.rand(20000, generator=g, dtype=torch.float64).tolist():
+        counts[engine.pick(probs, "sample", u)] += 1
+    assert counts[1] == 0
+    assert torch.allclose(counts / 20000, probs, atol=0.01)
+    assert engine.pick(probs, "greedy", None) == 2
+
+
+def test_sample_n_histogram_matches_prediction(bundle):
+    context = bundle.tokenizer("the quick")["input_ids"]
+    out = engine.sample_n(bundle, seed=0, context_ids=context, n=5000, settings={"mode": "sample", "top_k": 5})
+    assert len(out["tokens"]) == 12 and sum(out["predicted"]) == pytest.approx(1.0, abs=1e-5)
+    for pred, obs in zip(out["predicted"], out["observed"]):
+        assert obs == pytest.approx(pred, abs=0.03)
+    again = engine.sample_n(bundle, seed=0, context_ids=context, n=5000, settings={"mode": "sample", "top_k": 5})
+    assert again == out
+
+
+def test_closing_the_stream_stops_the_model(bundle):
+    calls = []
+    s = DecodeSettings(max_new_tokens=50).validated()
+    it = engine.stream(bundle, prompt="to be", settings=s, seed=0, counter=calls, stop_at_eos=False)
+    for _ in range(3):
+        next(it)
+    it.close()  # what Gradio does on Stop or a closed browser tab
+    assert len(calls) == 3
+
+
+def test_context_overflow_slides_the_window(bundle):
+    s = DecodeSettings(max_new_tokens=100).validated()  # context is 64 tokens
+    run = None
+    for _, run in engine.stream(bundle, prompt="to be or not", settings=s, seed=0, stop_at_eos=False):
+        pass
+    assert len(run.steps) == 100
+
+
+def test_empty_and_long_prompts_are_handled_and_announced(bundle):
+    run = gen(bundle, prompt="", max_new_tokens=5)
+    assert run.prompt_ids == [bundle.tokenizer.eos_token_id]
+    assert any("Empty prompt" in n for n in run.notices)
+    run = gen(bundle, prompt="to be or not to be " * 10, max_new_tokens=5)  # 190 chars > 64 context
+    assert len(run.prompt_ids) == 63 and any("kept its last 63 tokens" in n for n in run.notices)
+
+
+def test_beam_search_returns_ranked_beams(bundle):
+    run = gen(bundle, mode="beam", num_beams=3, num_return_sequences=2, max_new_tokens=8)
+    assert len(run.beams) == 2 and run.beams[0][1] >= run.beams[1][1]
+    ids = torch.tensor([run.prompt_ids])
+    ref = bundle.model.generate(ids, attention_mask=torch.ones_like(ids), num_beams=3, do_sample=False,
+                                max_new_tokens=8, early_stopping=True, pad_token_id=bundle.tokenizer.eos_token_id)
+    assert [s.token_id for s in run.steps] == ref[0, len(run.prompt_ids):].tolist()[:len(run.steps)]
+
+
+def test_branch_continues_from_the_chosen_candidate(bundle):
+    run = gen(bundle, seed=2, max_new_tokens=10)
+    alt = run.steps[3].stages[0].top[1][0]  # the second most likely token at step 3
+    context = run.prompt_ids + [s.token_id for s in run.steps[:3]]
+    b = engine.branch(bundle, seed=2, context_ids=context, token_id=alt, max_new_tokens=5, settings=run.settings)
+    assert b.prompt_ids == context + [alt] and 1 <= len(b.steps) <= 5
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"mode": "nucleus"}, "mode must be one of greedy, sample, beam"),
+    ({"temperature": 0}, r"temperature must be in \(0, 5\]"),
+    ({"temperature": float("nan")}, "temperature must be a finite number"),
+    ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
+    ({"top_k": -1}, "top_k must be in"),
+    ({"top_k": 2.5}, "top_k must be a whole number"),
+    ({"max_new_tokens": 0}, r"max_new_tokens must be in \[1, 1024\]"),
+    ({"max_new_tokens": "ten"}, "max_new_tokens must be a number"),
+    ({"mode": "beam", "num_beams": 2, "num_return_sequences": 3}, "cannot exceed num_beams"),
+    ({"beam_width": 3}, "Unknown decoding setting"),
+])
+def test_bad_settings_are_refused_with_the_reason(bundle, kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        gen(bundle, **kw)
+
+
+def test_hosted_limit_on_new_tokens(bundle):
+    with pytest.raises(ValueError, match=r"max_new_tokens must be in \[1, 50\]"):
+        gen(bundle, max_new_tokens=80, max_new_tokens_limit=50)
+
+
+def test_presets_are_valid_and_distinct():
+    assert set(PRESETS) == {"Neutral", "Greedy", "Beam", "Balanced", "Creative"}
+    for p in PRESETS.values():
+        p.validated()
+    assert PRESETS["Neutral"].stages() == []
+    assert PRESETS["Greedy"].inactive_controls()["temperature"].startswith("only used when sampling")

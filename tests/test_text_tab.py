@@ -1,0 +1,120 @@
+"""The Text tab's endpoints through gradio_client, on a tiny model."""
+
+import time
+
+import pytest
+from gradio_client import Client
+
+from studio.config import Settings
+from studio.registry import ModelRegistry, ModelSpec
+from studio.ui import build_studio, launch_kwargs
+from tests.helpers import free_port
+
+
+@pytest.fixture(scope="module")
+def app(tiny_text_dir, tiny_unet_dir):
+    reg = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
+                                   loader="transformers-causal-lm", builtin=True),
+                         ModelSpec(key="tiny-unet", family="diffusion", source=str(tiny_unet_dir),
+                                   loader="diffusers-unet", builtin=True)], device="cpu")
+    demo = build_studio(reg, Settings(max_new_tokens=150, allow_hub=False))
+    demo.queue()
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **launch_kwargs())
+    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    yield reg, client
+    client.close()
+    demo.close()
+
+
+def generated(tokens):
+    return [t for t in tokens[1:]]  # item 0 is the prompt
+
+
+def test_text_generate_with_no_arguments(app):
+    _, client = app
+    tokens, summary, step, *_, recipe, code = client.predict(api_name="/text_generate")
+    gen = generated(tokens)
+    assert 1 <= len(gen) <= 120
+    assert all(0 <= t["class_or_confidence"] <= 1 for t in gen)
+    assert "sequence log-probability" in summary and "seed `1234`" in summary
+    assert '"family": "text"' in recipe and "generate(" in code
+
+
+def test_same_seed_same_output_through_the_api(app):
+    _, client = app
+    a = client.predict("tiny-text", "to be", "sample", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 4, 1.0, True, 1, 30, 99,
+                       api_name="/text_generate")
+    b = client.predict("tiny-text", "to be", "sample", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 4, 1.0, True, 1, 30, 99,
+                       api_name="/text_generate")
+    assert a[0] == b[0] and a[1] == b[1]
+
+
+def test_beam_mode_through_the_api(app):
+    _, client = app
+    tokens, summary, *_ = client.predict("tiny-text", "to be", "beam", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 3, 1.0, True,
+                                         2, 10, 0, api_name="/text_generate")
+    assert "**Beams**" in summary and "1. `" in summary and "2. `" in summary
+
+
+def test_text_compare_with_no_arguments(app):
+    _, client = app
+    a, b, c, stats = client.predict(api_name="/text_compare")
+    assert "**A** (greedy)" in stats and "**B** (sample, T = 0.7)" in stats and "**C** (sample, T = 1.5)" in stats
+
+
+@pytest.mark.parametrize("args, msg", [
+    (("tiny-text", "hi", "nucleus"), r"nucleus.*greedy.*sample.*beam"),
+    # Gradio's sliders check their own bounds before the handler runs, with a message naming the limit.
+    (("tiny-text", "hi", "sample", 0.0), r"0.0 is less than minimum value 0.05"),
+    (("tiny-text", "hi", "sample", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 4, 1.0, True, 1, 500), r"500 is greater than maximum value 150"),
+    (("tiny-text", "hi", "sample", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 4, 1.0, True, 1, 20, -7), r"Seed must be between 0 and"),
+    (("nope", "hi"), "Unknown model 'nope'"),
+    (("tiny-unet", "hi"), "is a diffusion model; the Text tab needs a causal language model"),
+])
+def test_bad_input_gives_a_clear_message_and_the_tab_keeps_working(app, args, msg):
+    _, client = app
+    with pytest.raises(Exception, match=msg):
+        client.predict(*args, api_name="/text_generate")
+    tokens, *_ = client.predict(api_name="/text_generate")
+    assert len(tokens) > 1
+
+
+def test_empty_prompt_is_announced(app):
+    _, client = app
+    _, summary, *_ = client.predict("tiny-text", "", api_name="/text_generate")
+    assert "Empty prompt: generation starts from the beginning-of-text token" in summary
+
+
+def test_stop_cancels_the_server_side_loop(app):
+    reg, client = app
+    model = reg.get("tiny-text").model
+    calls = []
+
+    def slow(*_):
+        calls.append(1)
+        time.sleep(0.05)  # 150 tokens would take 7.5 s
+
+    handle = model.register_forward_hook(slow)
+    try:
+        job = client.submit("tiny-text", "to be", "sample", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 4, 1.0, True, 1, 150, 5,
+                            api_name="/text_generate")
+        deadline = time.time() + 20
+        while len(calls) < 5 and time.time() < deadline:
+            time.sleep(0.02)
+        job.cancel()
+        time.sleep(0.5)
+        after_cancel = len(calls)
+        time.sleep(1.0)
+        assert len(calls) <= after_cancel + 1  # at most the pass in flight finishes
+        assert len(calls) < 100, "the loop ran on after Stop"
+    finally:
+        handle.remove()
+    tokens, *_ = client.predict(api_name="/text_generate")  # the tab still works
+    assert len(tokens) > 1
+
+
+def test_every_text_event_is_named_and_heavy_ones_share_the_gpu_queue(app):
+    _, client = app
+    names = set(client.view_api(return_format="dict")["named_endpoints"])
+    assert {"/text_generate", "/text_compare", "/text_sample", "/text_branch"} <= names

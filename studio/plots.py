@@ -79,3 +79,50 @@ def sample_histogram(result: dict) -> Figure:
     ax.set_ylabel("probability")
     ax.legend(fontsize=8)
     return fig
+
+
+def image_grid(images, nrow: int, *, pad: int = 2, scale: int = 1, pad_value: float = 1.0):
+    """Tile a batch (N, C, H, W) with values in [0, 1] into one PIL image, row by row."""
+    import numpy as np
+    from PIL import Image
+
+    x = images.detach().float().clamp(0, 1).cpu().numpy() if hasattr(images, "detach") else np.asarray(images)
+    n, c, h, w = x.shape
+    ncol = nrow
+    nrows = (n + ncol - 1) // ncol
+    canvas = np.full((c, nrows * (h + pad) + pad, ncol * (w + pad) + pad), pad_value, dtype=np.float32)
+    for i in range(n):
+        r, q = divmod(i, ncol)
+        canvas[:, pad + r * (h + pad): pad + r * (h + pad) + h, pad + q * (w + pad): pad + q * (w + pad) + w] = x[i]
+    arr = (canvas.transpose(1, 2, 0) * 255 + 0.5).astype(np.uint8)
+    img = Image.fromarray(arr[..., 0] if c == 1 else arr, mode="L" if c == 1 else "RGB")
+    if scale != 1:
+        img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
+    return img
+
+
+def to_pil(image, *, scale: int = 1):
+    """One image (C, H, W) in [0, 1] -> PIL (nearest-neighbour upscaling keeps pixels crisp on a projector)."""
+    return image_grid(image[None], 1, pad=0, scale=scale)
+
+
+def write_gif(frames, path, *, duration_ms: int = 80, loop: int = 0) -> str:
+    """Save PIL frames as an animated GIF that loops forever (``loop=0``)."""
+    frames = list(frames)
+    frames[0].save(path, save_all=True, append_images=frames[1:], duration=duration_ms, loop=loop, optimize=False)
+    return str(path)
+
+
+def loss_curves(history: list[dict], keys: list[tuple[str, str]], *, title: str = "", xlabel: str = "step") -> Figure:
+    """Training curves from a list of log rows: ``keys`` are (field, label) pairs."""
+    fig = Figure(figsize=(7, 3), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    for field_name, label in keys:
+        pts = [(r["step"], r[field_name]) for r in history if r.get(field_name) is not None]
+        if pts:
+            ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label)
+    ax.set_xlabel(xlabel)
+    ax.legend(fontsize=8)
+    if title:
+        ax.set_title(title, fontsize=10)
+    return fig

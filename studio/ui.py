@@ -7,6 +7,7 @@ import gradio as gr
 from studio import __version__
 from studio.config import Settings
 from studio.models_tab import build_models_tab, memory_markdown, status_table
+from studio.gan.tab import build_gan_tab
 from studio.text.tab import build_text_tab
 
 CSS = """
@@ -23,6 +24,8 @@ def build_studio(registry, settings: Settings | None = None) -> gr.Blocks:
         with gr.Tabs(elem_id="studio-tabs"):
             with gr.Tab("Text", id="text", elem_id="tab-text"):
                 build_text_tab(registry, settings)
+            with gr.Tab("GAN", id="gan", elem_id="tab-gan"):
+                build_gan_tab(registry, settings)
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 table, memory = build_models_tab(registry)
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).

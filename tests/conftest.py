@@ -17,3 +17,10 @@ def tiny_text_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def tiny_unet_dir(tmp_path_factory):
     return save_tiny_unet(tmp_path_factory.mktemp("models") / "tiny-unet")
+
+
+@pytest.fixture(scope="session")
+def tiny_gan_dir(tmp_path_factory):
+    from tests.helpers import save_tiny_gan
+
+    return save_tiny_gan(tmp_path_factory.mktemp("models") / "tiny-gan")

@@ -81,3 +81,14 @@ def load_slow_text(folder, *, device, dtype):
         LOAD_CALLS.append(str(folder))
     time.sleep(0.3)
     return load_causal_lm(folder, device=device, dtype=dtype)
+
+
+def save_tiny_gan(folder: Path, *, seed: int = 0, card: bool = True) -> Path:
+    from studio.gan.model import Generator
+
+    torch.manual_seed(seed)
+    g = Generator(z_dim=8, embed_dim=4, width=4).eval()
+    g.save_pretrained(folder)
+    if card:
+        save_card(folder, key=folder.name, family="gan", loader="mixin:studio.gan.model:Generator")
+    return folder

@@ -1,0 +1,157 @@
+"""The GAN tab: seeded sampling, truncation, interpolation and walks, judged. Wiring only."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+
+from studio.errors import StudioError
+from studio.gan import engine
+from studio.plots import image_grid, loss_curves, to_pil, write_gif
+from studio.recipe import Recipe
+from studio.spaces_compat import GPU
+from studio.ui_common import HEAVY, user_errors
+
+TRUNCATION_NOTE = (
+    "**Truncation: fidelity versus diversity.** The generator learned from latents drawn from N(0, I). Latents "
+    "far out in the tails were rare in training, so the generator draws them worst. *Resample* redraws every "
+    "latent component beyond the threshold τ (BigGAN); *rescale* multiplies the latent by ψ < 1, pulling it "
+    "toward the average (StyleGAN). Both make samples cleaner and more alike: watch the judge's confidence go up "
+    "and the diversity figure go down."
+)
+
+
+def build_gan_tab(registry, settings) -> None:
+    keys = registry.keys("gan")
+    default_model = next((s.key for s in registry.specs("gan") if s.builtin), keys[0] if keys else None)
+    judge_key = next((s.key for s in registry.specs("judge")), None)
+    max_side = getattr(settings, "max_grid", 8)
+    gr.Markdown("Every image below comes from one **seed**: the seed fixes the random latent vector z the "
+                "generator turns into a digit. Same seed, same digit, on any machine. Under each image, the "
+                "digit judge (a separate classifier) says what it sees.")
+    with gr.Row():
+        model = gr.Dropdown(keys, value=default_model, label="Generator", elem_id="gan-model", allow_custom_value=True)
+        digit = gr.Dropdown(list(engine.DIGITS), value="any", label="Digit", elem_id="gan-digit",
+                            info="'any': each seed also draws its digit")
+        seed = gr.Number(value=0, precision=0, label="First seed", elem_id="gan-seed")
+        side = gr.Slider(1, max_side, value=min(4, max_side), step=1, label="Grid side N (N×N samples)",
+                         elem_id="gan-side")
+    with gr.Row():
+        truncation = gr.Radio(list(engine.TRUNCATIONS), value="none", label="Truncation", elem_id="gan-truncation")
+        threshold = gr.Slider(0.1, 4.0, value=1.5, step=0.05, label="Threshold τ (resample)", elem_id="gan-threshold")
+        psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="ψ (rescale)", elem_id="gan-psi")
+    gr.Markdown(TRUNCATION_NOTE)
+    sample_btn = gr.Button("Sample the grid", variant="primary", elem_id="gan-sample")
+    gallery = gr.Gallery(label="Samples (seed · digit asked · judge's verdict)", columns=4, height="auto",
+                         format="png", elem_id="gan-gallery")
+    grid_stats = gr.Markdown(elem_id="gan-stats")
+    with gr.Accordion("Interpolate between two seeds, and a looping walk", open=False):
+        with gr.Row():
+            seed_b = gr.Number(value=1, precision=0, label="Seed B (seed A is the first seed)", elem_id="gan-seed-b")
+            steps = gr.Slider(2, 32, value=10, step=1, label="Steps", elem_id="gan-steps")
+            interp_btn = gr.Button("Interpolate", elem_id="gan-interpolate")
+        lerp_img = gr.Image(label="lerp: a straight line in latent space", format="png", elem_id="gan-lerp")
+        slerp_img = gr.Image(label="slerp: along the sphere (the norm stays near √d)", format="png", elem_id="gan-slerp")
+        interp_note = gr.Markdown(elem_id="gan-interp-note")
+        with gr.Row():
+            stops = gr.Slider(2, 16, value=5, step=1, label="Seeds visited by the walk", elem_id="gan-stops")
+            frames = gr.Slider(2, 60, value=12, step=1, label="Frames between seeds", elem_id="gan-frames")
+            walk_btn = gr.Button("Make the walk (GIF)", elem_id="gan-walk")
+        walk_gif = gr.Image(label="Latent walk (loops)", type="filepath", elem_id="gan-walk-gif")
+    with gr.Accordion("Watch it learn: the training story", open=False):
+        story_btn = gr.Button("Show the training story", elem_id="gan-story")
+        losses = gr.Plot(label="Generator and discriminator losses", elem_id="gan-losses")
+        snaps = gr.Gallery(label="The same 40 latents during training", columns=3, format="png",
+                           elem_id="gan-snapshots")
+    with gr.Accordion("Recipe", open=False):
+        recipe_json = gr.Code(language="json", label="Recipe", elem_id="gan-recipe")
+        python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="gan-python")
+
+    def bundle_for(key):
+        if not key:
+            raise StudioError("Choose a generator.")
+        spec = registry.spec(key)
+        if spec.family != "gan":
+            raise StudioError(f"{key!r} is a {spec.family} model; the GAN tab needs a generator.")
+        return registry.get(key)
+
+    def judge():
+        return registry.get(judge_key).model if judge_key else None
+
+    def as_int(name, v):
+        if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or float(v) != int(v):
+            raise StudioError(f"{name} must be a whole number, got {v!r}.")
+        return int(v)
+
+    @GPU
+    @user_errors
+    def gan_grid(key, digit_value, seed_value, n, trunc, tau, psi_value):
+        """An N×N grid of samples from consecutive seeds, each judged; returns the gallery and a summary."""
+        params = {"n": as_int("Grid side", n), "digit": digit_value, "truncation": trunc, "threshold": tau,
+                  "psi": psi_value}
+        first = engine.resolve_seed(seed_value)
+        out = engine.grid(bundle_for(key), seed=first, judge=judge(), **params)
+        items = []
+        for i, s in enumerate(out["seeds"]):
+            caption = f"seed {s} · asked {out['labels'][i]}"
+            if out["judge_pred"] is not None:
+                p, c = out["judge_pred"][i], out["judge_conf"][i]
+                caption += f" · judge {p} ({c:.0%})" + ("" if p == out["labels"][i] else " ✗")
+            items.append((to_pil(out["images"][i], scale=4), caption))
+        stats = f"**Diversity** (mean pairwise RMS pixel distance): **{out['diversity']:.3f}**"
+        if out["judge_pred"] is not None:
+            agree = sum(p == a for p, a in zip(out["judge_pred"], out["labels"])) / len(out["labels"])
+            mean_conf = sum(out["judge_conf"]) / len(out["judge_conf"])
+            stats += f" · judge agrees with the digit asked for **{agree:.0%}** · mean confidence {mean_conf:.0%}"
+        root_d = bundle_for(key).model.z_dim ** 0.5
+        stats += f" · mean ‖z‖ {sum(out['latent_norms']) / len(out['latent_norms']):.2f} (the prior's typical radius √d = {root_d:.2f})"
+        recipe = Recipe(family="gan", action="grid", model=key, params=params, seed=first)
+        return items, stats, recipe.to_json(), recipe.to_python()
+
+    @GPU
+    @user_errors
+    def gan_interpolate(key, digit_value, seed_value, seed_b_value, n_steps, trunc, tau, psi_value):
+        """lerp and slerp strips from seed A to seed B."""
+        out = engine.interpolate(bundle_for(key), seed=engine.resolve_seed(seed_value),
+                                 seed_b=engine.resolve_seed(seed_b_value), steps=as_int("Steps", n_steps),
+                                 digit=digit_value, truncation=trunc, threshold=tau, psi=psi_value, judge=judge())
+        note = (f"‖z‖ along lerp: {min(out['lerp_norms']):.2f}..{max(out['lerp_norms']):.2f}; along slerp: "
+                f"{min(out['slerp_norms']):.2f}..{max(out['slerp_norms']):.2f}. Digits {out['labels'][0]} → "
+                f"{out['labels'][1]}" + (" (the class embedding is interpolated too)." if out['labels'][0] != out['labels'][1] else "."))
+        n = len(out["t"])
+        return image_grid(out["lerp"], n, scale=3), image_grid(out["slerp"], n, scale=3), note
+
+    @GPU
+    @user_errors
+    def gan_walk(key, digit_value, seed_value, n_stops, n_frames, trunc, tau, psi_value):
+        """A looping latent walk through consecutive seeds, as an animated GIF."""
+        out = engine.walk(bundle_for(key), seed=engine.resolve_seed(seed_value), stops=as_int("Seeds visited", n_stops),
+                          frames_per_leg=as_int("Frames", n_frames), digit=digit_value, truncation=trunc,
+                          threshold=tau, psi=psi_value)
+        path = Path(tempfile.mkdtemp(prefix="gan-walk-")) / "walk.gif"
+        return write_gif([to_pil(f, scale=6) for f in out["frames"]], path, duration_ms=70)
+
+    @user_errors
+    def gan_story(key):
+        """The shipped training log and snapshots."""
+        story = engine.training_story(bundle_for(key))
+        if not story["history"]:
+            raise StudioError(f"{key!r} ships no training log.")
+        fig = loss_curves(story["history"], [("loss_d", "discriminator"), ("loss_g", "generator")])
+        return fig, [(p, f"step {s} (epoch {e})") for p, s, e in story["snapshots"]]
+
+    def trunc_changed(t):
+        return (gr.update(interactive=t == "resample", info=None if t == "resample" else "used by 'resample'"),
+                gr.update(interactive=t == "rescale", info=None if t == "rescale" else "used by 'rescale'"))
+
+    common = [truncation, threshold, psi]
+    sample_btn.click(gan_grid, [model, digit, seed, side, *common], [gallery, grid_stats, recipe_json, python_code],
+                     api_name="gan_grid", concurrency_id=HEAVY)
+    interp_btn.click(gan_interpolate, [model, digit, seed, seed_b, steps, *common], [lerp_img, slerp_img, interp_note],
+                     api_name="gan_interpolate", concurrency_id=HEAVY)
+    walk_btn.click(gan_walk, [model, digit, seed, stops, frames, *common], walk_gif, api_name="gan_walk",
+                   concurrency_id=HEAVY)
+    story_btn.click(gan_story, model, [losses, snaps], api_name="gan_story")
+    truncation.change(trunc_changed, truncation, [threshold, psi], api_visibility="private")

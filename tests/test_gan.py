@@ -1,0 +1,139 @@
+"""GAN engine and tab on a tiny generator saved with PyTorchModelHubMixin and re-loaded through the registry."""
+
+import pytest
+import torch
+from gradio_client import Client
+
+from studio.config import Settings
+from studio.gan import engine
+from studio.latent import slerp
+from studio.registry import ModelRegistry, ModelSpec
+from studio.ui import build_studio, launch_kwargs
+from tests.helpers import free_port
+
+
+@pytest.fixture(scope="module")
+def reg(tiny_gan_dir):
+    return ModelRegistry([ModelSpec(key="tiny-gan", family="gan", source=str(tiny_gan_dir),
+                                    loader="mixin:studio.gan.model:Generator", builtin=True)], device="cpu")
+
+
+def test_registry_loads_the_mixin_generator(reg):
+    g = reg.get("tiny-gan").model
+    assert g.z_dim == 8 and not g.training
+    assert reg.status()[0]["params"] == sum(p.numel() for p in g.parameters())
+
+
+def test_grid_is_deterministic_by_seed_and_ordered(reg):
+    b = reg.get("tiny-gan")
+    a = engine.grid(b, seed=10, n=3, digit="any")
+    again = engine.grid(b, seed=10, n=3, digit="any")
+    assert a["images"].shape == (9, 1, 28, 28) and a["seeds"] == list(range(10, 19))
+    assert torch.equal(a["images"], again["images"]) and a["labels"] == again["labels"]
+    assert 0 <= a["images"].min() and a["images"].max() <= 1
+    # cell k of a grid starting at 10 is cell 0 of a grid starting at 10 + k
+    single = engine.grid(b, seed=14, n=1, digit="any")
+    assert torch.allclose(single["images"][0], a["images"][4], atol=1e-6)
+    other = engine.grid(b, seed=11, n=3, digit="any")
+    assert not torch.equal(a["images"], other["images"])
+    assert engine.grid(b, seed=10, n=2, digit="7")["labels"] == [7, 7, 7, 7]
+
+
+def test_same_z_whatever_digit_is_asked():
+    z_any, _ = engine.seed_latent(5, 16)
+    z_again, _ = engine.seed_latent(5, 16)
+    assert torch.equal(z_any, z_again)
+
+
+@pytest.mark.parametrize("tau", [0.3, 1.0, 2.0])
+def test_resample_truncation_keeps_every_component_within_the_threshold(tau):
+    for s in range(50):
+        z, _ = engine.seed_latent(s, 64, truncation="resample", threshold=tau)
+        assert z.abs().max() <= tau
+
+
+def test_rescale_truncation_scales_by_psi():
+    z, _ = engine.seed_latent(3, 64)
+    zt, _ = engine.seed_latent(3, 64, truncation="rescale", psi=0.5)
+    assert torch.allclose(zt, 0.5 * z)
+
+
+def test_truncation_lowers_diversity(reg):
+    b = reg.get("tiny-gan")
+    full = engine.grid(b, seed=0, n=6, digit="3")["diversity"]
+    trunc = engine.grid(b, seed=0, n=6, digit="3", truncation="rescale", psi=0.0)["diversity"]
+    assert trunc == pytest.approx(0.0, abs=1e-6) and full > 0  # psi = 0: every latent is the mean
+
+
+def test_interpolation_endpoints_are_the_seed_samples(reg):
+    b = reg.get("tiny-gan")
+    out = engine.interpolate(b, seed=3, seed_b=9, steps=5, digit="4")
+    ga = engine.grid(b, seed=3, n=1, digit="4")["images"][0]
+    gb = engine.grid(b, seed=9, n=1, digit="4")["images"][0]
+    for name in ("lerp", "slerp"):
+        assert out[name].shape == (5, 1, 28, 28)
+        assert torch.allclose(out[name][0], ga, atol=1e-5) and torch.allclose(out[name][-1], gb, atol=1e-5)
+
+
+def test_slerp_keeps_the_norm_between_equal_norm_endpoints():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(32, generator=g), torch.randn(32, generator=g)
+    b = b / b.norm() * a.norm()
+    t = torch.linspace(0, 1, 11)[:, None]
+    norms = slerp(a, b, t).norm(dim=1)
+    assert torch.allclose(norms, torch.full_like(norms, float(a.norm())), rtol=1e-5)
+    assert torch.allclose(slerp(a, b, t)[0], a, atol=1e-5) and torch.allclose(slerp(a, b, t)[-1], b, atol=1e-5)
+
+
+def test_walk_frames_and_loop(reg):
+    out = engine.walk(reg.get("tiny-gan"), seed=0, stops=3, frames_per_leg=4, digit="any")
+    assert out["frames"].shape == (12, 1, 28, 28) and out["seeds"] == [0, 1, 2]
+    first = engine.grid(reg.get("tiny-gan"), seed=0, n=1)["images"][0]
+    assert torch.allclose(out["frames"][0], first, atol=1e-5)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    ({"n": 9}, r"n \(grid side\) must be a whole number in \[1, 8\]"),
+    ({"n": 0}, r"in \[1, 8\]"),
+    ({"digit": "12"}, "digit must be 'any' or 0..9"),
+    ({"truncation": "clip"}, "truncation must be one of none, resample, rescale"),
+    ({"truncation": "resample", "threshold": float("nan")}, r"threshold must be a number in \[0.1, 4.0\]"),
+    ({"psi": 1.5}, r"psi must be a number in \[0.0, 1.0\]"),
+    ({"seed": -3}, "Seed must be between 0 and"),
+    ({"seed": 2**32 - 2, "n": 2}, "the last must be at most"),
+])
+def test_bad_input_messages(reg, kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        engine.grid(reg.get("tiny-gan"), **{"seed": 0, **kw})
+
+
+@pytest.fixture(scope="module")
+def client(reg):
+    demo = build_studio(reg, Settings(allow_hub=False))
+    demo.queue()
+    port = free_port()
+    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **launch_kwargs())
+    c = Client(f"http://127.0.0.1:{port}/", verbose=False)
+    yield c
+    c.close()
+    demo.close()
+
+
+def test_gan_endpoints_with_no_arguments(client):
+    gallery, stats, recipe, code = client.predict(api_name="/gan_grid")
+    assert len(gallery) == 16 and gallery[0]["caption"].startswith("seed 0 · asked ")
+    assert "Diversity" in stats and '"action": "grid"' in recipe
+    gif = client.predict(api_name="/gan_walk")
+    with open(gif, "rb") as f:
+        assert f.read(6) in (b"GIF89a", b"GIF87a")
+    lerp_img, slerp_img, note = client.predict(api_name="/gan_interpolate")
+    assert "‖z‖ along lerp" in note
+
+
+def test_gan_bad_input_through_the_api_and_recovery(client):
+    with pytest.raises(Exception, match="digit must be 'any' or 0..9|not in the list of choices"):
+        client.predict("tiny-gan", "eleven", api_name="/gan_grid")
+    with pytest.raises(Exception, match="Seed must be between 0 and"):
+        client.predict("tiny-gan", "any", -5, api_name="/gan_grid")
+    gallery, *_ = client.predict(api_name="/gan_grid")
+    assert len(gallery) == 16

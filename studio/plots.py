@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 CHOSEN = "#d62728"
 BAR = "#4c72b0"
 MUTED = "#c7c7c7"
+RESHAPING = {"temperature", "repetition penalty"}  # change probabilities without removing tokens
 
 
 def show_token(text: str) -> str:
@@ -41,7 +42,12 @@ def stage_bars(stages: list, texts: dict, chosen_id: int, *, title: str = "") ->
         ax.barh(range(len(ids)), probs, color=colors)
         ax.set_yticks(range(len(ids)), [show_token(texts.get(i, str(i))) for i in ids], fontsize=8)
         ax.set_xlim(0, max(max(probs) * 1.15, 0.05))
-        kept = "" if k == 0 else f"\nkept {stage['kept_mass']:.0%} of the mass, {stage['n_kept']} tokens"
+        if k == 0:
+            kept = ""
+        elif stage["name"] in RESHAPING:
+            kept = "\nreshapes the distribution"
+        else:
+            kept = f"\nkept {stage['kept_mass']:.0%} of the mass, {stage['n_kept']} tokens"
         ax.set_title(f"{k + 1}. {stage['name']}{kept}", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
     if title:

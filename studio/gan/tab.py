@@ -40,12 +40,14 @@ def build_gan_tab(registry, settings) -> None:
                          elem_id="gan-side")
     with gr.Row():
         truncation = gr.Radio(list(engine.TRUNCATIONS), value="none", label="Truncation", elem_id="gan-truncation")
-        threshold = gr.Slider(0.1, 4.0, value=1.5, step=0.05, label="Threshold τ (resample)", elem_id="gan-threshold")
-        psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="ψ (rescale)", elem_id="gan-psi")
+        threshold = gr.Slider(0.1, 4.0, value=1.5, step=0.05, label="Threshold τ (resample)", elem_id="gan-threshold",
+                              interactive=False, info="used by 'resample'")
+        psi = gr.Slider(0.0, 1.0, value=0.7, step=0.05, label="ψ (rescale)", elem_id="gan-psi", interactive=False,
+                        info="used by 'rescale'")
     gr.Markdown(TRUNCATION_NOTE)
     sample_btn = gr.Button("Sample the grid", variant="primary", elem_id="gan-sample")
     gallery = gr.Gallery(label="Samples (seed · digit asked · judge's verdict)", columns=4, height="auto",
-                         format="png", elem_id="gan-gallery")
+                         object_fit="contain", format="png", elem_id="gan-gallery")
     grid_stats = gr.Markdown(elem_id="gan-stats")
     with gr.Accordion("Interpolate between two seeds, and a looping walk", open=False):
         with gr.Row():
@@ -155,3 +157,4 @@ def build_gan_tab(registry, settings) -> None:
                    concurrency_id=HEAVY)
     story_btn.click(gan_story, model, [losses, snaps], api_name="gan_story")
     truncation.change(trunc_changed, truncation, [threshold, psi], api_visibility="private")
+    side.change(lambda n: gr.Gallery(columns=int(n)), side, gallery, api_visibility="private")  # N×N looks N×N

@@ -17,7 +17,7 @@ from studio.ui_common import HEAVY, user_errors
 
 SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
-            "To be, or not to be", ""]
+            "To be, or not to be"]
 ORDER_NOTE = ("**The order the sampler applies them** (the same as transformers' `generate`): "
               "repetition penalty → no-repeat n-gram → temperature → top-k → top-p → min-p → typical-p, then one "
               "token is drawn. Each panel below shows the distribution after one stage; red is the token that "
@@ -91,11 +91,15 @@ def build_text_tab(registry, settings) -> None:
             no_repeat = gr.Slider(0, 6, value=0, step=1, label="No-repeat n-gram size (0 = off)",
                                   elem_id="text-no-repeat")
             gr.Markdown("**Beam search**")
-            num_beams = gr.Slider(1, 8, value=4, step=1, label="Beams", elem_id="text-num-beams")
-            length_penalty = gr.Slider(-2.0, 2.0, value=1.0, step=0.1, label="Length penalty α",
-                                       elem_id="text-length-penalty")
-            early_stopping = gr.Checkbox(value=True, label="Early stopping", elem_id="text-early-stopping")
-            num_return = gr.Slider(1, 8, value=1, step=1, label="Sequences returned", elem_id="text-num-return")
+            off = DecodeSettings(mode="sample").inactive_controls()  # the default mode's disabled controls
+            num_beams = gr.Slider(1, 8, value=4, step=1, label="Beams", elem_id="text-num-beams", interactive=False,
+                                  info=off["num_beams"])
+            length_penalty = gr.Slider(-2.0, 2.0, value=1.0, step=0.1, label="Length penalty α", interactive=False,
+                                       elem_id="text-length-penalty", info=off["length_penalty"])
+            early_stopping = gr.Checkbox(value=True, label="Early stopping", elem_id="text-early-stopping",
+                                         interactive=False, info=off["early_stopping"])
+            num_return = gr.Slider(1, 8, value=1, step=1, label="Sequences returned", elem_id="text-num-return",
+                                   interactive=False, info=off["num_return_sequences"])
     inactive_note = gr.Markdown(elem_id="text-inactive-note")
     with gr.Row():
         go = gr.Button("Generate", variant="primary", elem_id="text-generate")

@@ -1,0 +1,82 @@
+"""The shipped checkpoints: formats, sizes, cards, and their measured figures against the floors."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from studio.catalog import builtin_specs, read_card_metadata
+from studio.config import REPO_ROOT
+from studio.data import default_data_dir
+from studio.registry import PICKLE_SUFFIXES, ModelRegistry
+
+CHECKPOINTS = REPO_ROOT / "checkpoints"
+HAVE_DATA = (default_data_dir() / "mnist").is_dir() and (default_data_dir() / "tinyshakespeare.txt").is_file()
+needs_data = pytest.mark.skipif(not HAVE_DATA, reason=f"data not found at {default_data_dir()}")
+
+
+def folders():
+    return sorted(p for p in CHECKPOINTS.iterdir() if p.is_dir())
+
+
+def test_every_file_is_at_most_10_mb_and_no_pickles():
+    files = [f for f in CHECKPOINTS.rglob("*") if f.is_file()]
+    assert files
+    for f in files:
+        assert f.stat().st_size <= 10 * 1024 * 1024, f"{f} is over 10 MB"
+        assert f.suffix.lower() not in PICKLE_SUFFIXES, f"{f} is a pickle"
+
+
+def test_every_checkpoint_has_a_card_weights_and_figures():
+    keys = set()
+    for folder in folders():
+        meta = read_card_metadata(folder)
+        assert "studio" in meta and meta["license"], folder
+        keys.add(meta["studio"]["key"])
+        assert list(folder.glob("*.safetensors")), f"{folder} has no safetensors weights"
+        card = (folder / "README.md").read_text()
+        for word in ("Command", "Wall time", "Measured quality"):
+            assert word in card, f"{folder}/README.md lacks '{word}'"
+        assert (folder / "eval.json").is_file(), f"{folder} has no eval.json (run python -m studio.eval all --json)"
+    assert {"digit-judge", "shakespeare-gpt", "mnist-dcgan"} <= keys
+
+
+@pytest.fixture(scope="module")
+def registry():
+    return ModelRegistry(builtin_specs(CHECKPOINTS), device="cpu", max_loaded=3)
+
+
+def shipped(key):
+    spec = next(s for s in builtin_specs(CHECKPOINTS) if s.key == key)
+    return json.loads((Path(spec.source) / "eval.json").read_text())
+
+
+@needs_data
+@pytest.mark.slow
+def test_text_model_meets_the_floor_and_its_shipped_figure_is_current(registry):
+    from studio.text.evaluate import evaluate_checkpoint
+
+    figures = evaluate_checkpoint(registry, "shakespeare-gpt")
+    assert figures["heldout_nats_per_char"] <= 1.70
+    assert figures["heldout_nats_per_char"] == pytest.approx(shipped("shakespeare-gpt")["heldout_nats_per_char"], abs=1e-3)
+
+
+@needs_data
+def test_gan_meets_the_floor_and_its_shipped_figures_are_current(registry):
+    from studio.gan.evaluate import evaluate_checkpoint
+
+    figures = evaluate_checkpoint(registry, "mnist-dcgan")
+    assert figures["judge_accuracy"] >= 0.90
+    assert figures["judge_accuracy"] == pytest.approx(shipped("mnist-dcgan")["judge_accuracy"], abs=1e-4)
+    assert figures["fd_ratio"] == pytest.approx(shipped("mnist-dcgan")["fd_ratio"], rel=1e-3)
+
+
+def test_builtin_text_model_loads_with_auto_classes():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = CHECKPOINTS / "shakespeare-gpt"
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
+    ids = tok("ROMEO: 3 ducats, café 🙂")["input_ids"]  # byte-level BPE: any text encodes
+    assert tok.decode(ids) == "ROMEO: 3 ducats, café 🙂"
+    assert model(__import__("torch").tensor([ids])).logits.shape[-1] == len(tok)

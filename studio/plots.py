@@ -132,3 +132,98 @@ def loss_curves(history: list[dict], keys: list[tuple[str, str]], *, title: str 
     if title:
         ax.set_title(title, fontsize=10)
     return fig
+
+
+DIGIT_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+                "#17becf"]
+
+
+def figure_to_image(fig: Figure):
+    """Render a Figure to a PIL image (Agg, no pyplot)."""
+    import io
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    canvas = FigureCanvasAgg(fig)
+    buf = io.BytesIO()
+    canvas.print_png(buf)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def latent_map_image(manifold, axis: list, heldout_z, labels, *, path_z=None, marker_z=None, scatter: bool = True):
+    """The 2-D latent map as a PIL image plus the geometry that turns a click back into z.
+
+    The decoded manifold fills the axes in grid-index units (so Gaussian-quantile spacing is drawn evenly, as
+    equal prior mass); held-out encodings, the interpolation path and a marker are placed by interpolating their
+    z into the same units. Returns (image, geometry dict with the axes' pixel box and the axis values).
+    """
+    import numpy as np
+
+    n = len(axis)
+    tile = manifold.shape[-1]
+    mosaic = image_grid(manifold, n, pad=0)  # PIL, n*tile square, row 0 = top = largest z2
+    axis_np = np.asarray(axis, dtype=np.float64)
+
+    def to_idx(z):  # z (M, 2) -> fractional grid coordinates (x across, y down)
+        z = np.asarray(z, dtype=np.float64)
+        gx = np.interp(z[:, 0], axis_np, np.arange(n), left=-0.5, right=n - 0.5)
+        gy = np.interp(z[:, 1], axis_np, np.arange(n), left=-0.5, right=n - 0.5)
+        return gx, (n - 1) - gy
+
+    fig = Figure(figsize=(7.5, 7.5), dpi=100)
+    ax = fig.add_axes((0.1, 0.08, 0.86, 0.86))
+    ax.imshow(np.asarray(mosaic), cmap="gray", extent=(-0.5, n - 0.5, n - 0.5, -0.5), interpolation="nearest")
+    if scatter and heldout_z is not None:
+        gx, gy = to_idx(heldout_z)
+        ax.scatter(gx, gy, c=[DIGIT_COLORS[int(k)] for k in labels], s=6, alpha=0.55, linewidths=0)
+        for d in range(10):
+            ax.scatter([], [], c=DIGIT_COLORS[d], s=20, label=str(d))
+        ax.legend(loc="upper right", fontsize=7, ncol=5, framealpha=0.8, title="held-out digits", title_fontsize=7)
+    if path_z is not None:
+        gx, gy = to_idx(path_z)
+        ax.plot(gx, gy, "-o", color="#ffdd00", markersize=3, linewidth=2, label="path")
+    if marker_z is not None:
+        gx, gy = to_idx(marker_z)
+        ax.scatter(gx, gy, marker="x", s=120, color="#ff2222", linewidths=3)
+    ticks = list(range(0, n, max(1, n // 6)))
+    ax.set_xticks(ticks, [f"{axis[i]:.2f}" for i in ticks], fontsize=7)
+    ax.set_yticks(ticks, [f"{axis[n - 1 - i]:.2f}" for i in ticks], fontsize=7)
+    ax.set_xlim(-0.5, n - 0.5)
+    ax.set_ylim(n - 0.5, -0.5)
+    ax.set_xlabel("z₁", fontsize=9)
+    ax.set_ylabel("z₂", fontsize=9)
+    img = figure_to_image(fig)
+    x0, y0, x1, y1 = ax.get_window_extent().extents  # display pixels, origin bottom-left
+    h = img.height
+    return img, {"box": [x0, h - y1, x1, h - y0], "axis": list(map(float, axis)), "n": n}
+
+
+def click_to_z(geometry: dict, x: float, y: float):
+    """A click at image pixel (x, y) on ``latent_map_image`` -> z (2,) or None outside the map."""
+    import numpy as np
+
+    x0, y0, x1, y1 = geometry["box"]
+    n = geometry["n"]
+    if not (x0 <= x <= x1 and y0 <= y <= y1):
+        return None
+    gx = (x - x0) / (x1 - x0) * n - 0.5
+    gy = (y - y0) / (y1 - y0) * n - 0.5
+    axis = np.asarray(geometry["axis"])
+    z1 = float(np.interp(gx, np.arange(n), axis))
+    z2 = float(np.interp((n - 1) - gy, np.arange(n), axis))
+    return [z1, z2]
+
+
+def norm_plot(t: list, series: dict, sqrt_d: float) -> Figure:
+    """‖z‖ along interpolation paths against the prior's typical radius √d."""
+    fig = Figure(figsize=(6, 2.6), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    for label, norms in series.items():
+        ax.plot(t, norms, marker=".", label=label)
+    ax.axhline(sqrt_d, color="gray", linestyle="--", label=f"√d = {sqrt_d:.2f} (where prior samples live)")
+    ax.set_xlabel("t along the path")
+    ax.set_ylabel("‖z‖")
+    ax.legend(fontsize=8)
+    return fig

@@ -9,6 +9,7 @@ from studio.config import Settings
 from studio.models_tab import build_models_tab, memory_markdown, status_table
 from studio.gan.tab import build_gan_tab
 from studio.text.tab import build_text_tab
+from studio.vae.tab import build_vae_tab
 
 CSS = """
 #studio-title h1 { margin-bottom: 0; }
@@ -24,6 +25,8 @@ def build_studio(registry, settings: Settings | None = None) -> gr.Blocks:
         with gr.Tabs(elem_id="studio-tabs"):
             with gr.Tab("Text", id="text", elem_id="tab-text"):
                 build_text_tab(registry, settings)
+            with gr.Tab("VAE", id="vae", elem_id="tab-vae"):
+                build_vae_tab(registry, settings)
             with gr.Tab("GAN", id="gan", elem_id="tab-gan"):
                 build_gan_tab(registry, settings)
             with gr.Tab("Models", id="models", elem_id="tab-models"):

@@ -92,3 +92,23 @@ def save_tiny_gan(folder: Path, *, seed: int = 0, card: bool = True) -> Path:
     if card:
         save_card(folder, key=folder.name, family="gan", loader="mixin:studio.gan.model:Generator")
     return folder
+
+
+def save_tiny_vae(folder: Path, *, latent_dim: int = 2, seed: int = 0, card: bool = True) -> Path:
+    from studio.vae.model import ConvVAE
+
+    torch.manual_seed(seed)
+    ConvVAE(latent_dim=latent_dim, width=4, hidden=16).eval().save_pretrained(folder)
+    if card:
+        save_card(folder, key=folder.name, family="vae", loader="mixin:studio.vae.model:ConvVAE")
+    return folder
+
+
+def save_tiny_autoencoderkl(folder: Path, *, seed: int = 0) -> Path:
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(seed)
+    AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+                  up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), block_out_channels=(8, 16),
+                  latent_channels=4, norm_num_groups=4, layers_per_block=1, sample_size=32).save_pretrained(folder)
+    return folder

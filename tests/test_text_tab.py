@@ -118,3 +118,9 @@ def test_every_text_event_is_named_and_heavy_ones_share_the_gpu_queue(app):
     _, client = app
     names = set(client.view_api(return_format="dict")["named_endpoints"])
     assert {"/text_generate", "/text_compare", "/text_sample", "/text_branch"} <= names
+
+
+def test_hub_loading_refused_clearly_when_turned_off(app):
+    _, client = app
+    with pytest.raises(Exception, match=r"Hugging Face Hub is turned off on this server \(STUDIO_ALLOW_HUB=0\)"):
+        client.predict("gpt2", api_name="/text_add_hub_model")

@@ -49,6 +49,14 @@ def train_tokenizer(text: str, vocab_size: int):
                                    model_max_length=None, clean_up_tokenization_spaces=False)
 
 
+def phase_table(phases: list[dict]) -> str:
+    rows = ["| # | command | steps run | kept step | probe nats/char | minutes |", "|---|---|---|---|---|---|"]
+    for i, ph in enumerate(phases, 1):
+        rows.append(f"| {i} | `{ph['command']}` {ph.get('note', '')} | {ph['steps']} | {ph.get('kept_step', '')} | "
+                    f"{ph['probe_nats_per_char']:.4f} | {ph['minutes']} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", type=Path, default=default_data_dir())
@@ -68,6 +76,9 @@ def main(argv=None) -> None:
     p.add_argument("--eval-every", type=int, default=200)
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="continue from this checkpoint's weights and tokenizer (a further training phase); its "
+                        "phases.json is carried over and this phase appended")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     from transformers import GenerationConfig, GPT2Config, GPT2LMHeadModel
@@ -80,7 +91,16 @@ def main(argv=None) -> None:
     torch.manual_seed(args.seed)  # training script only: weight init and dropout
     gen = torch.Generator().manual_seed(args.seed)
     train_text, held_text = load_shakespeare("train", args.data), load_shakespeare("heldout", args.data)
-    tok = train_tokenizer(train_text, args.vocab_size)
+    phases = []
+    if args.init_from is not None and (args.init_from / "tokenizer.json").is_file():
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(args.init_from)
+    else:  # BPE training is deterministic: the same text and size give the same tokenizer every time
+        tok = train_tokenizer(train_text, args.vocab_size)
+    if args.init_from is not None:
+        if (args.init_from / "phases.json").is_file():
+            phases = json.loads((args.init_from / "phases.json").read_text())
     data = torch.tensor(tok(train_text)["input_ids"], dtype=torch.long)  # (N,)
     log.info("tokenizer: %d tokens; training text %d chars -> %d tokens (%.2f chars/token)", len(tok),
              len(train_text), len(data), len(train_text) / len(data))
@@ -89,7 +109,15 @@ def main(argv=None) -> None:
                         n_head=args.n_head, resid_pdrop=args.dropout, embd_pdrop=args.dropout,
                         attn_pdrop=args.dropout, bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id,
                         pad_token_id=tok.eos_token_id)
-    model = GPT2LMHeadModel(config).to(device)
+    if args.init_from is not None:
+        model = GPT2LMHeadModel.from_pretrained(args.init_from, use_safetensors=True).to(device)
+        model.config.resid_pdrop = model.config.embd_pdrop = model.config.attn_pdrop = args.dropout
+        for m in model.modules():
+            if isinstance(m, torch.nn.Dropout):
+                m.p = args.dropout
+        config = model.config
+    else:
+        model = GPT2LMHeadModel(config).to(device)
     n_params = sum(p.numel() for p in model.parameters())
     log.info("model: %.2fM parameters", n_params / 1e6)
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2]
@@ -135,6 +163,12 @@ def main(argv=None) -> None:
         opt.step()
         running = loss.item() if running is None else 0.95 * running + 0.05 * loss.item()
     wall = time.perf_counter() - start
+    phases.append({"command": command_line(), "steps": args.steps, "lr": args.lr, "min_lr": args.min_lr,
+                   "warmup": args.warmup, "kept_step": best[1], "probe_nats_per_char": best[0],
+                   "minutes": round(wall / 60, 1), "machine": machine_description(device)})
+    (args.out / "phases.json").write_text(json.dumps(phases, indent=1))
+    total_minutes = sum(ph["minutes"] for ph in phases)
+    total_steps = sum(ph.get("kept_step", ph["steps"]) for ph in phases)
 
     # The kept checkpoint, its tokenizer and generation defaults; then the full held-out figure.
     model = GPT2LMHeadModel.from_pretrained(args.out, use_safetensors=True).eval()
@@ -178,9 +212,14 @@ at least {full['window'] - full['stride']} tokens of context). Re-measure: `pyth
 - Optimiser: AdamW (β = 0.9, 0.99; weight decay {args.weight_decay} on matrices), lr {args.lr:g} with {args.warmup}
   warm-up steps and cosine decay to {args.min_lr:g}, gradient clipping 1.0, batch {args.batch_size} × {args.block_size}
   tokens, {args.steps:,} steps ({args.steps * args.batch_size * args.block_size / 1e6:.1f}M tokens), seed {args.seed}.
-- Kept: step {best[1]} (best figure on the first 20,000 held-out characters, checked every {args.eval_every} steps;
-  the curve is in `training_log.json`).
-- Wall time: {wall / 60:.1f} min on {machine_description(device)}.
+- Kept: step {best[1]} of this phase (best figure on the first 20,000 held-out characters, checked every
+  {args.eval_every} steps; the curve is in `training_log.json`).
+- Wall time: {wall / 60:.1f} min for this phase on {machine_description(device)}.
+
+### Training phases (all of them, in order; `phases.json`)
+{phase_table(phases)}
+
+Total: {total_steps:,} optimiser steps kept, {total_minutes:.0f} min of training.
 - Files: safetensors shards of at most 9 MB (largest file {largest:.1f} MB).
 
 ## Sample (prompt "ROMEO:", temperature 0.8, seed 0)

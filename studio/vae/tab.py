@@ -1,0 +1,281 @@
+"""The VAE tab: endpoints three ways, interpolation (lerp vs slerp), a 4-corner grid, the 2-D latent map,
+reconstructions, prior samples, and photos through a Hub AutoencoderKL. Wiring only."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import numpy as np
+
+from studio.errors import StudioError
+from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif
+from studio.recipe import Recipe
+from studio.spaces_compat import GPU
+from studio.ui_common import HEAVY, user_errors
+from studio.vae import engine
+
+SOURCES = ["held-out digit", "upload", "draw"]
+DIGIT_CHOICES = ["any", *map(str, range(10))]
+SLERP_NOTE = ("**Why slerp?** A d-dimensional Gaussian puts almost all its samples near the sphere of radius √d. "
+              "The straight line between two such points cuts inside the sphere, through latents the decoder "
+              "rarely saw in training; slerp follows the sphere. The plot shows ‖z‖ along both paths.")
+
+
+def endpoint_inputs(name: str, default_index: int):
+    with gr.Column(min_width=220):
+        gr.Markdown(f"**Endpoint {name}**")
+        source = gr.Radio(SOURCES, value="held-out digit", label="From", elem_id=f"vae-{name.lower()}-source")
+        with gr.Row():
+            digit = gr.Dropdown(DIGIT_CHOICES, value="any", label="Digit", elem_id=f"vae-{name.lower()}-digit",
+                                min_width=80)
+            index = gr.Number(value=default_index, precision=0, label="Index", elem_id=f"vae-{name.lower()}-index",
+                              min_width=80)
+        upload = gr.Image(type="pil", label="Upload (any size, mode or format)", image_mode=None, height=160,
+                          elem_id=f"vae-{name.lower()}-upload", sources=["upload", "clipboard"])
+        sketch = gr.Sketchpad(type="pil", label="Draw", height=220, elem_id=f"vae-{name.lower()}-sketch",
+                              canvas_size=(280, 280))
+    return [source, digit, index, upload, sketch]
+
+
+def build_vae_tab(registry, settings) -> None:
+    mnist_keys = [s.key for s in registry.specs("vae") if s.loader.startswith("mixin:")]
+    photo_keys = [s.key for s in registry.specs("vae") if not s.loader.startswith("mixin:")]
+    default_wide = next((s.key for s in registry.specs("vae") if s.builtin and "2d" not in s.key), None) or \
+        (mnist_keys[0] if mnist_keys else None)
+    default_2d = next((s.key for s in registry.specs("vae") if s.builtin and "2d" in s.key), None)
+    max_side = 16
+    gr.Markdown("A VAE squeezes each digit into a small latent vector z and decodes z back into a digit. Pick two "
+                "digits (from the held-out set, an upload, or your own drawing) and walk between their latents.")
+    with gr.Row():
+        model = gr.Dropdown(mnist_keys, value=default_wide, label="VAE", elem_id="vae-model", allow_custom_value=True)
+        steps = gr.Slider(2, 16, value=10, step=1, label="Images along the path", elem_id="vae-steps")
+        side = gr.Slider(2, max_side, value=8, step=1, label="Grid side N (4-corner grid)", elem_id="vae-side")
+    with gr.Row():
+        a_inputs = endpoint_inputs("A", 0)
+        b_inputs = endpoint_inputs("B", 1)
+        with gr.Column(min_width=220):
+            gr.Markdown("**Corners C and D** (grid only: A top-left, B top-right, C bottom-left, D bottom-right)")
+            c_digit = gr.Dropdown(DIGIT_CHOICES, value="any", label="C digit", elem_id="vae-c-digit")
+            c_index = gr.Number(value=2, precision=0, label="C index", elem_id="vae-c-index")
+            d_digit = gr.Dropdown(DIGIT_CHOICES, value="any", label="D digit", elem_id="vae-d-digit")
+            d_index = gr.Number(value=3, precision=0, label="D index", elem_id="vae-d-index")
+            seen = gr.Image(label="A and B as the model sees them (28×28)", format="png", elem_id="vae-seen",
+                            height=120)
+    with gr.Row():
+        interp_btn = gr.Button("Interpolate A → B", variant="primary", elem_id="vae-interpolate")
+        grid_btn = gr.Button("N×N grid from A, B, C, D", elem_id="vae-grid")
+        walk_btn = gr.Button("Walk A → B → A (GIF)", elem_id="vae-walk")
+    lerp_img = gr.Image(label="lerp (straight line)", format="png", elem_id="vae-lerp")
+    slerp_img = gr.Image(label="slerp (along the sphere)", format="png", elem_id="vae-slerp")
+    gr.Markdown(SLERP_NOTE)
+    norms = gr.Plot(label="‖z‖ along the path", elem_id="vae-norms")
+    grid_img = gr.Image(label="Bilinear grid (download: PNG)", format="png", elem_id="vae-grid-image")
+    walk_gif = gr.Image(label="Walk (download: GIF)", type="filepath", elem_id="vae-walk-gif")
+    with gr.Accordion("The 2-D latent map", open=True):
+        gr.Markdown("The decoder's output over a grid of z (2-D VAE), with every held-out digit's encoding on the same "
+                    "axes, coloured by its label. **Click the map** to decode that point. Gaussian-quantile spacing "
+                    "gives each grid cell equal prior probability.")
+        with gr.Row():
+            map_model = gr.Dropdown([k for k in mnist_keys], value=default_2d, label="2-D VAE", elem_id="vae-map-model",
+                                    allow_custom_value=True)
+            map_n = gr.Slider(4, 30, value=15, step=1, label="Grid side", elem_id="vae-map-n")
+            extent = gr.Slider(0.5, 5.0, value=2.5, step=0.1, label="Range (±z, or ±σ for quantiles)",
+                               elem_id="vae-map-extent")
+            spacing = gr.Radio(list(engine.SPACINGS), value="quantile", label="Spacing", elem_id="vae-map-spacing")
+            map_btn = gr.Button("Draw the map", elem_id="vae-map")
+        map_geom = gr.State(None)
+        map_img = gr.Image(label="Latent map (click to decode)", format="png", interactive=False, elem_id="vae-map-image")
+        with gr.Row():
+            clicked = gr.Image(label="Decoded at the click", format="png", elem_id="vae-clicked", height=160)
+            clicked_z = gr.Markdown(elem_id="vae-clicked-z")
+    with gr.Accordion("Reconstruction and prior samples", open=False):
+        with gr.Row():
+            seed = gr.Number(value=0, precision=0, label="Seed", elem_id="vae-seed")
+            recon_btn = gr.Button("Reconstruct endpoint A", elem_id="vae-reconstruct")
+            prior_btn = gr.Button("Sample 16 digits from the prior N(0, I)", elem_id="vae-prior")
+        recon_img = gr.Image(label="input | decoded μ | decoded samples z = μ + σε", format="png", elem_id="vae-recon")
+        recon_stats = gr.Markdown(elem_id="vae-recon-stats")
+        prior_img = gr.Image(label="Prior samples", format="png", elem_id="vae-prior-image")
+    with gr.Accordion("Photos through a Hub autoencoder (e.g. stabilityai/sd-vae-ft-mse)", open=False):
+        with gr.Row():
+            photo_model = gr.Dropdown(photo_keys, value=photo_keys[0] if photo_keys else None, label="Autoencoder",
+                                      allow_custom_value=True, elem_id="vae-photo-model")
+            photo_a = gr.Image(type="pil", label="Photo A", elem_id="vae-photo-a", height=180)
+            photo_b = gr.Image(type="pil", label="Photo B", elem_id="vae-photo-b", height=180)
+        photo_btn = gr.Button("Interpolate the photos", elem_id="vae-photos")
+        photo_lerp = gr.Gallery(label="lerp", columns=6, format="png", elem_id="vae-photo-lerp")
+        photo_slerp = gr.Gallery(label="slerp", columns=6, format="png", elem_id="vae-photo-slerp")
+    with gr.Accordion("Recipe", open=False):
+        recipe_json = gr.Code(language="json", label="Recipe", elem_id="vae-recipe")
+        python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="vae-python")
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def bundle_for(key, need_mixin=True):
+        if not key:
+            raise StudioError("Choose a VAE.")
+        spec = registry.spec(key)
+        if spec.family != "vae":
+            raise StudioError(f"{key!r} is a {spec.family} model; this needs a VAE.")
+        if need_mixin and not spec.loader.startswith("mixin:"):
+            raise StudioError(f"{key!r} is a photo autoencoder; use the photo section for it.")
+        return registry.get(key)
+
+    def endpoint(name, source, digit, index, upload, sketch):
+        """(image tensor (1, 1, 28, 28), description) for one endpoint."""
+        try:
+            if source == "held-out digit":
+                x, _, _ = engine.heldout_digit(index, digit)
+                return x, {"heldout": {"index": int(index), "digit": digit}}
+            if source == "upload":
+                if upload is None:
+                    raise ValueError("no image uploaded")
+                x, _ = engine.prepare_digit(upload)
+                return x, engine.pixels_spec(x)
+            if source == "draw":
+                img = sketch.get("composite") if isinstance(sketch, dict) else sketch
+                if img is None:
+                    raise ValueError("the sketch is empty: draw a digit first")
+                x, _ = engine.prepare_digit(img)
+                return x, engine.pixels_spec(x)
+        except ValueError as err:
+            raise StudioError(f"Endpoint {name}: {err}") from None
+        raise StudioError(f"Endpoint {name}: source must be one of {', '.join(SOURCES)}, got {source!r}.")
+
+    def two_endpoints(a, b):
+        xa, da = endpoint("A", *a)
+        xb, db = endpoint("B", *b)
+        import torch
+
+        return torch.cat([xa, xb]), [da, db]
+
+    def recipe(action, key, params):
+        r = Recipe(family="vae", action=action, model=key, params=params, seed=None)
+        return r.to_json(), r.to_python()
+
+    # --- handlers -----------------------------------------------------------------------------------
+    @GPU
+    @user_errors
+    def vae_interpolate(key, n_steps=10, a_source="held-out digit", a_digit="any", a_index=0, a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None, b_sketch=None):
+        """Interpolate between endpoints A and B: lerp and slerp rows, ‖z‖ along both, and A/B as the model sees them."""
+        endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
+        images, desc = two_endpoints(endpoint_values[:5], endpoint_values[5:])
+        out = engine.interpolate_images(bundle_for(key), images=images, steps=int(n_steps))
+        n = len(out["t"])
+        plot = norm_plot(out["t"], {"lerp": out["lerp_norms"], "slerp": out["slerp_norms"]}, out["sqrt_d"])
+        rj, py = recipe("interpolate", key, {"endpoints": desc, "steps": int(n_steps)})
+        return (image_grid(out["lerp"], n, scale=3), image_grid(out["slerp"], n, scale=3), plot,
+                image_grid(images, 2, scale=4), rj, py)
+
+    @GPU
+    @user_errors
+    def vae_grid(key, n=8, cd="any", ci=2, dd="any", di=3, a_source="held-out digit", a_digit="any", a_index=0, a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None, b_sketch=None):
+        """An N×N grid mixing four corners bilinearly (one batched decode)."""
+        endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
+        import torch
+
+        images, _ = two_endpoints(endpoint_values[:5], endpoint_values[5:])
+        xc, _, _ = engine.heldout_digit(ci, cd)
+        xd, _, _ = engine.heldout_digit(di, dd)
+        out = engine.corner_grid(bundle_for(key), images=torch.cat([images, xc, xd]), n=int(n))
+        return image_grid(out["images"], int(n), scale=2)
+
+    @GPU
+    @user_errors
+    def vae_walk(key, n_steps=10, a_source="held-out digit", a_digit="any", a_index=0, a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None, b_sketch=None):
+        """A looping GIF: slerp from A to B and back."""
+        endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
+        images, _ = two_endpoints(endpoint_values[:5], endpoint_values[5:])
+        out = engine.interpolate_images(bundle_for(key), images=images, steps=max(int(n_steps), 8))
+        frames = [to_pil(f, scale=8) for f in out["slerp"]]
+        path = Path(tempfile.mkdtemp(prefix="vae-walk-")) / "walk.gif"
+        return write_gif(frames + frames[-2:0:-1], path, duration_ms=90)
+
+    @GPU
+    @user_errors
+    def vae_map(key, n=15, ext=2.5, spc="quantile", a_source="held-out digit", a_digit="any", a_index=0, a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None, b_sketch=None):
+        """The 2-D latent map with held-out encodings (and the A→B path when the endpoints are given)."""
+        endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
+        b = bundle_for(key)
+        out = engine.latent_map(b, n=int(n), extent=float(ext), spacing=spc)
+        try:  # the A→B path on the map
+            images, _ = two_endpoints(endpoint_values[:5], endpoint_values[5:])
+            path = engine.interpolate_images(b, images=images, steps=12)["lerp_z"].numpy()
+        except StudioError:
+            path = None  # the map is still useful without a path
+        img, geom = latent_map_image(out["images"], out["axis"], out["heldout_z"].numpy(),
+                                     out["heldout_labels"].tolist(), path_z=path)
+        return img, geom
+
+    @user_errors
+    def on_map_click(key, geom, evt: gr.SelectData):
+        if not geom or evt.index is None:
+            return gr.skip(), gr.skip()
+        z = click_to_z(geom, float(evt.index[0]), float(evt.index[1]))
+        if z is None:
+            return gr.skip(), "Click inside the map."
+        import torch
+
+        img = engine.decode(bundle_for(key).model, torch.tensor([z]))
+        return to_pil(img[0], scale=5), f"Decoded z = ({z[0]:.2f}, {z[1]:.2f})"
+
+    @GPU
+    @user_errors
+    def vae_reconstruct(key, seed_value=0, a_source="held-out digit", a_digit="any", a_index=0, a_upload=None,
+                        a_sketch=None):
+        """Endpoint A, its reconstruction from μ, and samples from q(z|x)."""
+        x, _ = endpoint("A", a_source, a_digit, a_index, a_upload, a_sketch)
+        out = engine.reconstruct(bundle_for(key), seed=engine.resolve_seed(seed_value), images=x, samples=6)
+        import torch
+
+        row = torch.cat([out["input"], out["mean"], out["samples"]])
+        mu = ", ".join(f"{v:.2f}" for v in out["mu"][:8])
+        sg = ", ".join(f"{v:.2f}" for v in out["sigma"][:8])
+        more = " …" if len(out["mu"]) > 8 else ""
+        return image_grid(row, len(row), scale=3), f"μ = ({mu}{more})  \nσ = ({sg}{more})"
+
+    @GPU
+    @user_errors
+    def vae_prior(key, seed_value):
+        """16 digits decoded from z ~ N(0, I)."""
+        out = engine.sample_prior(bundle_for(key), seed=engine.resolve_seed(seed_value), n=16)
+        return image_grid(out["images"], 8, scale=3)
+
+    @GPU
+    @user_errors
+    def vae_photos(key, a=None, b=None):
+        """Interpolate two photos through a Hub AutoencoderKL."""
+        if not key:
+            raise StudioError("No photo autoencoder is available: add one (e.g. stabilityai/sd-vae-ft-mse) where the "
+                              "Hub can be reached.")
+        spec = registry.spec(key)
+        if spec.loader.startswith("mixin:"):
+            raise StudioError(f"{key!r} is an MNIST VAE; photos need an AutoencoderKL.")
+        out = engine.interpolate_photos(registry.get(key), images=[a, b], steps=6)
+        return out["lerp"], out["slerp"]
+
+    def preview(*values):
+        try:
+            images, _ = two_endpoints(values[:5], values[5:])
+            return image_grid(images, 2, scale=4)
+        except StudioError:
+            return gr.skip()
+
+    ends = [*a_inputs, *b_inputs]
+    interp_btn.click(vae_interpolate, [model, steps, *ends], [lerp_img, slerp_img, norms, seen, recipe_json, python_code],
+                     api_name="vae_interpolate", concurrency_id=HEAVY)
+    grid_btn.click(vae_grid, [model, side, c_digit, c_index, d_digit, d_index, *ends], grid_img, api_name="vae_grid",
+                   concurrency_id=HEAVY)
+    walk_btn.click(vae_walk, [model, steps, *ends], walk_gif, api_name="vae_walk", concurrency_id=HEAVY)
+    map_btn.click(vae_map, [map_model, map_n, extent, spacing, *ends], [map_img, map_geom], api_name="vae_map",
+                  concurrency_id=HEAVY)
+    map_img.select(on_map_click, [map_model, map_geom], [clicked, clicked_z], api_visibility="private")
+    recon_btn.click(vae_reconstruct, [model, seed, *a_inputs], [recon_img, recon_stats], api_name="vae_reconstruct",
+                    concurrency_id=HEAVY)
+    prior_btn.click(vae_prior, [model, seed], prior_img, api_name="vae_prior", concurrency_id=HEAVY)
+    photo_btn.click(vae_photos, [photo_model, photo_a, photo_b], [photo_lerp, photo_slerp], api_name="vae_photos",
+                    concurrency_id=HEAVY)
+    for comp in ends:
+        if isinstance(comp, (gr.Radio, gr.Dropdown, gr.Number)):
+            comp.change(preview, ends, seen, api_visibility="private", trigger_mode="always_last")

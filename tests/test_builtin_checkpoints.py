@@ -38,7 +38,7 @@ def test_every_checkpoint_has_a_card_weights_and_figures():
         for word in ("Command", "Wall time", "Measured quality"):
             assert word in card, f"{folder}/README.md lacks '{word}'"
         assert (folder / "eval.json").is_file(), f"{folder} has no eval.json (run python -m studio.eval all --json)"
-    assert {"digit-judge", "shakespeare-gpt", "mnist-dcgan"} <= keys
+    assert {"digit-judge", "shakespeare-gpt", "mnist-dcgan", "mnist-vae-2d", "mnist-vae-16d"} <= keys
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,17 @@ def test_gan_meets_the_floor_and_its_shipped_figures_are_current(registry):
     assert figures["judge_accuracy"] >= 0.90
     assert figures["judge_accuracy"] == pytest.approx(shipped("mnist-dcgan")["judge_accuracy"], abs=1e-4)
     assert figures["fd_ratio"] == pytest.approx(shipped("mnist-dcgan")["fd_ratio"], rel=1e-3)
+
+
+@needs_data
+@pytest.mark.parametrize("key, floor", [("mnist-vae-2d", 158.0), ("mnist-vae-16d", 112.0)])
+def test_vaes_meet_their_floors_and_shipped_figures_are_current(registry, key, floor):
+    from studio.vae.evaluate import evaluate_checkpoint
+
+    figures = evaluate_checkpoint(registry, key)
+    assert figures["heldout_neg_elbo_nats"] <= floor
+    assert figures["heldout_neg_elbo_nats"] == pytest.approx(shipped(key)["heldout_neg_elbo_nats"], abs=0.01)
+    assert figures["latent_dim"] == (2 if key.endswith("2d") else 16)
 
 
 def test_builtin_text_model_loads_with_auto_classes():

@@ -23,9 +23,14 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 
 
 @pytest.fixture(scope="module")
-def url(tiny_text_dir, tiny_gan_dir):
+def url(tiny_text_dir, tiny_gan_dir, tmp_path_factory):
+    from tests.helpers import save_tiny_vae
+
+    vae = save_tiny_vae(tmp_path_factory.mktemp("vae") / "tiny-vae-16d", latent_dim=16)
     reg = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
                                    loader="transformers-causal-lm", builtin=True),
+                         ModelSpec(key="tiny-vae-16d", family="vae", source=str(vae),
+                                   loader="mixin:studio.vae.model:ConvVAE", builtin=True),
                          ModelSpec(key="tiny-gan", family="gan", source=str(tiny_gan_dir),
                                    loader="mixin:studio.gan.model:Generator", builtin=True)], device="cpu")
     demo = build_studio(reg, Settings(allow_hub=False))
@@ -77,6 +82,19 @@ def test_gan_tab_samples_in_the_browser(page, shots):
                            timeout=60_000)
     assert page.locator("#gan-gallery img").count() >= 16
     page.screenshot(path=str(shots / "gan.png"), full_page=True)
+
+
+@pytest.mark.skipif(not (__import__("studio.data", fromlist=["x"]).default_data_dir() / "mnist").is_dir(),
+                    reason="MNIST data not found")
+def test_vae_tab_interpolates_in_the_browser(page, shots):
+    page.get_by_role("tab", name="VAE").click()
+    steps = page.locator("#vae-steps input[type=number]")
+    steps.fill("8")
+    steps.press("Enter")
+    page.locator("#vae-interpolate").click()
+    page.wait_for_selector("#vae-lerp img", timeout=60_000)
+    page.wait_for_selector("#vae-slerp img", timeout=60_000)
+    page.screenshot(path=str(shots / "vae.png"), full_page=True)
 
 
 def test_models_tab_shows_the_table(page, shots):

@@ -16,7 +16,7 @@ def app(tiny_text_dir, tiny_unet_dir):
     reg = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
                                    loader="transformers-causal-lm", builtin=True),
                          ModelSpec(key="tiny-unet", family="diffusion", source=str(tiny_unet_dir),
-                                   loader="diffusers-unet", builtin=True)], device="cpu")
+                                   loader="diffusers-unet", builtin=True)], device="cpu", allow_hub=False)
     demo = build_studio(reg, Settings(max_new_tokens=150, allow_hub=False))
     demo.queue()
     port = free_port()

@@ -64,8 +64,8 @@ def build_text_tab(registry, settings) -> None:
                                     allow_custom_value=True, scale=3,
                                     info="Built-in: trained by this project, works offline. Hub models need a download.")
                 hub_id = gr.Textbox(label="Add a Hub model (any causal LM id)", placeholder="e.g. gpt2",
-                                    elem_id="text-hub-id", scale=2, visible=settings.allow_hub)
-                hub_btn = gr.Button("Add", elem_id="text-hub-add", scale=0, visible=settings.allow_hub)
+                                    elem_id="text-hub-id", scale=2, visible=registry.allow_hub)
+                hub_btn = gr.Button("Add", elem_id="text-hub-add", scale=0, visible=registry.allow_hub)
             prompt = gr.Textbox(value=EXAMPLES[0], label="Prompt", lines=3, elem_id="text-prompt")
             gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
         with gr.Column(scale=2):

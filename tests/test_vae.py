@@ -169,3 +169,24 @@ def test_vae_bad_input_messages(client):
     with pytest.raises(Exception, match="needs a 2-D latent"):
         client.predict("vae-8d", api_name="/vae_map")
     assert client.predict(api_name="/vae_interpolate")  # keeps working
+
+
+@needs_data
+def test_vae_non_image_file_is_refused_clearly(client, tmp_path):
+    from gradio_client import handle_file
+
+    good = tmp_path / "digit.png"
+    img = Image.new("L", (64, 64), 255)
+    img.paste(0, (28, 8, 36, 56))
+    img.save(good)
+    out = client.predict("vae-8d", 10, "upload", "any", 0, handle_file(str(good)), api_name="/vae_interpolate")
+    assert out[3]  # A and B as the model sees them
+    f = tmp_path / "notes.png"
+    f.write_text("this is not an image")
+    with pytest.raises(Exception, match=r"Endpoint A: notes.png is not an image file the studio can read"):
+        client.predict("vae-8d", 10, "upload", "any", 0, handle_file(str(f)), api_name="/vae_interpolate")
+    truncated = tmp_path / "cut.png"
+    truncated.write_bytes(good.read_bytes()[:60])
+    with pytest.raises(Exception, match="Endpoint A: cut.png is (damaged or truncated|not an image file)"):
+        client.predict("vae-8d", 10, "upload", "any", 0, handle_file(str(truncated)), api_name="/vae_interpolate")
+    assert client.predict(api_name="/vae_interpolate")

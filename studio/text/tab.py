@@ -243,13 +243,16 @@ def build_text_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def text_branch(key, run, index, token_id, seed_value):
-        """Continue the run from the chosen step with another candidate token."""
+    def text_branch(key, run, index=0, token_id=None, seed_value=1234):
+        """Continue the run from the chosen step with another candidate token (default: the most likely token
+        other than the one that was picked)."""
         if not run or not run["steps"]:
             raise StudioError("Generate something first, then pick a step and a candidate.")
-        if token_id is None:
-            raise StudioError("Pick a candidate token to branch with.")
         index = int(max(0, min(index, len(run["steps"]) - 1)))
+        if token_id is None:
+            step_record = run["steps"][index]
+            token_id = next((i for i, _ in step_record["stages"][0]["top"] if i != step_record["token_id"]),
+                            step_record["token_id"])
         context = run["prompt_ids"] + [s["token_id"] for s in run["steps"][:index]]
         remaining = max(1, len(run["steps"]) - index)
         new = engine.branch(bundle_for(key), seed=engine.resolve_seed(seed_value), context_ids=context,

@@ -22,6 +22,30 @@ SPACINGS = ("linear", "quantile")
 MAX_UPLOAD_PIXELS = 4096 * 4096
 
 
+def open_image(path):
+    """Open an uploaded file as an image, with a clear message when it is not one (or is too large).
+
+    The size is checked from the header, before any pixel is decoded."""
+    from pathlib import Path
+
+    from PIL import Image, UnidentifiedImageError
+
+    name = Path(str(path)).name
+    try:
+        img = Image.open(path)
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise ValueError(f"{name} is not an image file the studio can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"{name} is far too large; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted.") from None
+    if img.width * img.height > MAX_UPLOAD_PIXELS:
+        raise ValueError(f"{name} is {img.width}×{img.height}; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted.")
+    try:
+        img.load()
+    except (OSError, ValueError, SyntaxError):
+        raise ValueError(f"{name} is damaged or truncated: it could not be decoded as an image.") from None
+    return img
+
+
 def prepare_digit(image) -> tuple[torch.Tensor, np.ndarray]:
     """Any image (PIL or array, any size, mode, background) -> (1, 1, 28, 28) in [0, 1] as MNIST was made:
     ink white on black, cropped to the strokes, scaled to fit 20×20, centred by mass in 28×28.

@@ -32,8 +32,8 @@ def endpoint_inputs(name: str, default_index: int):
                                 min_width=80)
             index = gr.Number(value=default_index, precision=0, label="Index", elem_id=f"vae-{name.lower()}-index",
                               min_width=80)
-        upload = gr.Image(type="pil", label="Upload (any size, mode or format)", image_mode=None, height=160,
-                          elem_id=f"vae-{name.lower()}-upload", sources=["upload", "clipboard"])
+        upload = gr.File(label="Upload an image (any size, mode or format)", file_types=["image"], type="filepath",
+                         height=100, elem_id=f"vae-{name.lower()}-upload")
         sketch = gr.Sketchpad(type="pil", label="Draw", height=220, elem_id=f"vae-{name.lower()}-sketch",
                               canvas_size=(280, 280))
     return [source, digit, index, upload, sketch]
@@ -102,8 +102,8 @@ def build_vae_tab(registry, settings) -> None:
         with gr.Row():
             photo_model = gr.Dropdown(photo_keys, value=photo_keys[0] if photo_keys else None, label="Autoencoder",
                                       allow_custom_value=True, elem_id="vae-photo-model")
-            photo_a = gr.Image(type="pil", label="Photo A", elem_id="vae-photo-a", height=180)
-            photo_b = gr.Image(type="pil", label="Photo B", elem_id="vae-photo-b", height=180)
+            photo_a = gr.File(label="Photo A", file_types=["image"], type="filepath", elem_id="vae-photo-a", height=100)
+            photo_b = gr.File(label="Photo B", file_types=["image"], type="filepath", elem_id="vae-photo-b", height=100)
         photo_btn = gr.Button("Interpolate the photos", elem_id="vae-photos")
         photo_lerp = gr.Gallery(label="lerp", columns=6, format="png", elem_id="vae-photo-lerp")
         photo_slerp = gr.Gallery(label="slerp", columns=6, format="png", elem_id="vae-photo-slerp")
@@ -131,7 +131,7 @@ def build_vae_tab(registry, settings) -> None:
             if source == "upload":
                 if upload is None:
                     raise ValueError("no image uploaded")
-                x, _ = engine.prepare_digit(upload)
+                x, _ = engine.prepare_digit(engine.open_image(upload))
                 return x, engine.pixels_spec(x)
             if source == "draw":
                 img = sketch.get("composite") if isinstance(sketch, dict) else sketch
@@ -252,7 +252,9 @@ def build_vae_tab(registry, settings) -> None:
         spec = registry.spec(key)
         if spec.loader.startswith("mixin:"):
             raise StudioError(f"{key!r} is an MNIST VAE; photos need an AutoencoderKL.")
-        out = engine.interpolate_photos(registry.get(key), images=[a, b], steps=6)
+        if a is None or b is None:
+            raise StudioError("Upload two photos.")
+        out = engine.interpolate_photos(registry.get(key), images=[engine.open_image(a), engine.open_image(b)], steps=6)
         return out["lerp"], out["slerp"]
 
     def preview(*values):

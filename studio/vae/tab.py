@@ -278,6 +278,6 @@ def build_vae_tab(registry, settings) -> None:
     prior_btn.click(vae_prior, [model, seed], prior_img, api_name="vae_prior", concurrency_id=HEAVY)
     photo_btn.click(vae_photos, [photo_model, photo_a, photo_b], [photo_lerp, photo_slerp], api_name="vae_photos",
                     concurrency_id=HEAVY)
-    for comp in ends:
-        if isinstance(comp, (gr.Radio, gr.Dropdown, gr.Number)):
+    for comp in ends:  # show A and B as the model sees them whenever an endpoint changes (uploads, drawings too)
+        if isinstance(comp, (gr.Radio, gr.Dropdown, gr.Number, gr.File, gr.Sketchpad)):
             comp.change(preview, ends, seen, api_visibility="private", trigger_mode="always_last")

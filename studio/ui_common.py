@@ -47,6 +47,18 @@ def user_errors(fn):
     return wrapper
 
 
+def family_bundle(registry, key, family: str, what: str, *, loader_prefix: str | None = None):
+    """The registry's bundle for ``key``, checked to be a ``family`` model (``what`` names it for the user)."""
+    if not key:
+        raise StudioError(f"Choose a {what}.")
+    spec = registry.spec(key)
+    if spec.family != family:
+        raise StudioError(f"{key!r} is a {spec.family} model; this needs a {what}.")
+    if loader_prefix is not None and not spec.loader.startswith(loader_prefix):
+        raise StudioError(f"{key!r} is not a {what} this view can use (it is loaded by {spec.loader}).")
+    return registry.get(key)
+
+
 METRIC_LABELS = {
     "heldout_nats_per_char": ("held-out nats/char", "{:.3f}"),
     "heldout_neg_elbo_nats": ("held-out −ELBO (nats)", "{:.1f}"),

@@ -112,3 +112,28 @@ def save_tiny_autoencoderkl(folder: Path, *, seed: int = 0) -> Path:
                   up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"), block_out_channels=(8, 16),
                   latent_channels=4, norm_num_groups=4, layers_per_block=1, sample_size=32).save_pretrained(folder)
     return folder
+
+
+class launched:
+    """Context manager: build the studio from ``registry``, launch it on a free port, yield a gradio_client."""
+
+    def __init__(self, registry, settings=None):
+        self.registry, self.settings = registry, settings
+
+    def __enter__(self):
+        from gradio_client import Client
+
+        from studio.config import Settings
+        from studio.ui import build_studio, launch_kwargs
+
+        self.demo = build_studio(self.registry, self.settings or Settings(allow_hub=False))
+        self.demo.queue()
+        self.port = free_port()
+        self.demo.launch(prevent_thread_lock=True, server_port=self.port, quiet=True, **launch_kwargs())
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.client = Client(self.url, verbose=False)
+        return self.client
+
+    def __exit__(self, *exc):
+        self.client.close()
+        self.demo.close()

@@ -10,10 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from studio.config import Settings
 from studio.registry import ModelRegistry, ModelSpec
-from studio.ui import build_studio, launch_kwargs
-from tests.helpers import free_port
+from tests.helpers import launched
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 pytestmark = [pytest.mark.browser,
@@ -33,12 +31,9 @@ def url(tiny_text_dir, tiny_gan_dir, tmp_path_factory):
                                    loader="mixin:studio.vae.model:ConvVAE", builtin=True),
                          ModelSpec(key="tiny-gan", family="gan", source=str(tiny_gan_dir),
                                    loader="mixin:studio.gan.model:Generator", builtin=True)], device="cpu")
-    demo = build_studio(reg, Settings(allow_hub=False))
-    demo.queue()
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **launch_kwargs())
-    yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    app = launched(reg)
+    with app:
+        yield app.url
 
 
 @pytest.fixture(scope="module")

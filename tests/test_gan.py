@@ -2,14 +2,10 @@
 
 import pytest
 import torch
-from gradio_client import Client
-
-from studio.config import Settings
 from studio.gan import engine
 from studio.latent import slerp
 from studio.registry import ModelRegistry, ModelSpec
-from studio.ui import build_studio, launch_kwargs
-from tests.helpers import free_port
+from tests.helpers import launched
 
 
 @pytest.fixture(scope="module")
@@ -109,14 +105,8 @@ def test_bad_input_messages(reg, kw, msg):
 
 @pytest.fixture(scope="module")
 def client(reg):
-    demo = build_studio(reg, Settings(allow_hub=False))
-    demo.queue()
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **launch_kwargs())
-    c = Client(f"http://127.0.0.1:{port}/", verbose=False)
-    yield c
-    c.close()
-    demo.close()
+    with launched(reg) as c:
+        yield c
 
 
 def test_gan_endpoints_with_no_arguments(client):

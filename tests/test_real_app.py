@@ -1,13 +1,11 @@
 """The real app (built-in checkpoints, app.py's registry) answers every named endpoint with no arguments."""
 
 import pytest
-from gradio_client import Client
 
 from studio.config import Settings
 from studio.data import default_data_dir
 from studio.registry import ModelRegistry
-from studio.ui import build_studio, launch_kwargs
-from tests.helpers import free_port
+from tests.helpers import launched
 
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (default_data_dir() / "mnist").is_dir(), reason="MNIST data not found")]
@@ -19,14 +17,8 @@ NEEDS_INPUT = {"/vae_photos", "/text_add_hub_model"}
 @pytest.fixture(scope="module")
 def client():
     settings = Settings(allow_hub=False, hub_offline=True)
-    demo = build_studio(ModelRegistry.from_settings(settings), settings)
-    demo.queue()
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **launch_kwargs())
-    c = Client(f"http://127.0.0.1:{port}/", verbose=False)
-    yield c
-    c.close()
-    demo.close()
+    with launched(ModelRegistry.from_settings(settings), settings) as c:
+        yield c
 
 
 def test_every_named_endpoint_answers_with_no_arguments(client):

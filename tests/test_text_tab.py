@@ -3,12 +3,10 @@
 import time
 
 import pytest
-from gradio_client import Client
 
 from studio.config import Settings
 from studio.registry import ModelRegistry, ModelSpec
-from studio.ui import build_studio, launch_kwargs
-from tests.helpers import free_port
+from tests.helpers import launched
 
 
 @pytest.fixture(scope="module")
@@ -17,14 +15,8 @@ def app(tiny_text_dir, tiny_unet_dir):
                                    loader="transformers-causal-lm", builtin=True),
                          ModelSpec(key="tiny-unet", family="diffusion", source=str(tiny_unet_dir),
                                    loader="diffusers-unet", builtin=True)], device="cpu", allow_hub=False)
-    demo = build_studio(reg, Settings(max_new_tokens=150, allow_hub=False))
-    demo.queue()
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **launch_kwargs())
-    client = Client(f"http://127.0.0.1:{port}/", verbose=False)
-    yield reg, client
-    client.close()
-    demo.close()
+    with launched(reg, Settings(max_new_tokens=150, allow_hub=False)) as client:
+        yield reg, client
 
 
 def generated(tokens):
@@ -70,7 +62,7 @@ def test_text_compare_with_no_arguments(app):
     (("tiny-text", "hi", "sample", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 4, 1.0, True, 1, 500), r"500 is greater than maximum value 150"),
     (("tiny-text", "hi", "sample", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 4, 1.0, True, 1, 20, -7), r"Seed must be between 0 and"),
     (("nope", "hi"), "Unknown model 'nope'"),
-    (("tiny-unet", "hi"), "is a diffusion model; the Text tab needs a causal language model"),
+    (("tiny-unet", "hi"), "is a diffusion model; this needs a causal language model"),
 ])
 def test_bad_input_gives_a_clear_message_and_the_tab_keeps_working(app, args, msg):
     _, client = app

@@ -3,15 +3,12 @@
 import numpy as np
 import pytest
 import torch
-from gradio_client import Client
 from PIL import Image
 
-from studio.config import Settings
 from studio.data import default_data_dir
 from studio.registry import ModelRegistry, ModelSpec
-from studio.ui import build_studio, launch_kwargs
 from studio.vae import engine
-from tests.helpers import free_port, save_tiny_autoencoderkl, save_tiny_vae
+from tests.helpers import launched, save_tiny_autoencoderkl, save_tiny_vae
 
 needs_data = pytest.mark.skipif(not (default_data_dir() / "mnist").is_dir(), reason="MNIST data not found")
 
@@ -141,14 +138,8 @@ def test_photo_interpolation_through_a_tiny_autoencoderkl(reg):
 
 @pytest.fixture(scope="module")
 def client(reg):
-    demo = build_studio(reg, Settings(allow_hub=False))
-    demo.queue()
-    port = free_port()
-    demo.launch(prevent_thread_lock=True, server_port=port, quiet=True, **launch_kwargs())
-    c = Client(f"http://127.0.0.1:{port}/", verbose=False)
-    yield c
-    c.close()
-    demo.close()
+    with launched(reg) as c:
+        yield c
 
 
 @needs_data

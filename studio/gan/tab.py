@@ -12,7 +12,7 @@ from studio.gan import engine
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, user_errors
+from studio.ui_common import HEAVY, family_bundle, user_errors
 
 TRUNCATION_NOTE = (
     "**Truncation: fidelity versus diversity.** The generator learned from latents drawn from N(0, I). Latents "
@@ -72,12 +72,7 @@ def build_gan_tab(registry, settings) -> None:
         python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="gan-python")
 
     def bundle_for(key):
-        if not key:
-            raise StudioError("Choose a generator.")
-        spec = registry.spec(key)
-        if spec.family != "gan":
-            raise StudioError(f"{key!r} is a {spec.family} model; the GAN tab needs a generator.")
-        return registry.get(key)
+        return family_bundle(registry, key, "gan", "generator")
 
     def judge():
         return registry.get(judge_key).model if judge_key else None

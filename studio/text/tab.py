@@ -13,7 +13,7 @@ from studio.recipe import Recipe
 from studio.spaces_compat import GPU
 from studio.text import engine
 from studio.text.engine import PRESETS, DecodeSettings
-from studio.ui_common import HEAVY, user_errors
+from studio.ui_common import HEAVY, family_bundle, user_errors
 
 SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
@@ -157,12 +157,7 @@ def build_text_tab(registry, settings) -> None:
         return d
 
     def bundle_for(key):
-        if not key:
-            raise StudioError("Choose a model.")
-        spec = registry.spec(key)
-        if spec.family != "text":
-            raise StudioError(f"{key!r} is a {spec.family} model; the Text tab needs a causal language model.")
-        return registry.get(key)
+        return family_bundle(registry, key, "text", "causal language model")
 
     def step_view(key, run, index):
         if not run or not run["steps"]:

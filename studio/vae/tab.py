@@ -13,7 +13,7 @@ from studio.errors import StudioError
 from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, user_errors
+from studio.ui_common import HEAVY, family_bundle, user_errors
 from studio.vae import engine
 
 SOURCES = ["held-out digit", "upload", "draw"]
@@ -112,15 +112,8 @@ def build_vae_tab(registry, settings) -> None:
         python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="vae-python")
 
     # --- helpers ------------------------------------------------------------------------------------
-    def bundle_for(key, need_mixin=True):
-        if not key:
-            raise StudioError("Choose a VAE.")
-        spec = registry.spec(key)
-        if spec.family != "vae":
-            raise StudioError(f"{key!r} is a {spec.family} model; this needs a VAE.")
-        if need_mixin and not spec.loader.startswith("mixin:"):
-            raise StudioError(f"{key!r} is a photo autoencoder; use the photo section for it.")
-        return registry.get(key)
+    def bundle_for(key):
+        return family_bundle(registry, key, "vae", "digit VAE", loader_prefix="mixin:")
 
     def endpoint(name, source, digit, index, upload, sketch):
         """(image tensor (1, 1, 28, 28), description) for one endpoint."""
@@ -249,12 +242,11 @@ def build_vae_tab(registry, settings) -> None:
         if not key:
             raise StudioError("No photo autoencoder is available: add one (e.g. stabilityai/sd-vae-ft-mse) where the "
                               "Hub can be reached.")
-        spec = registry.spec(key)
-        if spec.loader.startswith("mixin:"):
-            raise StudioError(f"{key!r} is an MNIST VAE; photos need an AutoencoderKL.")
+        bundle = family_bundle(registry, key, "vae", "photo autoencoder (AutoencoderKL)",
+                               loader_prefix="diffusers-autoencoderkl")
         if a is None or b is None:
             raise StudioError("Upload two photos.")
-        out = engine.interpolate_photos(registry.get(key), images=[engine.open_image(a), engine.open_image(b)], steps=6)
+        out = engine.interpolate_photos(bundle, images=[engine.open_image(a), engine.open_image(b)], steps=6)
         return out["lerp"], out["slerp"]
 
     def preview(*values):

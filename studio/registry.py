@@ -292,7 +292,7 @@ class ModelRegistry:
 
     def _load(self, spec: ModelSpec) -> _Loaded:
         folder = self._resolve_source(spec)
-        files = check_weights(folder, spec.key)
+        check_weights(folder, spec.key)  # safetensors present, no pickle-only folder
         loader = resolve_loader(spec.loader)
         dtype = pick_dtype(spec.family, self.device, spec.dtype)
         bundle = loader(folder, device=self.device, dtype=dtype)
@@ -301,7 +301,6 @@ class ModelRegistry:
         num_params = sum(p.numel() for m in bundle.modules().values() for p in m.parameters())
         size_mb = sum(t.numel() * t.element_size() for m in bundle.modules().values()
                       for t in list(m.parameters()) + list(m.buffers())) / 1e6
-        del files
         return _Loaded(bundle, self.device, dtype, num_params, size_mb, 0.0, folder)
 
     def _resolve_source(self, spec: ModelSpec) -> Path:

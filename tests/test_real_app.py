@@ -11,7 +11,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (default_data_dir() / "mnist").is_dir(), reason="MNIST data not found")]
 
 # Endpoints that need a user's file or a download are exercised elsewhere with tiny models.
-NEEDS_INPUT = {"/vae_photos", "/text_add_hub_model"}
+NEEDS_INPUT = {"/vae_photos", "/text_add_hub_model", "/text_apply_recipe"}
 
 
 @pytest.fixture(scope="module")

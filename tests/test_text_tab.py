@@ -116,3 +116,19 @@ def test_hub_loading_refused_clearly_when_turned_off(app):
     _, client = app
     with pytest.raises(Exception, match=r"Hugging Face Hub is turned off on this server \(STUDIO_ALLOW_HUB=0\)"):
         client.predict("gpt2", api_name="/text_add_hub_model")
+
+
+def test_recipe_export_then_apply_restores_every_control(app):
+    _, client = app
+    args = ("tiny-text", "to be", "sample", 0.65, 7, 0.9, 0.05, 1.0, 1.2, 2, 4, 1.0, True, 1, 25, 4321)
+    *_, recipe, code = client.predict(*args, api_name="/text_generate")
+    restored = client.predict(recipe, api_name="/text_apply_recipe")
+    assert list(restored) == list(args)
+    with pytest.raises(Exception, match="The recipe box is empty"):
+        client.predict("", api_name="/text_apply_recipe")
+    with pytest.raises(Exception, match="not valid JSON"):
+        client.predict("{not json", api_name="/text_apply_recipe")
+    with pytest.raises(Exception, match="This is a gan/grid recipe"):
+        client.predict(recipe.replace('"family": "text"', '"family": "gan"').replace('"action": "generate"',
+                                                                                     '"action": "grid"'),
+                       api_name="/text_apply_recipe")

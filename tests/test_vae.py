@@ -181,3 +181,18 @@ def test_vae_non_image_file_is_refused_clearly(client, tmp_path):
     with pytest.raises(Exception, match="Endpoint A: cut.png is (damaged or truncated|not an image file)"):
         client.predict("vae-8d", 10, "upload", "any", 0, handle_file(str(truncated)), api_name="/vae_interpolate")
     assert client.predict(api_name="/vae_interpolate")
+
+
+def test_photo_interpolation_through_the_tab(client, tmp_path):
+    from gradio_client import handle_file
+
+    g = np.random.default_rng(1)
+    paths = []
+    for name, shape in (("a.jpg", (90, 120, 3)), ("b.png", (70, 50, 3))):
+        path = tmp_path / name
+        Image.fromarray(g.integers(0, 255, shape, dtype=np.uint8)).save(path)
+        paths.append(handle_file(str(path)))
+    lerp_gallery, slerp_gallery = client.predict("tiny-kl", *paths, api_name="/vae_photos")
+    assert len(lerp_gallery) == 6 and len(slerp_gallery) == 6
+    with pytest.raises(Exception, match="is not a photo autoencoder"):
+        client.predict("vae-8d", *paths, api_name="/vae_photos")

@@ -218,7 +218,7 @@ class TextRun:
 
 # --- building blocks -------------------------------------------------------------------------------------
 
-def prepare_prompt(bundle, prompt: str, max_new_tokens: int) -> tuple[list[int], list[str]]:
+def prepare_prompt(bundle, prompt: str) -> tuple[list[int], list[str]]:
     """Token ids for ``prompt`` and notices: an empty prompt starts from the beginning-of-text token; a prompt
     longer than the context keeps its last tokens."""
     if not isinstance(prompt, str):
@@ -318,7 +318,7 @@ def stream(bundle, *, prompt: str = "", prompt_ids: list | None = None, settings
     device = next(model.parameters()).device
     notices = []
     if prompt_ids is None:
-        prompt_ids, notices = prepare_prompt(bundle, prompt, settings.max_new_tokens)
+        prompt_ids, notices = prepare_prompt(bundle, prompt)
     prompt_text = tok.decode(prompt_ids, clean_up_tokenization_spaces=False)
     if uniforms is None:
         uniforms = draw_uniforms(seed, settings.max_new_tokens)
@@ -390,7 +390,7 @@ def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> 
 
     model, tok = bundle.model, bundle.tokenizer
     device = next(model.parameters()).device
-    prompt_ids, notices = prepare_prompt(bundle, prompt, settings.max_new_tokens)
+    prompt_ids, notices = prepare_prompt(bundle, prompt)
     room = bundle.context_length - len(prompt_ids)
     max_new = min(settings.max_new_tokens, room)
     if max_new < settings.max_new_tokens:

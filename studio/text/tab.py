@@ -297,6 +297,9 @@ def build_text_tab(registry, settings) -> None:
 
     @user_errors
     def apply_recipe(text):
+        """Set every control from a text/generate recipe (JSON), as exported by text_generate."""
+        if not (text or "").strip():
+            raise StudioError("The recipe box is empty: generate something (its recipe appears here) or paste one.")
         r = Recipe.from_json(text)
         if r.family != "text" or r.action != "generate":
             raise StudioError(f"This is a {r.family}/{r.action} recipe; the Text tab applies text/generate recipes.")
@@ -332,5 +335,5 @@ def build_text_tab(registry, settings) -> None:
                   api_visibility="private")
     mode.change(mode_changed, mode, [*[components[k] for k in SETTING_NAMES if k != "max_new_tokens"], inactive_note],
                 api_visibility="private")
-    apply_btn.click(apply_recipe, recipe_json, [model, prompt, *setting_inputs, seed], api_visibility="private")
+    apply_btn.click(apply_recipe, recipe_json, [model, prompt, *setting_inputs, seed], api_name="text_apply_recipe")
     hub_btn.click(add_hub, hub_id, model, api_name="text_add_hub_model", concurrency_id=HEAVY)

@@ -34,7 +34,34 @@ def build_studio(registry, settings: Settings | None = None) -> gr.Blocks:
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).
         demo.load(lambda: (status_table(registry), memory_markdown(registry)), None, [table, memory],
                   api_visibility="private")
+    name_input_errors(demo)
     return demo
+
+
+def name_input_errors(demo: gr.Blocks) -> None:
+    """Make every input component's own checks speak clearly: a value a component cannot take (a string for a
+    slider, a list for a number, a file that is not an image...) fails in Gradio's preprocessing, before any
+    handler runs, and would reach the user as a generic error. Wrap each component's ``preprocess`` so the
+    failure becomes a ``gr.Error`` that names the control and says what it takes."""
+    for block in demo.blocks.values():
+        if not isinstance(block, gr.components.Component) or getattr(block, "_studio_wrapped", False):
+            continue
+        original = block.preprocess
+        label = str(block.label or block.elem_id or type(block).__name__)
+        kind = type(block).__name__
+
+        def preprocess(payload, _original=original, _label=label, _kind=kind):
+            try:
+                return _original(payload)
+            except gr.Error as err:
+                raise gr.Error(f"{_label}: {err.message}", print_exception=False) from None
+            except Exception as err:  # noqa: BLE001 - every failure becomes a message for the user
+                shown = repr(payload) if len(repr(payload)) <= 60 else repr(payload)[:57] + "..."
+                raise gr.Error(f"{_label}: {shown} is not a value this {_kind.lower()} accepts "
+                               f"({type(err).__name__}: {str(err)[:120]}).", print_exception=False) from None
+
+        block.preprocess = preprocess
+        block._studio_wrapped = True
 
 
 def launch_kwargs() -> dict:

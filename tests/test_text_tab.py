@@ -132,3 +132,18 @@ def test_recipe_export_then_apply_restores_every_control(app):
         client.predict(recipe.replace('"family": "text"', '"family": "gan"').replace('"action": "generate"',
                                                                                      '"action": "grid"'),
                        api_name="/text_apply_recipe")
+
+
+@pytest.mark.parametrize("position, bad, label", [
+    (3, "hot", "Temperature"),  # a string for a slider
+    (4, [3], "Top-k"),  # a list
+    (15, {"seed": 1}, "Seed"),  # a dict for a number
+])
+def test_wrong_types_name_the_control(app, position, bad, label):
+    _, client = app
+    args = ["tiny-text", "to be", "sample", 1.0, 0, 1.0, 0.0, 1.0, 1.0, 0, 4, 1.0, True, 1, 10, 0]
+    args[position] = bad
+    with pytest.raises(Exception, match=rf"{label}.*is not a value this .* accepts"):
+        client.predict(*args, api_name="/text_generate")
+    tokens, *_ = client.predict(api_name="/text_generate")  # and the next request works
+    assert len(tokens) > 1

@@ -14,6 +14,7 @@ Rules it enforces for every source, built-in or Hub:
 
 from __future__ import annotations
 
+import functools
 import gc
 import importlib
 import os
@@ -147,18 +148,24 @@ def check_weights(folder: Path, key: str) -> list[Path]:
 
 
 def safetensors_summary(files: list[Path]) -> tuple[int, float]:
-    """(parameter count, size in MB) read from safetensors headers, without loading any tensor."""
+    """(parameter count, size in MB) read from safetensors headers, without loading any tensor. Cached by
+    (path, size, mtime): the Models tab asks on every page load."""
+    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    return _summary(key)
+
+
+@functools.lru_cache(maxsize=256)
+def _summary(files: tuple) -> tuple[int, float]:
     from safetensors import safe_open
 
     params, size = 0, 0
-    for f in files:
-        size += f.stat().st_size
+    for path, nbytes, _ in files:
+        size += nbytes
         try:
-            with safe_open(str(f), framework="pt") as handle:
+            with safe_open(path, framework="pt") as handle:
                 for name in handle.keys():
-                    shape = handle.get_slice(name).get_shape()
                     n = 1
-                    for d in shape:
+                    for d in handle.get_slice(name).get_shape():
                         n *= d
                     params += n
         except Exception:  # a corrupt file is reported when the model is loaded, not here

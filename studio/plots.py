@@ -162,7 +162,6 @@ def latent_map_image(manifold, axis: list, heldout_z, labels, *, path_z=None, ma
     import numpy as np
 
     n = len(axis)
-    tile = manifold.shape[-1]
     mosaic = image_grid(manifold, n, pad=0)  # PIL, n*tile square, row 0 = top = largest z2
     axis_np = np.asarray(axis, dtype=np.float64)
 

@@ -17,7 +17,6 @@ import argparse
 import copy
 import json
 import logging
-import math
 import time
 from pathlib import Path
 

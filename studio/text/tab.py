@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, fields
 
 import gradio as gr
@@ -53,7 +52,6 @@ def build_text_tab(registry, settings) -> None:
     keys = registry.keys("text")
     default_model = next((s.key for s in registry.specs("text") if s.builtin), keys[0] if keys else None)
     limit = settings.max_new_tokens
-    neutral = PRESETS["Neutral"]
     gr.Markdown("Type a prompt and watch a language model write, one token at a time. Every token is coloured by "
                 "how likely the sampler made it; click one to see the candidates it was drawn from, stage by stage.")
     run_state = gr.State(None)

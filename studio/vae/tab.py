@@ -7,7 +7,6 @@ import tempfile
 from pathlib import Path
 
 import gradio as gr
-import numpy as np
 
 from studio.errors import StudioError
 from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif

@@ -23,7 +23,6 @@ import torch
 from studio.cards import command_line, machine_description, write_model_card
 from studio.config import REPO_ROOT
 from studio.data import default_data_dir, load_mnist
-from studio.eval.metrics import bernoulli_neg_elbo
 from studio.vae.evaluate import heldout_neg_elbo
 from studio.vae.model import ConvVAE
 

@@ -25,9 +25,12 @@ def url(tiny_text_dir, tiny_gan_dir, tmp_path_factory):
     from tests.helpers import save_tiny_vae
 
     vae = save_tiny_vae(tmp_path_factory.mktemp("vae") / "tiny-vae-16d", latent_dim=16)
+    vae2 = save_tiny_vae(tmp_path_factory.mktemp("vae") / "tiny-vae-2d", latent_dim=2)
     reg = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
                                    loader="transformers-causal-lm", builtin=True),
                          ModelSpec(key="tiny-vae-16d", family="vae", source=str(vae),
+                                   loader="mixin:studio.vae.model:ConvVAE", builtin=True),
+                         ModelSpec(key="tiny-vae-2d", family="vae", source=str(vae2),
                                    loader="mixin:studio.vae.model:ConvVAE", builtin=True),
                          ModelSpec(key="tiny-gan", family="gan", source=str(tiny_gan_dir),
                                    loader="mixin:studio.gan.model:Generator", builtin=True)], device="cpu")
@@ -70,6 +73,15 @@ def test_text_tab_generates_in_the_browser(page, shots):
     page.screenshot(path=str(shots / "text.png"), full_page=True)
 
 
+def test_clicking_a_token_selects_its_step(page, shots):
+    page.get_by_role("tab", name="Text").click()
+    tokens = page.locator("#text-output .token")
+    assert tokens.count() >= 4
+    tokens.nth(3).click()  # item 0 is the prompt: the fourth item is generated step 2
+    page.wait_for_function(
+        "() => document.querySelector('#text-step input[type=number]')?.value === '2'", timeout=30_000)
+
+
 def test_gan_tab_samples_in_the_browser(page, shots):
     page.get_by_role("tab", name="GAN").click()
     page.locator("#gan-sample").click()
@@ -90,6 +102,20 @@ def test_vae_tab_interpolates_in_the_browser(page, shots):
     page.wait_for_selector("#vae-lerp img", timeout=60_000)
     page.wait_for_selector("#vae-slerp img", timeout=60_000)
     page.screenshot(path=str(shots / "vae.png"), full_page=True)
+
+
+@pytest.mark.skipif(not (__import__("studio.data", fromlist=["x"]).default_data_dir() / "mnist").is_dir(),
+                    reason="MNIST data not found")
+def test_clicking_the_latent_map_decodes_that_point(page, shots):
+    page.get_by_role("tab", name="VAE").click()
+    page.locator("#vae-map").click()
+    page.wait_for_selector("#vae-map-image img", timeout=60_000)
+    img = page.locator("#vae-map-image img")
+    box = img.bounding_box()
+    img.click(position={"x": box["width"] * 0.53, "y": box["height"] * 0.5})  # inside the axes (scrolls into view)
+    page.wait_for_function(
+        "() => document.querySelector('#vae-clicked-z')?.innerText.includes('Decoded z = (')", timeout=30_000)
+    page.screenshot(path=str(shots / "vae_map_click.png"), full_page=True)
 
 
 def test_models_tab_shows_the_table(page, shots):

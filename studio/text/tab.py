@@ -320,7 +320,6 @@ def build_text_tab(registry, settings) -> None:
                          concurrency_id=HEAVY)
     stop.click(None, None, None, cancels=[gen_event], api_visibility="private")
     output.select(on_select, [run_state], [step], api_visibility="private")
-    step.release(text_step, [model, run_state, step], [step_plot, candidate], api_visibility="private")
     step.change(text_step, [model, run_state, step], [step_plot, candidate], api_visibility="private",
                 trigger_mode="always_last")
     sample_btn.click(text_sample, [model, run_state, step, n_draws, seed], [sample_plot], api_name="text_sample",

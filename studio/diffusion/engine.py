@@ -1,0 +1,338 @@
+"""The reverse diffusion loop, written out, keeping every step.
+
+Notation (Ho et al. 2020, https://arxiv.org/abs/2006.11239; Song et al. 2021, https://arxiv.org/abs/2010.02502):
+
+* forward process  q(x_t | x₀) = N(√ᾱ_t x₀, (1 − ᾱ_t) I),  ᾱ_t = ∏_{s≤t} (1 − β_s);
+* the network predicts the noise:  ε̂ = ε_θ(x_t, t, y);
+* the clean image it implies:      x̂₀ = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t;
+* classifier-free guidance (Ho & Salimans 2022, https://arxiv.org/abs/2207.12598):
+      ε̂ = ε_θ(x_t, t, ∅) + w · (ε_θ(x_t, t, y) − ε_θ(x_t, t, ∅)),  w = 1: plain conditional, w = 0: unconditional.
+
+The step from x_t to the next, less noisy sample is the scheduler's job: a fresh diffusers scheduler per run,
+built from the model's saved config (``SchedulerClass.from_config``), so DDPM, DDIM, DPM-Solver++, Euler,
+Euler ancestral, Heun and UniPC all run the same model. Sigma-parameterised schedulers (Euler, Heun) keep
+their sample as x = x₀ + σ ε with σ² = (1 − ᾱ)/ᾱ; the studio stores every x_t in the DDPM scale
+(x/√(1 + σ²), what the UNet sees), so frames from every scheduler look alike and compare directly.
+
+Noise is drawn on the CPU from one generator per image (image i uses seed + i), so a picture depends only on
+its seed, not on the batch it was in, and the CPU and a GPU start from the same x_T.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field
+
+import torch
+
+from studio.device import make_generator, resolve_seed
+from studio.recipe import engine_action
+
+# Names shown in the studio -> diffusers classes.
+SCHEDULERS = {
+    "DDPM": "DDPMScheduler",
+    "DDIM": "DDIMScheduler",
+    "DPM-Solver++ 2M": "DPMSolverMultistepScheduler",
+    "Euler": "EulerDiscreteScheduler",
+    "Euler ancestral": "EulerAncestralDiscreteScheduler",
+    "Heun": "HeunDiscreteScheduler",
+    "UniPC": "UniPCMultistepScheduler",
+}
+SCHEDULER_NOTES = {
+    "DDPM": "ancestral sampling of the DDPM paper: each step samples x_{t-1} ~ p(x_{t-1} | x_t), adding fresh noise. Needs many steps.",
+    "DDIM": "deterministic at η = 0: jumps along the predicted x̂₀; η = 1 adds DDPM-like noise back.",
+    "DPM-Solver++ 2M": "a second-order multistep ODE solver on x̂₀ (Lu et al. 2022): good digits in 10–25 steps.",
+    "Euler": "first-order ODE solver in σ (Karras et al. 2022): x ← x + (σ_next − σ)·ε̂.",
+    "Euler ancestral": "Euler step to a lower σ, then fresh noise back up: never converges to one image as steps grow.",
+    "Heun": "second-order: an Euler step, then a correction with a second model evaluation (2 per step).",
+    "UniPC": "a unified predictor-corrector multistep solver (Zhao et al. 2023): strong at very few steps.",
+}
+ETA_SCHEDULERS = ("DDIM",)  # schedulers whose step takes η
+DIGIT_CHOICES = ("any", "none", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
+MAX_STEPS = 1000
+MAX_BATCH = 16
+MAX_GUIDANCE = 20.0
+
+
+def scheduler_name(name: str) -> str:
+    """A studio scheduler name (or its diffusers class name) -> the studio name; clear error otherwise."""
+    if name in SCHEDULERS:
+        return name
+    for short, cls in SCHEDULERS.items():
+        if name == cls:
+            return short
+    raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {name!r}.")
+
+
+def make_scheduler(bundle, name: str):
+    """A fresh scheduler (schedulers keep state) of class ``name``, from the model's saved config."""
+    import diffusers
+
+    cls = getattr(diffusers, SCHEDULERS[scheduler_name(name)])
+    config = {k: v for k, v in bundle.scheduler_config.items() if not k.startswith("_")}
+    return cls.from_config(config)
+
+
+def nfe(name: str, steps: int, guidance: float | None = None) -> int:
+    """Model evaluations per image for ``steps`` steps (Heun: 2 per step but the last); ×2 with guidance."""
+    n = 2 * steps - 1 if scheduler_name(name) == "Heun" else steps
+    return n * (2 if guidance is not None and guided(guidance) else 1)
+
+
+def steps_for_nfe(name: str, target: int) -> int:
+    """The number of steps that spends ``target`` model evaluations (Heun: (target + 1) // 2)."""
+    return max(1, (target + 1) // 2) if scheduler_name(name) == "Heun" else target
+
+
+def guided(w: float) -> bool:
+    """Does guidance scale w need both the conditional and the unconditional prediction?"""
+    return w not in (0.0, 1.0)
+
+
+def check_number(name: str, value, lo: float, hi: float, *, whole: bool = False):
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
+        raise ValueError(f"{name} must be a number in [{lo:g}, {hi:g}], got {value!r}.")
+    if whole and float(value) != int(value):
+        raise ValueError(f"{name} must be a whole number in [{lo:g}, {hi:g}], got {value!r}.")
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}.")
+    return int(value) if whole else float(value)
+
+
+def check_digit(bundle, digit) -> int | str | None:
+    """'any' -> "any" (each seed draws its digit), 'none' -> None (unconditional), '0'..'9' -> int."""
+    text = "none" if digit is None else str(digit).strip().lower()
+    if text in ("none", "unconditional", ""):
+        return None
+    if bundle.num_classes == 0:
+        raise ValueError("this model is unconditional (it was not trained with class labels): choose digit 'none'.")
+    if text == "any":
+        return "any"
+    if not text.isdigit() or not 0 <= int(text) < bundle.num_classes or str(int(text)) != text:
+        raise ValueError(f"digit must be 'any', 'none' or 0..{bundle.num_classes - 1}, got {digit!r}.")
+    return int(text)
+
+
+@dataclass
+class DiffusionRun:
+    """Everything a run produced. Frame k (0..S-1) is the state entering step k; ``x_t[S]`` is the result.
+
+    Tensors are on the CPU, images in [-1, 1] model units, shape (frames, B, C, H, W); ε̂ is stored in float16.
+    """
+
+    scheduler: str
+    steps: int
+    nfe: int  # model evaluations per image, guidance included
+    guidance: float
+    seeds: list[int]
+    labels: list  # per image: int class or None (unconditional)
+    timesteps: list[float]  # t of each frame
+    alpha_bar: list[float]  # ᾱ_t of each frame
+    x_t: torch.Tensor  # (S + 1, B, C, H, W)
+    x0_hat: torch.Tensor  # (S, B, C, H, W), clipped to [-1, 1]
+    eps_hat: torch.Tensor  # (S, B, C, H, W), the guided prediction
+    x_T: torch.Tensor | None = None  # (B, C, H, W) the initial noise N(0, I), before any scheduler scaling
+    eps_cond: torch.Tensor | None = None  # (S, B, C, H, W) when guided
+    eps_uncond: torch.Tensor | None = None
+    num_train_timesteps: int = 1000
+    settings: dict = field(default_factory=dict)
+
+    @property
+    def images(self) -> torch.Tensor:
+        """The final samples (B, C, H, W) in [-1, 1]."""
+        return self.x_t[-1].float().clamp(-1, 1)
+
+    def x0_from(self, k: int, eps: torch.Tensor) -> torch.Tensor:
+        """x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t at frame k, clipped to [-1, 1]."""
+        ab = self.alpha_bar[k]
+        return ((self.x_t[k].float() - math.sqrt(1 - ab) * eps.float()) / math.sqrt(ab)).clamp(-1, 1)
+
+    def guidance_view(self, k: int) -> dict:
+        """At frame k: x̂₀ and ε̂ of the conditional, unconditional and guided predictions."""
+        if not 0 <= k < self.steps:
+            raise ValueError(f"step must be in 1..{self.steps}, got {k + 1}.")
+        if self.eps_cond is None:
+            raise ValueError("this run was not guided (w = 0 or 1, or unconditional): there is only one prediction. "
+                             "Set guidance w to another value, e.g. 3, and run again.")
+        return {"cond": (self.x0_from(k, self.eps_cond[k]), self.eps_cond[k].float()),
+                "uncond": (self.x0_from(k, self.eps_uncond[k]), self.eps_uncond[k].float()),
+                "guided": (self.x0_hat[k].float(), self.eps_hat[k].float())}
+
+
+def _labels_for(bundle, digit, seeds: list[int]) -> list:
+    d = check_digit(bundle, digit)
+    if d == "any":  # each seed draws its digit, after its noise, from its own generator
+        return [int(torch.randint(bundle.num_classes, (1,), generator=make_generator(s + 7_919_000))) for s in seeds]
+    return [d] * len(seeds)
+
+
+def initial_noise(bundle, seeds: list[int]) -> torch.Tensor:
+    """x_T ~ N(0, I) for each seed, drawn on the CPU: (B, C, H, W)."""
+    shape = (bundle.in_channels, bundle.sample_size, bundle.sample_size)
+    return torch.stack([torch.randn(shape, generator=make_generator(s)) for s in seeds])
+
+
+def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=MAX_STEPS, max_batch=MAX_BATCH):
+    name = scheduler_name(scheduler)
+    steps = check_number("steps", steps, 1, max_steps, whole=True)
+    guidance = check_number("guidance w", guidance, 0, MAX_GUIDANCE)
+    batch = check_number("batch size", batch, 1, max_batch, whole=True)
+    eta = check_number("η", eta, 0, 1)
+    if name == "Heun" and steps < 2:
+        raise ValueError("Heun needs at least 2 steps.")
+    return name, steps, guidance, batch, eta
+
+
+@torch.inference_mode()  # torch enters the mode around each resumption of the generator, in any thread
+def iterate(bundle, *, seed, scheduler: str = "DPM-Solver++ 2M", steps: int = 20, guidance: float = 2.0,
+            digit="any", batch: int = 1, eta: float = 0.0, noise: torch.Tensor | None = None,
+            max_steps: int = MAX_STEPS, max_batch: int = MAX_BATCH):
+    """The reverse process, one step at a time. Yields ``(k, S, frame)`` after each step (frame: a dict with
+    x_t, x̂₀, ε̂ of that step, for previews) and finally ``(S, S, run)`` with the whole ``DiffusionRun``."""
+    name, steps, guidance, batch, eta = check_run(bundle, scheduler, steps, guidance, batch, eta,
+                                                  max_steps=max_steps, max_batch=max_batch)
+    seed = resolve_seed(seed)
+    seeds = [seed + i for i in range(batch)]
+    labels = _labels_for(bundle, digit, seeds)
+    unet = bundle.unet
+    device, dtype = next(unet.parameters()).device, next(unet.parameters()).dtype
+    sched = make_scheduler(bundle, name)
+    T = int(sched.config.num_train_timesteps)
+    if steps > T:
+        raise ValueError(f"steps must be at most {T}: this model was trained with {T} noise levels.")
+    sched.set_timesteps(steps, device="cpu")
+    alphas_cumprod = sched.alphas_cumprod.double()  # ᾱ_t for t = 0..T-1
+    sigma_param = float(sched.init_noise_sigma) > 1.0  # Euler/Heun keep x = x₀ + σε
+    step_kwargs = {"eta": eta} if name in ETA_SCHEDULERS else {}
+    gens = [make_generator(s + 1_000_003) for s in seeds]  # per-image noise for stochastic steps
+    if "generator" in inspect.signature(sched.step).parameters:
+        step_kwargs["generator"] = gens
+
+    conditional = [lab is not None for lab in labels]
+    use_cond = bundle.num_classes > 0 and any(conditional) and guidance != 0.0
+    use_guidance = use_cond and guided(guidance)
+    null = bundle.num_classes  # the "no class" label
+    y = torch.tensor([null if lab is None else lab for lab in labels], device=device)
+    y_null = torch.full_like(y, null)
+
+    # 1. x_T ~ N(0, I) (drawn on the CPU), scaled to the scheduler's starting noise level
+    x_T = (initial_noise(bundle, seeds) if noise is None else noise.clone()).to(device, dtype)
+    x = x_T * sched.init_noise_sigma
+    frames_x, frames_x0, frames_eps, frames_c, frames_u, ts, abars = [], [], [], [], [], [], []
+    k = 0
+    for t in sched.timesteps:
+        # 2. the network's input: x_t in the DDPM scale (identity for DDPM/DDIM/DPM-Solver/UniPC)
+        x_in = sched.scale_model_input(x, t)
+        t_model = t.to(device)
+        # 3. ε̂ = ε_θ(x_t, t, ∅) + w (ε_θ(x_t, t, y) − ε_θ(x_t, t, ∅)): one batched call for both halves
+        if use_guidance:
+            both = unet(torch.cat([x_in, x_in]), t_model, class_labels=torch.cat([y, y_null])).sample
+            eps_c, eps_u = both.chunk(2)
+            eps = eps_u + guidance * (eps_c - eps_u)
+        elif bundle.num_classes > 0:
+            eps_c = eps_u = None
+            eps = unet(x_in, t_model, class_labels=y if use_cond else y_null).sample
+        else:
+            eps_c = eps_u = None
+            eps = unet(x_in, t_model).sample
+        # Heun evaluates twice per step: the first (predictor) evaluation starts a step and is the one kept
+        starts_step = getattr(sched, "state_in_first_order", True)
+        # 4. ᾱ_t of this evaluation: from σ for sigma-parameterised schedulers (ᾱ = 1 / (1 + σ²)), else the table
+        if sigma_param:
+            sigma = float(sched.sigmas[sched.step_index])
+            abar = 1.0 / (1.0 + sigma * sigma)
+        else:
+            abar = float(alphas_cumprod[int(t)])
+        # 5. x_{t−Δ} = the scheduler's update from (ε̂, t, x_t)
+        x = sched.step(eps, t, x, **step_kwargs).prev_sample
+        if not starts_step:
+            continue  # Heun's corrector evaluation: it finishes the step the predictor frame already shows
+        # 6. keep the step: x_t, ε̂ and x̂₀ = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t (clipped to [-1, 1], as DDPM does)
+        x_keep = x_in.detach().to("cpu", torch.float32, copy=True)  # copies: a scheduler may reuse its buffers
+        eps_keep = eps.detach().to("cpu", torch.float32, copy=True)
+        x0 = ((x_keep - math.sqrt(1 - abar) * eps_keep) / math.sqrt(abar)).clamp(-1, 1)
+        frames_x.append(x_keep)
+        frames_x0.append(x0)
+        frames_eps.append(eps_keep.half())
+        if use_guidance:
+            frames_c.append(eps_c.float().cpu().half())
+            frames_u.append(eps_u.float().cpu().half())
+        ts.append(float(t))
+        abars.append(abar)
+        k += 1
+        yield k, steps, {"x_t": x_keep, "x0_hat": x0, "eps_hat": eps_keep, "t": float(t)}
+    # 7. the result: x₀ (sigma-parameterised samples end at σ = 0, where the two scales agree)
+    final = x.float().cpu()
+    run = DiffusionRun(
+        scheduler=name, steps=steps, nfe=nfe(name, steps, guidance if use_guidance else None), guidance=guidance,
+        seeds=seeds, labels=labels, timesteps=ts, alpha_bar=abars,
+        x_t=torch.stack([*frames_x, final]), x0_hat=torch.stack(frames_x0), eps_hat=torch.stack(frames_eps),
+        x_T=x_T.float().cpu(), eps_cond=torch.stack(frames_c) if use_guidance else None,
+        eps_uncond=torch.stack(frames_u) if use_guidance else None,
+        num_train_timesteps=int(sched.config.num_train_timesteps),
+        settings={"scheduler": name, "steps": steps, "guidance": guidance, "digit": str(digit), "batch": batch,
+                  "eta": eta})
+    yield steps, steps, run
+
+
+def run(bundle, **kwargs) -> DiffusionRun:
+    """``iterate`` to the end; returns the ``DiffusionRun``."""
+    out = None
+    for _, _, out in iterate(bundle, **kwargs):
+        pass
+    return out
+
+
+@engine_action("diffusion", "run")
+@torch.inference_mode()
+def sample(bundle, *, seed, scheduler: str = "DPM-Solver++ 2M", steps: int = 20, guidance: float = 2.0,
+           digit="any", batch: int = 1, eta: float = 0.0) -> DiffusionRun:
+    """One full run (the recipe action)."""
+    return run(bundle, seed=seed, scheduler=scheduler, steps=steps, guidance=guidance, digit=digit, batch=batch,
+               eta=eta)
+
+
+@engine_action("diffusion", "compare")
+@torch.inference_mode()
+def compare(bundle, *, seed, schedulers=("DDIM", "DPM-Solver++ 2M", "Heun"), nfe_budget: int = 20,
+            guidance: float = 2.0, digit="any", batch: int = 1, eta: float = 0.0,
+            max_steps: int = MAX_STEPS, max_batch: int = MAX_BATCH) -> list[DiffusionRun]:
+    """The same seeds and the same initial noise x_T through each scheduler, at an equal number of model
+    evaluations per image (Heun gets half the steps)."""
+    names = [scheduler_name(s) for s in schedulers]
+    if not 1 <= len(names) <= 3:
+        raise ValueError(f"compare takes 1 to 3 schedulers, got {len(names)}.")
+    budget = check_number("model evaluations (NFE)", nfe_budget, 2, max_steps, whole=True)
+    seed = resolve_seed(seed)
+    batch = check_number("batch size", batch, 1, max_batch, whole=True)
+    noise = initial_noise(bundle, [seed + i for i in range(batch)])
+    return [run(bundle, seed=seed, scheduler=n, steps=steps_for_nfe(n, budget), guidance=guidance, digit=digit,
+                batch=batch, eta=eta, noise=noise, max_steps=max_steps, max_batch=max_batch) for n in names]
+
+
+@engine_action("diffusion", "forward")
+@torch.inference_mode()
+def forward_process(bundle, *, seed, x0: torch.Tensor, timesteps=(0, 50, 100, 250, 500, 750, 999)) -> dict:
+    """q(x_t | x₀): x_t = √ᾱ_t x₀ + √(1 − ᾱ_t) ε for each t, with one ε drawn from the seed (CPU).
+
+    x0: (C, H, W) in [-1, 1]. Returns x_t (len(t), C, H, W), ᾱ_t and the signal-to-noise ratio ᾱ/(1 − ᾱ).
+    """
+    sched = make_scheduler(bundle, "DDPM")
+    T = int(sched.config.num_train_timesteps)
+    ts = [check_number("t", t, 0, T - 1, whole=True) for t in timesteps]
+    if not ts:
+        raise ValueError("choose at least one t.")
+    eps = torch.randn(x0.shape, generator=make_generator(resolve_seed(seed)))
+    x0 = x0.float().cpu()
+    tt = torch.tensor(ts)
+    xt = sched.add_noise(x0.expand(len(ts), *x0.shape), eps.expand(len(ts), *x0.shape), tt)
+    abar = sched.alphas_cumprod[tt].double()
+    return {"t": ts, "x_t": xt, "alpha_bar": abar.tolist(), "snr": (abar / (1 - abar)).tolist(), "eps": eps}
+
+
+def schedule_curve(bundle) -> dict:
+    """ᾱ_t and log-SNR for t = 0..T-1 of the model's training schedule."""
+    sched = make_scheduler(bundle, "DDPM")
+    ab = sched.alphas_cumprod.double()
+    return {"t": list(range(len(ab))), "alpha_bar": ab.tolist(), "log_snr": torch.log(ab / (1 - ab)).tolist()}

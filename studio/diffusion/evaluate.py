@@ -1,0 +1,48 @@
+"""The eval harness's diffusion figures: 1,000 class-conditional samples (100 per digit, seeds 0..999) at the
+tab's default scheduler, steps and guidance, judged against the held-out digits (``judge_accuracy``,
+``fd_ratio``; see studio.eval.sample_quality)."""
+
+from __future__ import annotations
+
+import torch
+
+from studio.diffusion import engine
+from studio.eval.sample_quality import balanced_labels, judge_figures
+
+N_PER_CLASS = 100
+# The tab's defaults, and the setting the quality floor is measured at.
+DEFAULTS = {"scheduler": "DPM-Solver++ 2M", "steps": 20, "guidance": 2.0}
+
+
+@torch.inference_mode()
+def samples(bundle, *, n_per_class: int = N_PER_CLASS, scheduler: str = DEFAULTS["scheduler"],
+            steps: int = DEFAULTS["steps"], guidance: float = DEFAULTS["guidance"], chunk: int = 100):
+    """(images (N, 1, 32, 32) in [-1, 1], labels (N,)): sample i asks for labels[i] and uses seed i."""
+    labels = balanced_labels(n_per_class, bundle.num_classes)
+    images = []
+    for start in range(0, len(labels), chunk):
+        part = labels[start:start + chunk]
+        for digit in part.unique(sorted=True):  # each run asks for one digit; seeds stay = sample index
+            idx = (part == digit).nonzero().flatten()
+            first = start + int(idx[0])
+            assert idx.tolist() == list(range(int(idx[0]), int(idx[0]) + len(idx)))  # balanced_labels is grouped
+            out = engine.run(bundle, seed=first, scheduler=scheduler, steps=steps, guidance=guidance,
+                             digit=str(int(digit)), batch=len(idx), max_batch=len(idx))
+            images.append(out.images)
+    return torch.cat(images), labels
+
+
+def sample_figures(registry, key: str, *, scheduler: str, steps: int, guidance: float, data_dir=None,
+                   judge_key: str = "digit-judge") -> dict:
+    bundle = registry.get(key)
+    if bundle.num_classes != 10 or bundle.in_channels != 1:
+        raise ValueError(f"{key!r} is not a class-conditional MNIST model; the digit judge cannot rate it.")
+    images, labels = samples(bundle, scheduler=scheduler, steps=steps, guidance=guidance)
+    return judge_figures(registry.get(judge_key).model, images, labels, data_dir)
+
+
+def evaluate_checkpoint(registry, key: str, *, data_dir=None, judge_key="digit-judge") -> dict:
+    f = sample_figures(registry, key, data_dir=data_dir, judge_key=judge_key, **DEFAULTS)
+    return {"judge_accuracy": f["judge_accuracy"], "fd_ratio": f["fd_ratio"],
+            "settings": {"samples": f["n_samples"], "per_class": N_PER_CLASS, "seeds": "0..999 (sample i uses seed i)",
+                         **DEFAULTS, "fd": f["fd"], "fd_reference": f["fd_reference"]}}

@@ -226,3 +226,31 @@ def norm_plot(t: list, series: dict, sqrt_d: float) -> Figure:
     ax.set_ylabel("‖z‖")
     ax.legend(fontsize=8)
     return fig
+
+
+def schedule_plot(curve: dict, timesteps: list[float] | None = None, current: int | None = None) -> Figure:
+    """The noise schedule: ᾱ_t (left axis) and log-SNR = log(ᾱ_t / (1 − ᾱ_t)) (right axis) against t, with the
+    run's timesteps as dots and the current one (index into ``timesteps``) ringed in red."""
+    import numpy as np
+
+    fig = Figure(figsize=(6, 2.6), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    t = np.asarray(curve["t"])
+    ab = np.asarray(curve["alpha_bar"])
+    ax.plot(t, ab, color="#1f77b4", label="ᾱ_t (share of the signal's variance left)")
+    ax.set_xlabel("t (noise level; T−1 = pure noise)")
+    ax.set_ylabel("ᾱ_t", color="#1f77b4")
+    ax.set_ylim(-0.02, 1.02)
+    ax2 = ax.twinx()
+    ax2.plot(t, curve["log_snr"], color="#ff7f0e", linestyle="--", label="log-SNR")
+    ax2.set_ylabel("log SNR", color="#ff7f0e")
+    if timesteps:
+        ts = np.asarray(timesteps)
+        abt = np.interp(ts, t, ab)
+        ax.scatter(ts, abt, s=10, color="#1f77b4", zorder=3)
+        if current is not None and 0 <= current < len(ts):
+            ax.scatter([ts[current]], [abt[current]], s=90, facecolors="none", edgecolors="red", linewidths=2, zorder=4)
+            ax.set_title(f"step {current + 1} of {len(ts)}: t = {ts[current]:.0f}, ᾱ_t = {abt[current]:.3f}", fontsize=10)
+    lines = ax.get_lines() + ax2.get_lines()
+    ax.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="center right")
+    return fig

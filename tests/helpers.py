@@ -56,7 +56,7 @@ def save_tiny_unet(folder: Path, *, num_classes: int = 10, channels: int = 1, se
                        up_block_types=("UpBlock2D", "UpBlock2D"), norm_num_groups=4,
                        num_class_embeds=(num_classes + 1) if num_classes else None)
     unet.save_pretrained(folder / "unet")
-    DDPMScheduler(num_train_timesteps=100).save_pretrained(folder / "scheduler")
+    DDPMScheduler(num_train_timesteps=1000).save_pretrained(folder / "scheduler")  # the DDPM paper's T
     if card:
         save_card(folder, key=folder.name, family="diffusion", loader="diffusers-unet")
     return folder

@@ -1,0 +1,353 @@
+"""The Diffusion tab: the reverse process run live, every step kept and scrubbable. Wiring and pictures only;
+the loop is in studio.diffusion.engine."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+import torch
+import torch.nn.functional as F
+
+from studio.diffusion import engine
+from studio.diffusion.evaluate import DEFAULTS
+from studio.errors import StudioError
+from studio.plots import figure_to_image, image_grid, schedule_plot, to_pil, write_gif
+from studio.recipe import Recipe
+from studio.spaces_compat import GPU
+from studio.ui_common import HEAVY, family_bundle, user_errors
+
+INTRO_MORE = ("The scheduler decides how big each step is and how the next x_t follows from the guess. Every step "
+              "is kept: scrub through them after the run.")
+GUIDANCE_NOTE = (
+    "**Classifier-free guidance.** The model was trained to work with and without the digit (label dropped 10% "
+    "of the time). At each step it makes both predictions, and the guided one exaggerates their difference: "
+    "ε̂ = ε̂(x_t, ∅) + w·(ε̂(x_t, y) − ε̂(x_t, ∅)). w = 0 ignores the digit, w = 1 is the plain conditional "
+    "model, w > 1 pushes further toward the digit: cleaner, more typical, less varied."
+)
+PANEL_NOTE = ("x_t: the sample entering the step (shown in [−1, 1]). x̂₀: the clean image the network's guess "
+              "implies. ε̂: the predicted noise (grey = 0, white = +2, black = −2).")
+FORWARD_TS = (0, 25, 50, 100, 200, 300, 500, 700, 999)
+
+
+def _grid(x: torch.Tensor, *, scale: int = 3, value_range=(-1.0, 1.0)):
+    """A batch (B, C, H, W) in ``value_range`` as a square-ish grid."""
+    lo, hi = value_range
+    n = x.shape[0]
+    return image_grid(((x.float() - lo) / (hi - lo)).clamp(0, 1), math.ceil(math.sqrt(n)), scale=scale)
+
+
+def _eps_grid(eps: torch.Tensor, scale: int = 3):
+    return _grid(eps, scale=scale, value_range=(-2.0, 2.0))
+
+
+def _scale_for(run_or_size) -> int:
+    size = run_or_size if isinstance(run_or_size, int) else run_or_size.x_t.shape[-1]
+    return max(1, 128 // size)
+
+
+def build_diffusion_tab(registry, settings) -> None:
+    keys = registry.keys("diffusion")
+    default_model = next((s.key for s in registry.specs("diffusion") if s.builtin), keys[0] if keys else None)
+    judge_key = next((s.key for s in registry.specs("judge")), None)
+    max_steps = int(getattr(settings, "max_diffusion_steps", engine.MAX_STEPS))
+    max_batch = int(getattr(settings, "max_batch", engine.MAX_BATCH))
+    gr.Markdown(INTRO_MORE)
+    with gr.Row():
+        model = gr.Dropdown(keys, value=default_model, label="Model", elem_id="diff-model", allow_custom_value=True,
+                            scale=2)
+        with gr.Column(scale=2):
+            with gr.Row():
+                hub_id = gr.Textbox(label="Add a Hub DDPM (UNet2DModel + scheduler)", elem_id="diff-hub-id",
+                                    placeholder="e.g. google/ddpm-cifar10-32", scale=2, visible=registry.allow_hub)
+                hub_btn = gr.Button("Add", elem_id="diff-hub-add", scale=0, visible=registry.allow_hub)
+    with gr.Row():
+        scheduler = gr.Dropdown(list(engine.SCHEDULERS), value=DEFAULTS["scheduler"], label="Scheduler",
+                                elem_id="diff-scheduler")
+        steps = gr.Slider(2, max_steps, value=min(DEFAULTS["steps"], max_steps), step=1, label="Steps",
+                          elem_id="diff-steps")
+        eta = gr.Slider(0, 1, value=0, step=0.05, label="η (DDIM only)", elem_id="diff-eta", interactive=False,
+                        info="used by DDIM: 0 = deterministic, 1 = as noisy as DDPM")
+    with gr.Row():
+        digit = gr.Dropdown(list(engine.DIGIT_CHOICES), value="any", label="Digit", elem_id="diff-digit",
+                            info="'any': each seed draws its digit; 'none': no class (unconditional)")
+        guidance = gr.Slider(0, engine.MAX_GUIDANCE, value=DEFAULTS["guidance"], step=0.25, label="Guidance w",
+                             elem_id="diff-guidance")
+        seed = gr.Number(value=0, precision=0, label="Seed (image i uses seed + i; -1 = random)", elem_id="diff-seed")
+        batch = gr.Slider(1, max_batch, value=min(4, max_batch), step=1, label="Batch size", elem_id="diff-batch")
+    sched_note = gr.Markdown(f"**{DEFAULTS['scheduler']}**: {engine.SCHEDULER_NOTES[DEFAULTS['scheduler']]}",
+                             elem_id="diff-sched-note")
+    with gr.Row():
+        run_btn = gr.Button("Run the reverse process", variant="primary", elem_id="diff-run")
+        stop_btn = gr.Button("Stop", elem_id="diff-stop", scale=0)
+    progress = gr.Markdown(elem_id="diff-progress")
+    with gr.Row():
+        xt_img = gr.Image(label="x_t", format="png", elem_id="diff-xt", height=300)
+        x0_img = gr.Image(label="x̂₀ (predicted clean image)", format="png", elem_id="diff-x0", height=300)
+        eps_img = gr.Image(label="ε̂ (predicted noise)", format="png", elem_id="diff-eps", height=300)
+    gr.Markdown(PANEL_NOTE)
+    scrub = gr.Slider(1, max(DEFAULTS["steps"], 2), value=1, step=1, label="Step (scrub after a run; no recomputing)",
+                      elem_id="diff-scrub")
+    schedule_img = gr.Image(label="Noise schedule: where this step sits", format="png", elem_id="diff-schedule")
+    result = gr.Gallery(label="Result (seed · digit asked · judge's verdict)", columns=4, height="auto",
+                        object_fit="contain", format="png", elem_id="diff-result")
+    run_state = gr.State(None)
+    with gr.Accordion("Guidance made visible", open=False):
+        gr.Markdown(GUIDANCE_NOTE)
+        guide_img = gr.Image(label="At the scrubbed step, per image (rows): x̂₀ conditional | unconditional | guided, "
+                                   "then ε̂ in the same order", format="png", elem_id="diff-guidance-view")
+        guide_note = gr.Markdown(elem_id="diff-guidance-note")
+    with gr.Accordion("Compare schedulers: same seed, same starting noise, same number of model evaluations",
+                      open=False):
+        with gr.Row():
+            cmp_scheds = gr.CheckboxGroup(list(engine.SCHEDULERS), value=["DDIM", "DPM-Solver++ 2M", "Heun"],
+                                          label="Schedulers (up to 3)", elem_id="diff-cmp-schedulers")
+            cmp_nfe = gr.Slider(2, min(100, max_steps), value=10, step=1,
+                                label="Model evaluations per image (NFE, before guidance)", elem_id="diff-cmp-nfe")
+            cmp_btn = gr.Button("Compare", elem_id="diff-compare")
+        cmp_gallery = gr.Gallery(label="x̂₀ across the run (columns: steps, then the result; rows: images)",
+                                 columns=1, height="auto", object_fit="contain", format="png", elem_id="diff-cmp")
+        cmp_note = gr.Markdown(elem_id="diff-cmp-note")
+    with gr.Accordion("The forward process: noise a real digit, q(x_t | x₀)", open=False):
+        with gr.Row():
+            fwd_index = gr.Number(value=0, precision=0, label="Held-out digit index (0..999)", elem_id="diff-fwd-index")
+            fwd_t = gr.Slider(0, 999, value=250, step=1, label="t", elem_id="diff-fwd-t")
+            fwd_btn = gr.Button("Add noise", elem_id="diff-forward")
+        fwd_strip = gr.Image(label=f"x_t at t = {', '.join(map(str, FORWARD_TS))}, and at your t (last)",
+                             format="png", elem_id="diff-fwd-strip")
+        fwd_note = gr.Markdown(elem_id="diff-fwd-note")
+    with gr.Accordion("Export: GIF, PNG strip, recipe", open=False):
+        with gr.Row():
+            export_btn = gr.Button("Export the last run", elem_id="diff-export")
+        with gr.Row():
+            gif_file = gr.File(label="GIF: x_t | x̂₀ step by step", elem_id="diff-gif")
+            png_file = gr.File(label="PNG strip: x_t over x̂₀ at 10 steps", elem_id="diff-png")
+        recipe_json = gr.Code(language="json", label="Recipe", elem_id="diff-recipe")
+        python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="diff-python")
+        apply_btn = gr.Button("Apply this recipe to the controls", elem_id="diff-apply")
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def bundle_for(key):
+        return family_bundle(registry, key, "diffusion", "diffusion model")
+
+    def judge_for(bundle):
+        if judge_key and bundle.in_channels == 1 and bundle.num_classes == 10 and bundle.sample_size in (28, 32):
+            return registry.get(judge_key).model
+        return None
+
+    def params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value) -> dict:
+        return {"scheduler": sched_name, "steps": n_steps, "guidance": w, "digit": digit_value, "batch": n_batch,
+                "eta": eta_value}
+
+    def panels(run: engine.DiffusionRun, k: int):
+        s = _scale_for(run)
+        return (_grid(run.x_t[k], scale=s), _grid(run.x0_hat[k], scale=s), _eps_grid(run.eps_hat[k], scale=s))
+
+    def schedule_image(bundle, run, k):
+        return figure_to_image(schedule_plot(engine.schedule_curve(bundle), run.timesteps if run else None, k))
+
+    def guidance_panel(run: engine.DiffusionRun, k: int):
+        if run.eps_cond is None:
+            return None, ("This run made one prediction per step (w = 0 or 1, or no digit), so there is nothing to "
+                          "compare. Set guidance w to e.g. 3 and run again.")
+        v = run.guidance_view(k)
+        n = min(4, run.x_t.shape[1])
+        cells = []
+        for i in range(n):
+            cells += [(v["cond"][0][i] + 1) / 2, (v["uncond"][0][i] + 1) / 2, (v["guided"][0][i] + 1) / 2]
+            cells += [(e[1][i] / 4 + 0.5).clamp(0, 1) for e in (v["cond"], v["uncond"], v["guided"])]
+        img = image_grid(torch.stack(cells), 6, scale=_scale_for(run))
+        gap = (v["cond"][1][:n] - v["uncond"][1][:n]).pow(2).mean().sqrt().item()
+        return img, (f"Step {k + 1} (t = {run.timesteps[k]:.0f}), w = {run.guidance:g}: RMS difference between the "
+                     f"conditional and unconditional ε̂ = {gap:.3f}; the guided ε̂ moves {run.guidance:g}× that far "
+                     f"from the unconditional one.")
+
+    def scrub_outputs(key, run, k):
+        bundle = bundle_for(key)
+        xt, x0, eps = panels(run, k)
+        g_img, g_note = guidance_panel(run, k)
+        return xt, x0, eps, schedule_image(bundle, run, k), g_img, g_note
+
+    def result_items(bundle, run):
+        j = judge_for(bundle)
+        images = run.images
+        pred = conf = None
+        if j is not None:
+            pred, conf, _ = j.judge(images)
+        items = []
+        for i, s in enumerate(run.seeds):
+            label = run.labels[i]
+            caption = f"seed {s} · " + ("no class" if label is None else f"asked {label}")
+            if pred is not None:
+                caption += f" · judge {int(pred[i])} ({float(conf[i]):.0%})"
+                if label is not None and int(pred[i]) != label:
+                    caption += " ✗"
+            items.append((to_pil((images[i] + 1) / 2, scale=_scale_for(run)), caption))
+        return items
+
+    def recipe_of(key, run) -> Recipe:
+        p = dict(run.settings)
+        return Recipe(family="diffusion", action="run", model=key, params=p, seed=run.seeds[0])
+
+    # --- handlers -----------------------------------------------------------------------------------
+    @GPU
+    @user_errors
+    def diffusion_run(key=default_model, sched_name=DEFAULTS["scheduler"], n_steps=DEFAULTS["steps"],
+                      eta_value=0.0, digit_value="any", w=DEFAULTS["guidance"], seed_value=0, n_batch=1):
+        """Run the reverse process, streaming x_t | x̂₀ | ε̂ as it goes; then the result, the scrubber at the last
+        step, the schedule plot, the guidance view and the recipe. Every argument has a default."""
+        bundle = bundle_for(key)
+        seed_value = engine.resolve_seed(seed_value)
+        params = params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value)
+        every = None
+        s = _scale_for(bundle.sample_size)
+        for k, total, out in engine.iterate(bundle, seed=seed_value, max_steps=max_steps, max_batch=max_batch,
+                                            **params):
+            if isinstance(out, engine.DiffusionRun):
+                run = out
+                break
+            every = every or max(1, math.ceil(total / 50))  # at most ~50 previews per run
+            if k == 1 or k % every == 0:
+                yield (f"step {k} of {total} · t = {out['t']:.0f}", _grid(out["x_t"], scale=s),
+                       _grid(out["x0_hat"], scale=s), _eps_grid(out["eps_hat"], scale=s),
+                       *[gr.skip()] * 8)
+        last = run.steps - 1
+        xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(key, run, last)
+        recipe = recipe_of(key, run)
+        summary = (f"**Done**: {run.steps} steps of {run.scheduler}, **{run.nfe} model evaluations per image**"
+                   + (" (two per step: guidance)" if run.eps_cond is not None else "")
+                   + f", w = {run.guidance:g}, seeds {run.seeds[0]}..{run.seeds[-1]}.")
+        yield (summary, xt, x0, eps, gr.Slider(minimum=1, maximum=max(run.steps, 2), value=run.steps, step=1),
+               sched_img, result_items(bundle, run), run, g_img, g_note, recipe.to_json(), recipe.to_python())
+
+    @user_errors
+    def diffusion_step(key, run, k):
+        """The scrubber: show step k of the kept run (nothing is recomputed)."""
+        if run is None:
+            raise StudioError("Run the reverse process first; the scrubber shows the steps of the last run.")
+        k = engine.check_number("step", k, 1, run.steps, whole=True) - 1
+        return scrub_outputs(key, run, k)
+
+    @GPU
+    @user_errors
+    def diffusion_compare(key=default_model, names=("DDIM", "DPM-Solver++ 2M", "Heun"), budget=10, eta_value=0.0,
+                          digit_value="any", w=DEFAULTS["guidance"], seed_value=0, n_batch=1):
+        """The same seed and starting noise through up to three schedulers at an equal number of model evaluations."""
+        bundle = bundle_for(key)
+        if not names:
+            raise StudioError("Tick one to three schedulers to compare.")
+        if isinstance(names, str):
+            names = [names]
+        runs = engine.compare(bundle, seed=engine.resolve_seed(seed_value), schedulers=list(names), nfe_budget=budget,
+                              guidance=w, digit=digit_value, batch=n_batch, eta=eta_value, max_steps=max_steps,
+                              max_batch=max_batch)
+        items = []
+        for r in runs:
+            cols = sorted({round(i * (r.steps - 1) / 7) for i in range(8)})
+            n = min(4, r.x_t.shape[1])
+            cells = []
+            for i in range(n):
+                cells += [(r.x0_hat[c][i].float() + 1) / 2 for c in cols] + [(r.images[i] + 1) / 2]
+            img = image_grid(torch.stack(cells), len(cols) + 1, scale=_scale_for(r))
+            items.append((img, f"{r.scheduler}: {r.steps} steps · {r.nfe} model evaluations per image"))
+        same = all(torch.equal(runs[0].x_T, r.x_T) for r in runs)
+        note = (f"All runs start from the same x_T ({'checked: identical' if same else 'NOT identical'}) with seed "
+                f"{runs[0].seeds[0]}; Heun spends two evaluations per step, so it gets half the steps. "
+                + " · ".join(f"{r.scheduler}: NFE {r.nfe}" for r in runs))
+        return items, note
+
+    @user_errors
+    def diffusion_forward(key=default_model, index=0, t_value=250, seed_value=0):
+        """q(x_t | x₀) on a held-out MNIST digit at fixed t and at the chosen t."""
+        from studio.vae.engine import heldout_digit
+
+        bundle = bundle_for(key)
+        x, label, mnist_index = heldout_digit(index)
+        x0 = F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0)  # (1, 1, 32, 32) in [-1, 1], as the model was trained
+        if bundle.sample_size != 32:
+            x0 = F.interpolate(x0, size=(bundle.sample_size,) * 2, mode="bilinear", align_corners=False)
+        x0 = x0[0].expand(bundle.in_channels, -1, -1)  # grey digit for a colour model
+        T = int(engine.make_scheduler(bundle, "DDPM").config.num_train_timesteps)
+        t_value = engine.check_number("t", t_value, 0, T - 1, whole=True)
+        ts = [t for t in FORWARD_TS if t < T] + [t_value]
+        out = engine.forward_process(bundle, seed=engine.resolve_seed(seed_value), x0=x0, timesteps=ts)
+        strip = image_grid(((out["x_t"] + 1) / 2).clamp(0, 1), len(ts), scale=_scale_for(bundle.sample_size))
+        ab = out["alpha_bar"][-1]
+        note = (f"Digit {label} (MNIST #{mnist_index}). At t = {t_value}: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε = "
+                f"**{math.sqrt(ab):.3f}**·x₀ + **{math.sqrt(1 - ab):.3f}**·ε, ᾱ_t = {ab:.4f}, SNR = ᾱ/(1−ᾱ) = "
+                f"{out['snr'][-1]:.3g}. One ε (from the seed) is used for every t, so you see the same noise grow.")
+        return strip, note
+
+    @user_errors
+    def diffusion_export(key, run):
+        """The last run as a GIF (x_t | x̂₀ per step) and a PNG strip; file paths."""
+        if run is None:
+            raise StudioError("Run the reverse process first; export saves the last run.")
+        folder = Path(tempfile.mkdtemp(prefix="diffusion-export-"))
+        s = _scale_for(run)
+        frames = []
+        for k in range(run.steps):
+            frames.append(image_grid(torch.cat([(run.x_t[k].float() + 1) / 2, (run.x0_hat[k].float() + 1) / 2]),
+                                     run.x_t.shape[1], scale=s))
+        final = image_grid(torch.cat([(run.images + 1) / 2] * 2), run.x_t.shape[1], scale=s)
+        frames += [final] * 8  # hold the result
+        gif = write_gif(frames, folder / "diffusion-run.gif", duration_ms=max(40, min(200, 4000 // run.steps)))
+        cols = sorted({round(i * (run.steps - 1) / 9) for i in range(10)})
+        n = min(4, run.x_t.shape[1])
+        cells = []
+        for i in range(n):
+            cells += [(run.x_t[c][i].float() + 1) / 2 for c in cols] + [(run.images[i] + 1) / 2]
+            cells += [(run.x0_hat[c][i].float() + 1) / 2 for c in cols] + [(run.images[i] + 1) / 2]
+        png = folder / "diffusion-strip.png"
+        image_grid(torch.stack(cells).clamp(0, 1), len(cols) + 1, scale=s).save(png)
+        return gif, str(png)
+
+    @GPU
+    @user_errors
+    def add_hub(repo_id):
+        spec = registry.add_hub_model("diffusion", repo_id)
+        bundle = registry.get(spec.key)  # download (or find in the cache) and load now, so errors show here
+        # an unconditional model (e.g. google/ddpm-cifar10-32) takes no digit: say so in the control
+        return (gr.update(choices=registry.keys("diffusion"), value=spec.key),
+                "none" if bundle.num_classes == 0 else gr.skip())
+
+    @user_errors
+    def apply_recipe(text):
+        """Set every control from a diffusion/run recipe (JSON), as exported by diffusion_run."""
+        if not (text or "").strip():
+            raise StudioError("The recipe box is empty: run something (its recipe appears here) or paste one.")
+        r = Recipe.from_json(text)
+        if r.family != "diffusion" or r.action != "run":
+            raise StudioError(f"This is a {r.family}/{r.action} recipe; the Diffusion tab applies diffusion/run recipes.")
+        registry.spec(r.model)
+        p = dict(DEFAULTS, digit="any", batch=1, eta=0.0) | r.params
+        engine.check_run(bundle_for(r.model), p["scheduler"], p["steps"], p["guidance"], p["batch"], p["eta"],
+                         max_steps=max_steps, max_batch=max_batch)
+        return (r.model, engine.scheduler_name(p["scheduler"]), p["steps"], p["eta"], str(p["digit"]), p["guidance"],
+                r.seed if r.seed is not None else -1, p["batch"])
+
+    def scheduler_changed(name):
+        if name not in engine.SCHEDULERS:
+            return gr.skip(), gr.skip()
+        uses_eta = name in engine.ETA_SCHEDULERS
+        return (f"**{name}**: {engine.SCHEDULER_NOTES[name]}",
+                gr.update(interactive=uses_eta, info=None if uses_eta else "used by DDIM: 0 = deterministic, 1 = as noisy as DDPM"))
+
+    # --- wiring -------------------------------------------------------------------------------------
+    controls = [model, scheduler, steps, eta, digit, guidance, seed, batch]
+    run_event = run_btn.click(
+        diffusion_run, controls,
+        [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note, recipe_json,
+         python_code], api_name="diffusion_run", concurrency_id=HEAVY)
+    stop_btn.click(None, None, None, cancels=[run_event], api_visibility="private")
+    scrub.input(diffusion_step, [model, run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
+                 api_visibility="private", trigger_mode="always_last")
+    cmp_btn.click(diffusion_compare, [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch],
+                  [cmp_gallery, cmp_note], api_name="diffusion_compare", concurrency_id=HEAVY)
+    fwd_btn.click(diffusion_forward, [model, fwd_index, fwd_t, seed], [fwd_strip, fwd_note], api_name="diffusion_forward")
+    export_btn.click(diffusion_export, [model, run_state], [gif_file, png_file], api_name="diffusion_export")
+    apply_btn.click(apply_recipe, recipe_json, controls, api_name="diffusion_apply_recipe")
+    hub_btn.click(add_hub, hub_id, [model, digit], api_name="diffusion_add_hub_model", concurrency_id=HEAVY)
+    scheduler.change(scheduler_changed, scheduler, [sched_note, eta], api_visibility="private")

@@ -1,0 +1,254 @@
+"""Diffusion engine and tab: every scheduler on a tiny UNet, the kept frames, guidance, comparison at equal NFE,
+the forward process, the Hub (unconditional, 3-channel) path, and the endpoints through gradio_client."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from studio.config import REPO_ROOT, Settings
+from studio.diffusion import engine
+from studio.diffusion.loader import load_unet
+from studio.recipe import Recipe, run_recipe
+from studio.registry import ModelRegistry, ModelSpec
+from tests.helpers import launched, save_tiny_unet
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def cond(tiny_unet_dir):
+    return load_unet(tiny_unet_dir, device=CPU, dtype=torch.float32)
+
+
+@pytest.fixture(scope="module")
+def rgb_dir(tmp_path_factory):
+    # google/ddpm-cifar10-32's format: an unconditional 3-channel UNet2DModel + a DDPM scheduler
+    return save_tiny_unet(tmp_path_factory.mktemp("models") / "tiny-rgb", num_classes=0, channels=3)
+
+
+@pytest.fixture(scope="module")
+def rgb(rgb_dir):
+    return load_unet(rgb_dir, device=CPU, dtype=torch.float32)
+
+
+@pytest.mark.parametrize("name", list(engine.SCHEDULERS))
+def test_every_scheduler_keeps_one_frame_per_step_and_is_deterministic(cond, name):
+    steps, batch = 5, 2
+    a = engine.sample(cond, seed=3, scheduler=name, steps=steps, guidance=2.0, digit="4", batch=batch)
+    b = engine.sample(cond, seed=3, scheduler=name, steps=steps, guidance=2.0, digit="4", batch=batch)
+    shape = (batch, 1, 8, 8)
+    assert a.x_t.shape == (steps + 1, *shape)  # every step's input, then the result
+    assert a.x0_hat.shape == a.eps_hat.shape == a.eps_cond.shape == (steps, *shape)
+    assert len(a.timesteps) == len(a.alpha_bar) == steps
+    assert a.timesteps == sorted(a.timesteps, reverse=True)  # noise level goes down
+    assert all(0 < ab <= 1 for ab in a.alpha_bar)
+    assert a.alpha_bar == sorted(a.alpha_bar)  # ᾱ_t grows as t falls
+    assert float(a.x0_hat.min()) >= -1 and float(a.x0_hat.max()) <= 1
+    assert torch.isfinite(a.x_t).all()
+    assert torch.equal(a.x_t, b.x_t) and torch.equal(a.images, b.images)  # same seed, same run
+    assert a.nfe == engine.nfe(name, steps) * 2  # guidance: two predictions per evaluation
+    assert a.nfe == (2 * (2 * steps - 1) if name == "Heun" else 2 * steps)
+    c = engine.sample(cond, seed=4, scheduler=name, steps=steps, guidance=2.0, digit="4", batch=batch)
+    assert not torch.equal(a.images, c.images)  # another seed, another picture
+
+
+def test_x0_hat_follows_from_x_t_and_eps(cond):
+    r = engine.sample(cond, seed=0, scheduler="DDIM", steps=4, guidance=1.0, digit="2", batch=1)
+    for k in range(r.steps):
+        ab = r.alpha_bar[k]
+        expected = ((r.x_t[k] - math.sqrt(1 - ab) * r.eps_hat[k].float()) / math.sqrt(ab)).clamp(-1, 1)
+        torch.testing.assert_close(r.x0_hat[k], expected, atol=2e-3, rtol=0)  # ε̂ is kept in float16
+    # DDIM's own first step starts from x_T, unscaled
+    torch.testing.assert_close(r.x_t[0], r.x_T)
+
+
+def test_sigma_schedulers_store_x_t_in_the_ddpm_scale(cond):
+    r = engine.sample(cond, seed=1, scheduler="Euler", steps=6, guidance=1.0, digit="0", batch=1)
+    # Euler keeps x = x_T·σ_max internally; the studio shows it divided by √(1 + σ²): about x_T again
+    torch.testing.assert_close(r.x_t[0], r.x_T, atol=1e-4, rtol=1e-4)
+
+
+def test_image_i_depends_only_on_its_seed(cond):
+    batch = engine.sample(cond, seed=10, scheduler="DDPM", steps=5, guidance=1.5, digit="7", batch=3)
+    alone = engine.sample(cond, seed=11, scheduler="DDPM", steps=5, guidance=1.5, digit="7", batch=1)
+    torch.testing.assert_close(batch.images[1], alone.images[0], atol=1e-5, rtol=0)
+
+
+def test_guidance_view_has_three_predictions_and_w_one_has_none(cond):
+    r = engine.sample(cond, seed=0, scheduler="DDIM", steps=4, guidance=3.0, digit="5", batch=2)
+    v = r.guidance_view(1)
+    assert set(v) == {"cond", "uncond", "guided"}
+    guided = v["uncond"][1] + 3.0 * (v["cond"][1] - v["uncond"][1])
+    torch.testing.assert_close(v["guided"][1], guided, atol=3e-2, rtol=0)  # float16 storage
+    plain = engine.sample(cond, seed=0, scheduler="DDIM", steps=4, guidance=1.0, digit="5", batch=2)
+    assert plain.eps_cond is None and plain.nfe == 4
+    with pytest.raises(ValueError, match="not guided"):
+        plain.guidance_view(0)
+
+
+def test_guidance_zero_equals_unconditional(cond):
+    a = engine.sample(cond, seed=2, scheduler="DDIM", steps=4, guidance=0.0, digit="5", batch=1)
+    b = engine.sample(cond, seed=2, scheduler="DDIM", steps=4, guidance=1.0, digit="none", batch=1)
+    torch.testing.assert_close(a.images, b.images)
+    assert a.labels == [5] and b.labels == [None]
+
+
+def test_compare_uses_identical_noise_and_equal_nfe(cond):
+    runs = engine.compare(cond, seed=5, schedulers=["DDIM", "Heun", "UniPC"], nfe_budget=9, guidance=2.0,
+                          digit="any", batch=2)
+    assert [r.scheduler for r in runs] == ["DDIM", "Heun", "UniPC"]
+    assert [r.steps for r in runs] == [9, 5, 9]
+    assert [r.nfe for r in runs] == [18, 18, 18]
+    for r in runs[1:]:
+        assert torch.equal(r.x_T, runs[0].x_T)
+        assert r.labels == runs[0].labels
+    with pytest.raises(ValueError, match="1 to 3"):
+        engine.compare(cond, seed=0, schedulers=["DDIM"] * 4)
+
+
+def test_forward_process_matches_the_closed_form(cond):
+    x0 = torch.linspace(-1, 1, 64).view(1, 8, 8)
+    out = engine.forward_process(cond, seed=9, x0=x0, timesteps=[0, 500, 999])
+    assert out["x_t"].shape == (3, 1, 8, 8)
+    for i, ab in enumerate(out["alpha_bar"]):
+        torch.testing.assert_close(out["x_t"][i], math.sqrt(ab) * x0 + math.sqrt(1 - ab) * out["eps"], atol=1e-5,
+                                   rtol=0)
+    assert out["alpha_bar"][0] > 0.999 and out["alpha_bar"][2] < 1e-3  # DDPM linear schedule ends near pure noise
+    assert out["snr"] == sorted(out["snr"], reverse=True)
+    with pytest.raises(ValueError, match=r"t must be in \[0, 999\]"):
+        engine.forward_process(cond, seed=0, x0=x0, timesteps=[1000])
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"steps": 0}, r"steps must be in \[1, 1000\]"),
+    ({"steps": 10_000}, r"steps must be in \[1, 1000\]"),
+    ({"steps": 2.5}, "whole number"),
+    ({"scheduler": "PLMS"}, "scheduler must be one of DDPM, DDIM"),
+    ({"guidance": float("nan")}, "guidance w must be a number"),
+    ({"guidance": float("inf")}, r"guidance w must be in \[0, 20\]"),
+    ({"guidance": -1}, r"guidance w must be in \[0, 20\]"),
+    ({"batch": 17}, r"batch size must be in \[1, 16\]"),
+    ({"eta": 2}, r"η must be in \[0, 1\]"),
+    ({"digit": "12"}, "digit must be 'any', 'none' or 0..9"),
+    ({"scheduler": "Heun", "steps": 1}, "Heun needs at least 2 steps"),
+])
+def test_bad_settings_get_clear_messages(cond, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        engine.sample(cond, **({"seed": 0} | kwargs))
+
+
+def test_hosted_limit_on_batch_is_reported(cond):
+    with pytest.raises(ValueError, match=r"batch size must be in \[1, 8\]"):
+        engine.run(cond, seed=0, batch=9, max_batch=8)
+
+
+def test_unconditional_rgb_model_runs_through_the_same_loop(rgb):
+    assert rgb.num_classes == 0 and rgb.in_channels == 3
+    r = engine.sample(rgb, seed=0, scheduler="DPM-Solver++ 2M", steps=4, guidance=2.0, digit="none", batch=2)
+    assert r.images.shape == (2, 3, 8, 8) and r.eps_cond is None and r.nfe == 4  # no guidance without classes
+    with pytest.raises(ValueError, match="unconditional"):
+        engine.sample(rgb, seed=0, steps=4, digit="3")
+
+
+def test_recipe_round_trip_reproduces_the_run(cond, tiny_unet_dir):
+    r = engine.sample(cond, seed=12, scheduler="Euler ancestral", steps=4, guidance=2.5, digit="6", batch=2)
+    recipe = Recipe(family="diffusion", action="run", model="tiny", params=r.settings, seed=12)
+    reg = ModelRegistry([ModelSpec(key="tiny", family="diffusion", source=str(tiny_unet_dir), loader="diffusers-unet")],
+                        device="cpu")
+    again = run_recipe(Recipe.from_json(recipe.to_json()), reg)
+    torch.testing.assert_close(again.images, r.images)
+
+
+def test_settings_read_diffusion_limits_from_the_environment():
+    assert Settings.from_env({}).max_diffusion_steps == 1000 and Settings.from_env({}).max_batch == 16
+    hosted = Settings.from_env({"STUDIO_HOSTED": "1"})
+    assert hosted.max_diffusion_steps == 100 and hosted.max_batch == 8
+    assert Settings.from_env({"STUDIO_MAX_BATCH": "4"}).max_batch == 4
+    with pytest.raises(ValueError, match="STUDIO_MAX_DIFFUSION_STEPS"):
+        Settings.from_env({"STUDIO_MAX_DIFFUSION_STEPS": "lots"})
+
+
+# --- the tab, through gradio_client ---------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def client(tiny_unet_dir, rgb_dir):
+    from studio.catalog import builtin_specs
+
+    judge = [s for s in builtin_specs(REPO_ROOT / "checkpoints") if s.family == "judge"]
+    reg = ModelRegistry([*judge,
+                         ModelSpec(key="tiny-cond", family="diffusion", source=str(tiny_unet_dir), loader="diffusers-unet"),
+                         ModelSpec(key="tiny-rgb", family="diffusion", source=str(rgb_dir), loader="diffusers-unet")],
+                        device="cpu")
+    with launched(reg, Settings(allow_hub=False, max_batch=8)) as c:
+        yield c
+
+
+def test_diffusion_run_streams_and_is_callable_with_no_arguments(client):
+    job = client.submit(api_name="/diffusion_run")
+    updates = list(job)
+    final = job.result()
+    assert len(updates) >= 3  # previews while it runs, then the result
+    assert "20 steps of DPM-Solver++ 2M" in final[0] and "40 model evaluations per image" in final[0]
+    assert Image.open(final[1]).size == Image.open(final[2]).size
+    recipe = json.loads(final[9])  # (gr.State is not part of the API's outputs)
+    assert recipe["family"] == "diffusion" and recipe["params"]["steps"] == 20
+    assert "engine" in final[10]
+
+
+def test_diffusion_run_settings_and_result(client):
+    out = client.predict("tiny-cond", "Heun", 5, 0.0, "3", 3.0, 7, 2, api_name="/diffusion_run")
+    assert "5 steps of Heun" in out[0] and "18 model evaluations" in out[0]
+    assert len(out[6]) == 2 and out[6][0]["caption"].startswith("seed 7 · asked 3")
+    same = client.predict("tiny-cond", "Heun", 5, 0.0, "3", 3.0, 7, 2, api_name="/diffusion_run")
+    assert Image.open(out[6][1]["image"]).tobytes() == Image.open(same[6][1]["image"]).tobytes()
+
+
+def test_hub_style_unconditional_rgb_model_in_the_tab(client):
+    out = client.predict("tiny-rgb", "DDIM", 6, 0.5, "none", 1.0, 1, 2, api_name="/diffusion_run")
+    assert "6 steps of DDIM" in out[0]
+    assert Image.open(out[6][0]["image"]).mode == "RGB"
+    with pytest.raises(Exception, match="unconditional"):
+        client.predict("tiny-rgb", "DDIM", 6, 0.5, "3", 1.0, 1, 2, api_name="/diffusion_run")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("tiny-cond", "DDIM", 0, 0, "3", 2, 0, 1), "Steps: Value 0 is less than minimum value 2"),
+    (("tiny-cond", "DDIM", 10_000, 0, "3", 2, 0, 1), "Steps: Value 10000 is greater than maximum value 1000"),
+    (("tiny-cond", "Nope", 5, 0, "3", 2, 0, 1), "Scheduler: Value: Nope is not in the list of choices"),
+    (("tiny-cond", "DDIM", 5, 0, "3", 2, 0, 9), "Batch size: Value 9 is greater than maximum value 8"),
+    (("no-such-model", "DDIM", 5, 0, "3", 2, 0, 1), "Unknown model 'no-such-model'"),
+])
+def test_diffusion_run_bad_input_messages(client, args, message):
+    with pytest.raises(Exception, match=message):
+        client.predict(*args, api_name="/diffusion_run")
+    assert "steps of" in client.predict("tiny-cond", "DDIM", 3, 0, "1", 1.0, 0, 1, api_name="/diffusion_run")[0]
+
+
+def test_compare_forward_and_export_endpoints(client):
+    gallery, note = client.predict("tiny-cond", ["DDIM", "Heun", "UniPC"], 9, 0, "any", 2.0, 3, 2,
+                                   api_name="/diffusion_compare")
+    assert len(gallery) == 3 and "checked: identical" in note
+    assert [g["caption"] for g in gallery] == ["DDIM: 9 steps · 18 model evaluations per image",
+                                              "Heun: 5 steps · 18 model evaluations per image",
+                                              "UniPC: 9 steps · 18 model evaluations per image"]
+    strip, fwd_note = client.predict("tiny-cond", 5, 40, 0, api_name="/diffusion_forward")
+    assert "At t = 40" in fwd_note and Image.open(strip).width > Image.open(strip).height
+    assert "At t = 250" in client.predict(api_name="/diffusion_forward")[1]
+
+
+def test_export_writes_a_gif_per_step_and_a_png_strip(client):
+    from gradio_client import Client
+
+    with Client(client.src, verbose=False) as fresh:  # a new session has no run yet
+        with pytest.raises(Exception, match="Run the reverse process first"):
+            fresh.predict("tiny-cond", api_name="/diffusion_export")
+    client.predict("tiny-cond", "DDIM", 6, 0, "2", 2.0, 0, 2, api_name="/diffusion_run")
+    gif, png = client.predict("tiny-cond", api_name="/diffusion_export")
+    with Image.open(gif) as im:
+        assert im.n_frames == 6 + 8  # one frame per step, then the result held
+    with Image.open(png) as im:
+        assert im.width > im.height

@@ -10,6 +10,10 @@
 | STUDIO_CHECKPOINTS | <repo>/checkpoints | folder scanned for built-in checkpoints |
 | STUDIO_QUEUE_SIZE | 64 | requests waiting in the queue before new ones are turned away |
 | STUDIO_MAX_NEW_TOKENS | 400 (200 when hosted) | most tokens one text request may generate |
+| STUDIO_MAX_DIFFUSION_STEPS | 1000 (100 when hosted) | most denoising steps one diffusion run may take |
+| STUDIO_MAX_BATCH | 16 (8 when hosted) | most images one diffusion run (or comparison) may draw at once |
+| STUDIO_MAX_GRID | 16 (8 when hosted) | most images per side of a VAE grid (the GAN grid stops at 8 per side either way) |
+| STUDIO_MAX_UPLOAD_PIXELS | 16777216 (4194304 when hosted) | largest uploaded image, width × height, read from its header |
 | HF_HUB_OFFLINE | 0 | the Hugging Face standard: ``1`` never touches the network |
 
 Gradio's own ``GRADIO_SERVER_NAME`` / ``GRADIO_SERVER_PORT`` set where it listens (default 127.0.0.1:7860).
@@ -64,6 +68,10 @@ class Settings:
     queue_size: int = 64  # Gradio queue max_size
     hub_offline: bool = False  # HF_HUB_OFFLINE
     max_new_tokens: int = 400  # text: most new tokens per request (STUDIO_MAX_NEW_TOKENS)
+    max_diffusion_steps: int = 1000  # diffusion: most steps per run (STUDIO_MAX_DIFFUSION_STEPS)
+    max_batch: int = 16  # diffusion: most images per run (STUDIO_MAX_BATCH)
+    max_grid: int = 16  # VAE grid side; the GAN grid uses min(8, this) (STUDIO_MAX_GRID)
+    max_upload_pixels: int = 4096 * 4096  # uploads, width × height (STUDIO_MAX_UPLOAD_PIXELS)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -86,4 +94,9 @@ class Settings:
             queue_size=env_int(env, "STUDIO_QUEUE_SIZE", 64, minimum=1),
             hub_offline=env_flag(env, "HF_HUB_OFFLINE", False),
             max_new_tokens=env_int(env, "STUDIO_MAX_NEW_TOKENS", 200 if hosted else 400, minimum=1),
+            max_diffusion_steps=env_int(env, "STUDIO_MAX_DIFFUSION_STEPS", 100 if hosted else 1000, minimum=2),
+            max_batch=env_int(env, "STUDIO_MAX_BATCH", 8 if hosted else 16, minimum=1),
+            max_grid=env_int(env, "STUDIO_MAX_GRID", 8 if hosted else 16, minimum=2),
+            max_upload_pixels=env_int(env, "STUDIO_MAX_UPLOAD_PIXELS", 2048 * 2048 if hosted else 4096 * 4096,
+                                      minimum=16),
         )

@@ -27,7 +27,7 @@ def build_gan_tab(registry, settings) -> None:
     keys = registry.keys("gan")
     default_model = next((s.key for s in registry.specs("gan") if s.builtin), keys[0] if keys else None)
     judge_key = next((s.key for s in registry.specs("judge")), None)
-    max_side = getattr(settings, "max_grid", 8)
+    max_side = min(8, int(getattr(settings, "max_grid", 8)))
     gr.Markdown("Every image below comes from one **seed**: the seed fixes the random latent vector z the "
                 "generator turns into a digit. Same seed, same digit, on any machine. Under each image, the "
                 "digit judge (a separate classifier) says what it sees.")

@@ -22,7 +22,7 @@ SPACINGS = ("linear", "quantile")
 MAX_UPLOAD_PIXELS = 4096 * 4096
 
 
-def open_image(path):
+def open_image(path, max_pixels: int = MAX_UPLOAD_PIXELS):
     """Open an uploaded file as an image, with a clear message when it is not one (or is too large).
 
     The size is checked from the header, before any pixel is decoded."""
@@ -36,9 +36,10 @@ def open_image(path):
     except (UnidentifiedImageError, OSError, ValueError):
         raise ValueError(f"{name} is not an image file the studio can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).") from None
     except Image.DecompressionBombError:
-        raise ValueError(f"{name} is far too large; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted.") from None
-    if img.width * img.height > MAX_UPLOAD_PIXELS:
-        raise ValueError(f"{name} is {img.width}×{img.height}; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted.")
+        raise ValueError(f"{name} is far too large; at most {max_pixels:,} pixels are accepted.") from None
+    if img.width * img.height > max_pixels:
+        raise ValueError(f"{name} is {img.width}×{img.height}; at most {max_pixels:,} pixels are accepted "
+                         f"(width × height).")
     try:
         img.load()
     except (OSError, ValueError, SyntaxError):

@@ -44,13 +44,14 @@ def build_vae_tab(registry, settings) -> None:
     default_wide = next((s.key for s in registry.specs("vae") if s.builtin and "2d" not in s.key), None) or \
         (mnist_keys[0] if mnist_keys else None)
     default_2d = next((s.key for s in registry.specs("vae") if s.builtin and "2d" in s.key), None)
-    max_side = 16
+    max_side = int(getattr(settings, "max_grid", 16))
+    max_pixels = int(getattr(settings, "max_upload_pixels", engine.MAX_UPLOAD_PIXELS))
     gr.Markdown("A VAE squeezes each digit into a small latent vector z and decodes z back into a digit. Pick two "
                 "digits (from the held-out set, an upload, or your own drawing) and walk between their latents.")
     with gr.Row():
         model = gr.Dropdown(mnist_keys, value=default_wide, label="VAE", elem_id="vae-model", allow_custom_value=True)
         steps = gr.Slider(2, 16, value=10, step=1, label="Images along the path", elem_id="vae-steps")
-        side = gr.Slider(2, max_side, value=8, step=1, label="Grid side N (4-corner grid)", elem_id="vae-side")
+        side = gr.Slider(2, max_side, value=min(8, max_side), step=1, label="Grid side N (4-corner grid)", elem_id="vae-side")
     with gr.Row():
         a_inputs = endpoint_inputs("A", 0)
         b_inputs = endpoint_inputs("B", 1)
@@ -123,7 +124,7 @@ def build_vae_tab(registry, settings) -> None:
             if source == "upload":
                 if upload is None:
                     raise ValueError("no image uploaded")
-                x, _ = engine.prepare_digit(engine.open_image(upload))
+                x, _ = engine.prepare_digit(engine.open_image(upload, max_pixels))
                 return x, engine.pixels_spec(x)
             if source == "draw":
                 img = sketch.get("composite") if isinstance(sketch, dict) else sketch
@@ -245,7 +246,7 @@ def build_vae_tab(registry, settings) -> None:
                                loader_prefix="diffusers-autoencoderkl")
         if a is None or b is None:
             raise StudioError("Upload two photos.")
-        out = engine.interpolate_photos(bundle, images=[engine.open_image(a), engine.open_image(b)], steps=6)
+        out = engine.interpolate_photos(bundle, images=[engine.open_image(a, max_pixels), engine.open_image(b, max_pixels)], steps=6)
         return out["lerp"], out["slerp"]
 
     def preview(*values):

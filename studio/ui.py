@@ -7,6 +7,8 @@ import gradio as gr
 from studio import __version__
 from studio.config import Settings
 from studio.models_tab import build_models_tab, memory_markdown, status_table
+from studio.diffusion.tab import build_diffusion_tab
+from studio.explain import explanation
 from studio.gan.tab import build_gan_tab
 from studio.text.tab import build_text_tab
 from studio.vae.tab import build_vae_tab
@@ -24,11 +26,17 @@ def build_studio(registry, settings: Settings | None = None) -> gr.Blocks:
                     f"on models that run on this machine. *v{__version__}*", elem_id="studio-title")
         with gr.Tabs(elem_id="studio-tabs"):
             with gr.Tab("Text", id="text", elem_id="tab-text"):
+                explanation("text")
                 build_text_tab(registry, settings)
             with gr.Tab("VAE", id="vae", elem_id="tab-vae"):
+                explanation("vae")
                 build_vae_tab(registry, settings)
             with gr.Tab("GAN", id="gan", elem_id="tab-gan"):
+                explanation("gan")
                 build_gan_tab(registry, settings)
+            with gr.Tab("Diffusion", id="diffusion", elem_id="tab-diffusion"):
+                explanation("diffusion")
+                build_diffusion_tab(registry, settings)
             with gr.Tab("Models", id="models", elem_id="tab-models"):
                 table, memory = build_models_tab(registry)
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).
@@ -62,6 +70,47 @@ def name_input_errors(demo: gr.Blocks) -> None:
 
         block.preprocess = preprocess
         block._studio_wrapped = True
+    if not getattr(demo, "_studio_payload_checks", False):
+        _name_payload_errors(demo)
+        demo._studio_payload_checks = True
+
+
+def _describe_bad_payload(block_fn, inputs, err: Exception) -> str:
+    """Which input of an event could not be read, and why, for a payload that failed before preprocessing."""
+    fn_name = getattr(block_fn, "name", None) or getattr(getattr(block_fn, "fn", None), "__name__", "this action")
+    if len(inputs) != len(block_fn.inputs):
+        return f"{fn_name} takes {len(block_fn.inputs)} inputs, got {len(inputs)}."
+    for block, value in zip(block_fn.inputs, inputs):
+        model = getattr(block, "data_model", None)
+        if model is None or value is None or getattr(block, "stateful", False):
+            continue
+        try:
+            model.model_validate(value, context={"validate_meta": True})
+        except Exception:  # noqa: BLE001 - this is the input that failed
+            label = str(block.label or block.elem_id or type(block).__name__)
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            kind = type(block).__name__.lower()
+            what = ("a file uploaded to this server (use gradio_client's handle_file)"
+                    if kind in ("file", "image", "sketchpad", "imageeditor", "gallery") else f"a {kind} value")
+            return f"{label}: {shown} is not {what}."
+    return f"{fn_name}: an input could not be read ({type(err).__name__}: {str(err)[:160]})."
+
+
+def _name_payload_errors(demo: gr.Blocks) -> None:
+    """Payloads that fail Gradio's own checks before any component's preprocess (a number where a file belongs,
+    a path outside the upload folder, the wrong number of inputs) would reach the user as a generic error. Wrap
+    the Blocks' ``preprocess_data`` so those failures name the input and what it takes."""
+    original = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
+        try:
+            return await original(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception as err:  # noqa: BLE001 - every failure becomes a message for the user
+            raise gr.Error(_describe_bad_payload(block_fn, inputs, err), print_exception=False) from None
+
+    demo.preprocess_data = preprocess_data
 
 
 def launch_kwargs() -> dict:

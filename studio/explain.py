@@ -1,0 +1,117 @@
+"""In-place explanations for students: per tab, a short "what you are seeing" and the maths behind it.
+
+Markdown with LaTeX (``$...$`` inline, ``$$...$$`` display), rendered by ``gr.Markdown`` with
+``LATEX_DELIMITERS``. One place for every text, so a translation has one file to follow.
+"""
+
+from __future__ import annotations
+
+import gradio as gr
+
+LATEX_DELIMITERS = [{"left": "$$", "right": "$$", "display": True}, {"left": "$", "right": "$", "display": False}]
+
+SEEING = {
+    "text": (
+        "**What you are seeing.** A language model reads the prompt and gives every token of its vocabulary a score "
+        "(a *logit*). The decoder turns the scores into probabilities, filters them, and picks one token; that token "
+        "is appended and the model reads again. Colours show how probable each chosen token was. Click a token to "
+        "see the candidates after each stage of the filter chain."
+    ),
+    "vae": (
+        "**What you are seeing.** A variational autoencoder squeezes each 28×28 digit into a few numbers, its *latent "
+        "code* z, and learned to draw the digit back from z. Walking in a straight or curved line between two codes "
+        "and decoding every point shows what the model has learned lies *between* two digits."
+    ),
+    "gan": (
+        "**What you are seeing.** A generator turns a random vector z (fixed by the seed) and a digit label into an "
+        "image. It was trained against a discriminator that tried to tell its images from real ones. Nothing in it "
+        "copies training images: every picture is drawn from z."
+    ),
+    "diffusion": (
+        "**What you are seeing.** The model starts from pure noise and removes a little of it at every step. At each "
+        "step it guesses the noise ε̂ in the image; subtracting that guess gives its current idea of the clean "
+        "image, x̂₀. Early guesses are blurry averages; they sharpen as the noise goes."
+    ),
+}
+
+MATHS = {
+    "text": r"""
+**Softmax with temperature.** With logits $z_i$ and temperature $T$,
+
+$$p_i = \frac{e^{z_i / T}}{\sum_j e^{z_j / T}}.$$
+
+$T < 1$ sharpens the distribution (the top token gains), $T > 1$ flattens it, $T \to 0$ is greedy decoding.
+
+**The filters**, applied in the order shown on screen:
+
+- *top-k* keeps the $k$ most probable tokens;
+- *top-p* (nucleus) keeps the smallest set whose probabilities add up to at least $p$;
+- *min-p* keeps tokens with $p_i \ge p_{\min} \cdot \max_j p_j$;
+- *typical-p* keeps tokens whose surprisal $-\log p_i$ is closest to the entropy $H = -\sum_j p_j \log p_j$;
+- *repetition penalty* $\theta$ divides a positive logit of an already-used token by $\theta$ (multiplies a negative one).
+
+What survives is renormalised and sampled. **Surprisal** of the chosen token is $-\log p$; the **perplexity** of a
+text of $n$ tokens is $\exp\left(-\frac{1}{n}\sum_t \log p(x_t \mid x_{<t})\right)$.
+""",
+    "vae": r"""
+**The ELBO.** The encoder gives a Gaussian $q(z \mid x) = \mathcal{N}(\mu, \operatorname{diag}\sigma^2)$, the decoder
+a Bernoulli per pixel $p(x \mid z)$. Training maximises the evidence lower bound
+
+$$\log p(x) \ \ge\ \mathbb{E}_{q(z \mid x)}\left[\log p(x \mid z)\right] - \mathrm{KL}\left(q(z \mid x)\,\|\,\mathcal{N}(0, I)\right).$$
+
+The first term rewards good reconstructions, the second keeps codes close to the prior, so that any $z$ drawn
+from $\mathcal{N}(0, I)$ decodes to something digit-like. The studio reports $-\text{ELBO}$ in nats.
+
+**Reparameterisation.** To backpropagate through sampling, write $z = \mu + \sigma \odot \epsilon$ with
+$\epsilon \sim \mathcal{N}(0, I)$: the randomness is outside the network.
+
+**lerp vs slerp.** $\operatorname{lerp}(a, b; t) = (1-t)\,a + t\,b$. In $d$ dimensions a prior sample has
+$\|z\| \approx \sqrt{d}$, but the midpoint of two of them is shorter (about $\sqrt{d/2}$): a code the decoder
+rarely saw. Spherical interpolation keeps the norm:
+
+$$\operatorname{slerp}(a, b; t) = \frac{\sin((1-t)\,\Omega)}{\sin \Omega}\,a + \frac{\sin(t\,\Omega)}{\sin \Omega}\,b,
+\qquad \cos \Omega = \frac{a \cdot b}{\|a\|\,\|b\|}.$$
+""",
+    "gan": r"""
+**The minimax game** (Goodfellow et al. 2014). The discriminator $D$ learns to tell real $x$ from generated
+$G(z)$; the generator $G$ learns to fool it:
+
+$$\min_G \max_D \ \mathbb{E}_{x \sim p_{\text{data}}}\left[\log D(x)\right] + \mathbb{E}_{z \sim \mathcal{N}(0, I)}\left[\log\left(1 - D(G(z))\right)\right].$$
+
+In practice $G$ maximises $\log D(G(z))$ instead (the *non-saturating* loss: stronger gradients early on).
+At the game's equilibrium the generated distribution equals the data distribution and $D = \tfrac12$ everywhere.
+
+**Truncation.** $G$ saw latents from $\mathcal{N}(0, I)$; samples from the tails are rare in training and
+drawn worse. *Resampling* redraws every $|z_i| > \tau$; *rescaling* uses $\psi z$ with $\psi < 1$. Both trade
+diversity for fidelity: smaller $\tau$ or $\psi$, cleaner and more alike.
+""",
+    "diffusion": r"""
+**The forward process** adds Gaussian noise in $T$ small steps with variances $\beta_t$. With
+$\alpha_t = 1 - \beta_t$ and $\bar\alpha_t = \prod_{s \le t} \alpha_s$, any step can be reached at once:
+
+$$q(x_t \mid x_0) = \mathcal{N}\left(\sqrt{\bar\alpha_t}\,x_0,\ (1 - \bar\alpha_t)\,I\right), \qquad
+x_t = \sqrt{\bar\alpha_t}\,x_0 + \sqrt{1 - \bar\alpha_t}\,\epsilon.$$
+
+**The network** $\epsilon_\theta(x_t, t, y)$ is trained to predict $\epsilon$: loss $\|\epsilon - \epsilon_\theta(x_t, t, y)\|^2$.
+**The predicted clean image** follows by solving the line above for $x_0$:
+
+$$\hat x_0 = \frac{x_t - \sqrt{1 - \bar\alpha_t}\,\hat\epsilon}{\sqrt{\bar\alpha_t}}.$$
+
+**The reverse step** (DDPM) samples $x_{t-1} \sim \mathcal{N}(\tilde\mu_t, \tilde\beta_t I)$ with
+$\tilde\mu_t = \frac{\sqrt{\bar\alpha_{t-1}}\,\beta_t}{1 - \bar\alpha_t}\,\hat x_0 + \frac{\sqrt{\alpha_t}\,(1 - \bar\alpha_{t-1})}{1 - \bar\alpha_t}\,x_t$;
+DDIM, DPM-Solver and the others take larger, mostly deterministic steps along the same prediction.
+
+**Classifier-free guidance** mixes the predictions with and without the label $y$ ($\varnothing$ = "no class"):
+
+$$\hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + w\,\left(\epsilon_\theta(x_t, t, y) - \epsilon_\theta(x_t, t, \varnothing)\right).$$
+
+$w = 1$ is the conditional model; $w > 1$ follows the label harder (more typical digits, less variety).
+""",
+}
+
+
+def explanation(family: str) -> None:
+    """Render the short panel and the expandable maths for ``family`` inside the current Blocks context."""
+    gr.Markdown(SEEING[family], elem_id=f"{family}-seeing")
+    with gr.Accordion("The maths", open=False, elem_id=f"{family}-maths-accordion"):
+        gr.Markdown(MATHS[family], latex_delimiters=LATEX_DELIMITERS, elem_id=f"{family}-maths")

@@ -24,6 +24,12 @@ def user_errors(fn):
     def convert(err: Exception) -> gr.Error:
         if isinstance(err, gr.Error):
             return err
+        if is_out_of_memory(err):
+            free_memory()
+            log.warning("out of memory in %s: %s", fn.__name__, err)
+            return gr.Error(f"{fn.__name__} ran out of memory ({type(err).__name__}). Try a smaller batch, grid or "
+                            f"fewer steps or tokens; cached memory was freed and the other tabs keep working.",
+                            print_exception=False)
         if isinstance(err, (StudioError, ValueError)):
             return gr.Error(str(err), print_exception=False)
         log.exception("unexpected error in %s", fn.__name__)
@@ -45,6 +51,26 @@ def user_errors(fn):
         except Exception as err:
             raise convert(err) from err
     return wrapper
+
+
+def is_out_of_memory(err: Exception) -> bool:
+    """CUDA's OutOfMemoryError, or the CPU allocator's "can't allocate memory" / MPS's "out of memory"."""
+    import torch
+
+    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
+        return True
+    text = str(err).lower()
+    return isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+
+def free_memory() -> None:
+    import gc
+
+    import torch
+
+    gc.collect()
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
 
 
 def family_bundle(registry, key, family: str, what: str, *, loader_prefix: str | None = None):

@@ -1,0 +1,136 @@
+"""Fuzz every named endpoint through gradio_client with generated bad and edge inputs.
+
+Each call must either answer or fail with a message that says what was wrong (never Gradio's generic "Error" /
+"has not enabled verbose error reporting"), never hang, and the studio must keep serving normal requests.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from studio.config import REPO_ROOT, Settings
+from studio.registry import ModelRegistry, ModelSpec
+from tests.helpers import launched, save_tiny_gan, save_tiny_text_model, save_tiny_unet, save_tiny_vae
+
+SCALARS = [None, -1, 0, 10**12, -(10**12), 0.5, 1e308, True, "", " ", "x" * 20_000, "nan", "inf", "-1", "😀",
+           "<script>alert(1)</script>", "../../etc/passwd", [1, 2], [], {"a": 1}, {}]
+FILE_COMPONENTS = {"file", "image", "sketchpad", "imageeditor", "gallery"}
+GENERIC = ("verbose error reporting", "Error", "")
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    root = tmp_path_factory.mktemp("fuzz-files")
+    rng = np.random.default_rng(0)
+    out = []
+    Image.fromarray(rng.integers(0, 255, (1, 1), dtype=np.uint8)).save(root / "one-pixel.png")
+    Image.fromarray(rng.integers(0, 255, (40, 30, 4), dtype=np.uint8), "RGBA").save(root / "rgba.png")
+    Image.new("CMYK", (33, 17), (10, 200, 30, 0)).save(root / "cmyk.jpg")
+    Image.fromarray(rng.integers(0, 65535, (28, 28), dtype=np.uint16)).save(root / "sixteen-bit.png")
+    Image.new("1", (64, 64), 1).save(root / "bilevel.bmp")
+    Image.new("L", (3000, 20), 255).save(root / "wide-white.png")  # one shade only
+    (root / "not-an-image.png").write_text("hello, I am text")
+    png = (root / "rgba.png").read_bytes()
+    (root / "truncated.png").write_bytes(png[: len(png) // 2])
+    (root / "empty.jpg").write_bytes(b"")
+    for p in sorted(root.iterdir()):
+        out.append(p)
+    return out
+
+
+@pytest.fixture(scope="module")
+def studio(tmp_path_factory):
+    from studio.catalog import builtin_specs
+
+    root = tmp_path_factory.mktemp("fuzz-models")
+    judge = [s for s in builtin_specs(REPO_ROOT / "checkpoints") if s.family == "judge"]
+    reg = ModelRegistry([
+        *judge,
+        ModelSpec(key="tiny-text", family="text", source=str(save_tiny_text_model(root / "t")),
+                  loader="transformers-causal-lm", builtin=True),
+        ModelSpec(key="tiny-gan", family="gan", source=str(save_tiny_gan(root / "g")),
+                  loader="mixin:studio.gan.model:Generator", builtin=True),
+        ModelSpec(key="tiny-vae-2d", family="vae", source=str(save_tiny_vae(root / "v", latent_dim=2)),
+                  loader="mixin:studio.vae.model:ConvVAE", builtin=True),
+        ModelSpec(key="tiny-unet", family="diffusion", source=str(save_tiny_unet(root / "u")),
+                  loader="diffusers-unet", builtin=True),
+    ], device="cpu")
+    settings = Settings(allow_hub=False, hosted=True, max_new_tokens=16, max_diffusion_steps=20, max_batch=4)
+    with launched(reg, settings) as c:
+        yield c, reg
+
+
+@pytest.fixture(scope="module")
+def client(studio):
+    return studio[0]
+
+
+def cases(api: dict, files: list, per_param: int, seed: int = 0):
+    """(endpoint, args) pairs: the defaults with one parameter replaced by a bad or edge value."""
+    from gradio_client import handle_file
+
+    rng = random.Random(seed)
+    for name, info in sorted(api["named_endpoints"].items()):
+        params = info["parameters"]
+        defaults = [p.get("parameter_default") for p in params]
+        for i, p in enumerate(params):
+            kind = str(p.get("component", "")).lower()
+            pool = ([handle_file(str(f)) for f in files] + [None, "not a file", 7] if kind in FILE_COMPONENTS
+                    else SCALARS)
+            for value in rng.sample(pool, min(per_param, len(pool))):
+                args = list(defaults)
+                args[i] = value
+                yield name, p.get("label") or p.get("parameter_name"), args
+
+
+def test_every_endpoint_survives_bad_and_edge_inputs(client, files):
+    api = client.view_api(return_format="dict", print_info=False)
+    todo = list(cases(api, files, per_param=3))
+    assert len(todo) >= 200, len(todo)
+    generic, answered, clear = [], 0, 0
+    for name, label, args in todo:
+        job = client.submit(*args, api_name=name)
+        try:
+            job.result(timeout=120)  # no hang
+            answered += 1
+        except TimeoutError:
+            pytest.fail(f"{name} hung on {label}={str(args)[:80]}")
+        except Exception as err:  # noqa: BLE001 - classifying every failure is the point
+            message = str(err).strip()
+            if any(g in message for g in GENERIC[:1]) or message in GENERIC[1:]:
+                generic.append(f"{name} / {label}: {message[:100]}")
+            else:
+                clear += 1
+    assert not generic, f"{len(generic)} generic errors of {len(todo)} calls:\n" + "\n".join(generic[:20])
+    assert answered + clear == len(todo)
+    # ...and normal requests still work afterwards
+    gallery, stats, *_ = client.predict(api_name="/gan_grid")
+    assert len(gallery) == 16 and "Diversity" in stats
+    assert "steps of" in client.predict(api_name="/diffusion_run")[0]
+
+
+def test_out_of_memory_during_a_run_is_reported_and_the_studio_recovers(studio, monkeypatch):
+    import torch
+
+    client, reg = studio
+    unet = reg.get("tiny-unet").unet
+    calls = {"n": 0}
+    original = type(unet).forward
+
+    def forward_that_runs_out(self, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 3:  # fail mid-run, as a GPU does when a batch is too large
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(type(unet), "forward", forward_that_runs_out)
+    with pytest.raises(Exception, match="diffusion_run ran out of memory .*smaller batch"):
+        client.predict("tiny-unet", "DDIM", 10, 0, "3", 2.0, 0, 2, api_name="/diffusion_run")
+    assert reg.status()  # the registry still answers
+    out = client.predict("tiny-unet", "DDIM", 5, 0, "3", 2.0, 0, 2, api_name="/diffusion_run")
+    assert "5 steps of DDIM" in out[0]  # the next run works
+    assert len(client.predict(api_name="/gan_grid")[0]) == 16  # and so do the other tabs

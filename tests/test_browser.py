@@ -21,7 +21,7 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 
 
 @pytest.fixture(scope="module")
-def url(tiny_text_dir, tiny_gan_dir, tmp_path_factory):
+def url(tiny_text_dir, tiny_gan_dir, tiny_unet_dir, tmp_path_factory):
     from tests.helpers import save_tiny_vae
 
     vae = save_tiny_vae(tmp_path_factory.mktemp("vae") / "tiny-vae-16d", latent_dim=16)
@@ -33,7 +33,9 @@ def url(tiny_text_dir, tiny_gan_dir, tmp_path_factory):
                          ModelSpec(key="tiny-vae-2d", family="vae", source=str(vae2),
                                    loader="mixin:studio.vae.model:ConvVAE", builtin=True),
                          ModelSpec(key="tiny-gan", family="gan", source=str(tiny_gan_dir),
-                                   loader="mixin:studio.gan.model:Generator", builtin=True)], device="cpu")
+                                   loader="mixin:studio.gan.model:Generator", builtin=True),
+                         ModelSpec(key="tiny-unet", family="diffusion", source=str(tiny_unet_dir),
+                                   loader="diffusers-unet", builtin=True)], device="cpu")
     app = launched(reg)
     with app:
         yield app.url
@@ -116,6 +118,27 @@ def test_clicking_the_latent_map_decodes_that_point(page, shots):
     page.wait_for_function(
         "() => document.querySelector('#vae-clicked-z')?.innerText.includes('Decoded z = (')", timeout=30_000)
     page.screenshot(path=str(shots / "vae_map_click.png"), full_page=True)
+
+
+def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
+    page.get_by_role("tab", name="Diffusion").click()
+    steps = page.locator("#diff-steps input[type=number]")
+    steps.fill("8")
+    steps.press("Enter")
+    page.locator("#diff-run").click()
+    page.wait_for_function("() => document.querySelector('#diff-progress')?.innerText.includes('Done')",
+                           timeout=60_000)
+    assert "8 steps of DPM-Solver++ 2M" in page.locator("#diff-progress").inner_text()
+    assert page.locator("#diff-result img").count() == 4
+    scrub = page.locator("#diff-scrub input[type=number]")
+    assert scrub.input_value() == "8"
+    scrub.fill("2")
+    scrub.press("Enter")
+    page.wait_for_function("() => document.querySelector('#diff-guidance-note')?.innerText.includes('Step 2 ')",
+                           timeout=30_000)
+    page.locator("#diffusion-maths-accordion").click()
+    page.wait_for_selector("#diffusion-maths .katex", timeout=10_000)  # the formulas render
+    page.screenshot(path=str(shots / "diffusion.png"), full_page=True)
 
 
 def test_models_tab_shows_the_table(page, shots):

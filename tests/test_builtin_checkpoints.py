@@ -38,7 +38,7 @@ def test_every_checkpoint_has_a_card_weights_and_figures():
         for word in ("Command", "Wall time", "Measured quality"):
             assert word in card, f"{folder}/README.md lacks '{word}'"
         assert (folder / "eval.json").is_file(), f"{folder} has no eval.json (run python -m studio.eval all --json)"
-    assert {"digit-judge", "shakespeare-gpt", "mnist-dcgan", "mnist-vae-2d", "mnist-vae-16d"} <= keys
+    assert {"digit-judge", "shakespeare-gpt", "mnist-dcgan", "mnist-vae-2d", "mnist-vae-16d", "mnist-ddpm"} <= keys
 
 
 @pytest.fixture(scope="module")
@@ -69,6 +69,28 @@ def test_gan_meets_the_floor_and_its_shipped_figures_are_current(registry):
     assert figures["judge_accuracy"] >= 0.90
     assert figures["judge_accuracy"] == pytest.approx(shipped("mnist-dcgan")["judge_accuracy"], abs=1e-4)
     assert figures["fd_ratio"] == pytest.approx(shipped("mnist-dcgan")["fd_ratio"], rel=1e-3)
+
+
+@needs_data
+@pytest.mark.slow
+def test_diffusion_model_meets_the_floor_and_beats_the_gan(registry):
+    from studio.diffusion.evaluate import evaluate_checkpoint
+
+    figures = evaluate_checkpoint(registry, "mnist-ddpm")  # 1,000 samples at the tab's default setting
+    assert figures["judge_accuracy"] >= 0.95
+    assert figures["fd_ratio"] < shipped("mnist-dcgan")["fd_ratio"]
+    assert figures["judge_accuracy"] == pytest.approx(shipped("mnist-ddpm")["judge_accuracy"], abs=2e-3)
+    assert figures["fd_ratio"] == pytest.approx(shipped("mnist-ddpm")["fd_ratio"], rel=1e-2)
+
+
+def test_builtin_diffusion_model_loads_with_diffusers_classes():
+    from diffusers import DDPMScheduler, UNet2DModel
+
+    folder = CHECKPOINTS / "mnist-ddpm"
+    unet = UNet2DModel.from_pretrained(folder, subfolder="unet", use_safetensors=True)
+    scheduler = DDPMScheduler.from_pretrained(folder, subfolder="scheduler")
+    assert unet.config.num_class_embeds == 11 and unet.config.sample_size == 32
+    assert scheduler.config.num_train_timesteps == 1000 and scheduler.config.beta_schedule == "linear"
 
 
 @needs_data

@@ -11,7 +11,10 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(not (default_data_dir() / "mnist").is_dir(), reason="MNIST data not found")]
 
 # Endpoints that need a user's file or a download are exercised elsewhere with tiny models.
-NEEDS_INPUT = {"/vae_photos", "/text_add_hub_model", "/text_apply_recipe"}
+NEEDS_INPUT = {"/vae_photos", "/text_add_hub_model", "/text_apply_recipe", "/diffusion_add_hub_model",
+               "/diffusion_apply_recipe"}
+# Endpoints that act on the session's last run (kept per client session): their producers go first.
+FIRST = ["/text_generate", "/diffusion_run"]
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +27,9 @@ def client():
 def test_every_named_endpoint_answers_with_no_arguments(client):
     endpoints = sorted(client.view_api(return_format="dict")["named_endpoints"])
     assert len(endpoints) >= 18
-    # text_sample and text_branch work on the session's last run (kept per client session), so generate first.
-    endpoints.remove("/text_generate")
-    for name in ["/text_generate", *endpoints]:
+    for name in FIRST:
+        endpoints.remove(name)
+    for name in [*FIRST, *endpoints]:
         if name in NEEDS_INPUT:
             continue
         result = client.predict(api_name=name)
@@ -45,3 +48,10 @@ def test_builtin_gan_fools_the_judge(client):
     assert len(gallery) == 16 and "judge agrees with the digit asked for" in stats
     agree = int(stats.split("judge agrees with the digit asked for **")[1].split("%")[0])
     assert agree >= 75
+
+
+def test_builtin_diffusion_model_draws_the_digit_asked(client):
+    out = client.predict("mnist-ddpm", "DPM-Solver++ 2M", 20, 0.0, "7", 2.0, 0, 4, api_name="/diffusion_run")
+    captions = [item["caption"] for item in out[6]]
+    assert len(captions) == 4 and all("asked 7" in c for c in captions)
+    assert sum("judge 7" in c for c in captions) >= 3, captions

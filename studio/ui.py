@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio import __version__
+from studio import __version__, share
 from studio.config import Settings
 from studio.models_tab import build_models_tab, memory_markdown, status_table
 from studio.diffusion.tab import build_diffusion_tab
@@ -24,21 +24,23 @@ def build_studio(registry, settings: Settings | None = None) -> gr.Blocks:
     with gr.Blocks(title="Generative Studio") as demo:
         gr.Markdown(f"# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
                     f"on models that run on this machine. *v{__version__}*", elem_id="studio-title")
-        with gr.Tabs(elem_id="studio-tabs"):
-            with gr.Tab("Text", id="text", elem_id="tab-text"):
+        with gr.Tabs(elem_id="studio-tabs") as tabs:
+            with gr.Tab("Text", id="text", elem_id="tab-text") as tab_text:
                 explanation("text")
                 build_text_tab(registry, settings)
-            with gr.Tab("VAE", id="vae", elem_id="tab-vae"):
+            with gr.Tab("VAE", id="vae", elem_id="tab-vae") as tab_vae:
                 explanation("vae")
                 build_vae_tab(registry, settings)
-            with gr.Tab("GAN", id="gan", elem_id="tab-gan"):
+            with gr.Tab("GAN", id="gan", elem_id="tab-gan") as tab_gan:
                 explanation("gan")
                 build_gan_tab(registry, settings)
-            with gr.Tab("Diffusion", id="diffusion", elem_id="tab-diffusion"):
+            with gr.Tab("Diffusion", id="diffusion", elem_id="tab-diffusion") as tab_diffusion:
                 explanation("diffusion")
                 build_diffusion_tab(registry, settings)
-            with gr.Tab("Models", id="models", elem_id="tab-models"):
+            with gr.Tab("Models", id="models", elem_id="tab-models") as tab_models:
                 table, memory = build_models_tab(registry)
+        share.install(demo, tabs, {"text": tab_text, "vae": tab_vae, "gan": tab_gan, "diffusion": tab_diffusion,
+                                   "models": tab_models})
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).
         demo.load(lambda: (status_table(registry), memory_markdown(registry)), None, [table, memory],
                   api_visibility="private")

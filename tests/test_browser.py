@@ -128,7 +128,7 @@ def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
     page.locator("#diff-run").click()
     page.wait_for_function("() => document.querySelector('#diff-progress')?.innerText.includes('Done')",
                            timeout=60_000)
-    assert "8 steps of DPM-Solver++ 2M" in page.locator("#diff-progress").inner_text()
+    assert "8 steps of Euler ancestral" in page.locator("#diff-progress").inner_text()
     assert page.locator("#diff-result img").count() == 4
     scrub = page.locator("#diff-scrub input[type=number]")
     assert scrub.input_value() == "8"
@@ -139,6 +139,36 @@ def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
     page.locator("#diffusion-maths-accordion").click()
     page.wait_for_selector("#diffusion-maths .katex", timeout=10_000)  # the formulas render
     page.screenshot(path=str(shots / "diffusion.png"), full_page=True)
+
+
+def test_a_link_restores_the_view_reruns_it_and_copy_link_writes_it(page, url, shots):
+    pg = page.context.new_page()
+    pg.goto(url + "?tab=gan&gan-seed=5&gan-side=3&gan-digit=7&run=1", wait_until="load")
+    pg.wait_for_function("() => document.querySelector('#gan-stats')?.innerText.includes('Diversity')",
+                         timeout=60_000)
+    assert pg.locator("#gan-gallery img").count() == 9  # 3×3, from the link
+    assert pg.locator("#gan-seed input").input_value() == "5"
+    captions = pg.locator("#gan-gallery").inner_text()
+    assert "seed 5 · asked 7" in captions and "seed 13 · asked 7" in captions
+    pg.locator("#gan-seed input").fill("11")
+    pg.locator("#gan-seed input").press("Enter")
+    pg.locator("#share-copy").click()
+    pg.wait_for_function("() => document.querySelector('#share-link textarea')?.value.includes('gan-seed=11')",
+                         timeout=10_000)
+    link = pg.locator("#share-link textarea").input_value()
+    assert "tab=gan" in link and "gan-side=3" in link and "gan-digit=7" in link and "text-prompt" not in link
+    assert "gan-seed=11" in pg.url  # the address bar holds the same link
+    pg.screenshot(path=str(shots / "share-link.png"), full_page=True)
+    pg.close()
+
+
+def test_a_bad_value_in_a_link_is_reported_not_applied(page, url):
+    pg = page.context.new_page()
+    pg.goto(url + "?tab=diffusion&diff-steps=5000&diff-scheduler=Heun", wait_until="load")
+    pg.wait_for_selector("text=diff-steps='5000' was not applied", timeout=30_000)
+    assert pg.locator("#diff-steps input[type=number]").input_value() == "20"  # unchanged
+    assert pg.locator("#diff-scheduler input").input_value() == "Heun"  # the good value is applied
+    pg.close()
 
 
 def test_models_tab_shows_the_table(page, shots):

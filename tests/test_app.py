@@ -82,4 +82,5 @@ def test_every_public_event_is_named_and_heavy_events_share_the_gpu_queue():
         if fn.api_visibility == "public":
             assert fn.api_name and not fn.api_name.startswith("lambda"), fn.name
     heavy = {fn.api_name for fn in app.demo.fns.values() if fn.concurrency_id == "gpu"}
-    assert {"models_load", "models_load_builtin"} <= heavy
+    assert {"models_load", "models_load_builtin", "text_generate", "gan_grid", "vae_grid", "diffusion_run",
+            "diffusion_compare"} <= heavy

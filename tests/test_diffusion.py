@@ -192,7 +192,8 @@ def test_diffusion_run_streams_and_is_callable_with_no_arguments(client):
     updates = list(job)
     final = job.result()
     assert len(updates) >= 3  # previews while it runs, then the result
-    assert "20 steps of DPM-Solver++ 2M" in final[0] and "40 model evaluations per image" in final[0]
+    # the defaults: Euler ancestral, 20 steps, w = 1 (the setting the quality floor is measured at)
+    assert "20 steps of Euler ancestral" in final[0] and "20 model evaluations per image" in final[0]
     assert Image.open(final[1]).size == Image.open(final[2]).size
     recipe = json.loads(final[9])  # (gr.State is not part of the API's outputs)
     assert recipe["family"] == "diffusion" and recipe["params"]["steps"] == 20
@@ -229,12 +230,22 @@ def test_diffusion_run_bad_input_messages(client, args, message):
 
 
 def test_compare_forward_and_export_endpoints(client):
-    gallery, note = client.predict("tiny-cond", ["DDIM", "Heun", "UniPC"], 9, 0, "any", 2.0, 3, 2,
+    gallery, note = client.predict("tiny-cond", ["DDIM", "Heun", "UniPC"], 9, 0, "any", 2.0, 3, 2, False,
                                    api_name="/diffusion_compare")
     assert len(gallery) == 3 and "checked: identical" in note
     assert [g["caption"] for g in gallery] == ["DDIM: 9 steps · 18 model evaluations per image",
                                               "Heun: 5 steps · 18 model evaluations per image",
                                               "UniPC: 9 steps · 18 model evaluations per image"]
+    hidden, question = client.predict("tiny-cond", ["DDIM", "Heun", "UniPC"], 9, 0, "any", 2.0, 3, 2, True,
+                                      api_name="/diffusion_compare")
+    assert [g["caption"] for g in hidden] == ["Strip A", "Strip B", "Strip C"] and "Reveal" in question
+    answer = client.predict(api_name="/diffusion_reveal")
+    assert all(f"**{x}** = " in answer for x in "ABC") and "Heun: 5 steps" in answer
+    # the strips are the same pictures, shuffled: each hidden strip is one of the named ones
+    named = {Image.open(g["image"]).tobytes(): g["caption"] for g in gallery}
+    shown = [named[Image.open(g["image"]).tobytes()] for g in hidden]
+    assert sorted(shown) == sorted(named.values())
+    assert all(f"**{x}** = {name}" in answer for x, name in zip("ABC", shown))
     strip, fwd_note = client.predict("tiny-cond", 5, 40, 0, api_name="/diffusion_forward")
     assert "At t = 40" in fwd_note and Image.open(strip).width > Image.open(strip).height
     assert "At t = 250" in client.predict(api_name="/diffusion_forward")[1]

@@ -137,6 +137,7 @@ class DiffusionRun:
     eps_uncond: torch.Tensor | None = None
     num_train_timesteps: int = 1000
     settings: dict = field(default_factory=dict)
+    schedule: dict = field(default_factory=dict)  # the model's ᾱ_t and log-SNR for t = 0..T-1 (schedule_curve)
 
     @property
     def images(self) -> torch.Tensor:
@@ -274,7 +275,7 @@ def iterate(bundle, *, seed, scheduler: str = "DPM-Solver++ 2M", steps: int = 20
         x_t=torch.stack([*frames_x, final]), x0_hat=torch.stack(frames_x0), eps_hat=torch.stack(frames_eps),
         x_T=x_T.float().cpu(), eps_cond=torch.stack(frames_c) if use_guidance else None,
         eps_uncond=torch.stack(frames_u) if use_guidance else None,
-        num_train_timesteps=int(sched.config.num_train_timesteps),
+        num_train_timesteps=int(sched.config.num_train_timesteps), schedule=_curve(alphas_cumprod),
         settings={"scheduler": name, "steps": steps, "guidance": guidance, "digit": str(digit), "batch": batch,
                   "eta": eta})
     yield steps, steps, run
@@ -335,8 +336,11 @@ def forward_process(bundle, *, seed, x0: torch.Tensor, timesteps=(0, 50, 100, 25
     return {"t": ts, "x_t": xt, "alpha_bar": abar.tolist(), "snr": (abar / (1 - abar)).tolist(), "eps": eps}
 
 
+def _curve(ab: torch.Tensor) -> dict:
+    ab = ab.double()
+    return {"t": list(range(len(ab))), "alpha_bar": ab.tolist(), "log_snr": torch.log(ab / (1 - ab)).tolist()}
+
+
 def schedule_curve(bundle) -> dict:
     """ᾱ_t and log-SNR for t = 0..T-1 of the model's training schedule."""
-    sched = make_scheduler(bundle, "DDPM")
-    ab = sched.alphas_cumprod.double()
-    return {"t": list(range(len(ab))), "alpha_bar": ab.tolist(), "log_snr": torch.log(ab / (1 - ab)).tolist()}
+    return _curve(make_scheduler(bundle, "DDPM").alphas_cumprod)

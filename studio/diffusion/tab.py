@@ -107,6 +107,11 @@ def build_diffusion_tab(registry, settings) -> None:
             cmp_nfe = gr.Slider(2, min(100, max_steps), value=10, step=1,
                                 label="Model evaluations per image (NFE, before guidance)", elem_id="diff-cmp-nfe")
             cmp_btn = gr.Button("Compare", elem_id="diff-compare")
+        with gr.Row():
+            quiz = gr.Checkbox(value=False, label="Predict, then reveal: hide which scheduler made each strip "
+                                                  "(shuffled, labelled A, B, C) until Reveal", elem_id="diff-quiz")
+            reveal_btn = gr.Button("Reveal", elem_id="diff-reveal", scale=0)
+        quiz_answer = gr.State(None)
         cmp_gallery = gr.Gallery(label="x̂₀ across the run (columns: steps, then the result; rows: images)",
                                  columns=1, height="auto", object_fit="contain", format="png", elem_id="diff-cmp")
         cmp_note = gr.Markdown(elem_id="diff-cmp-note")
@@ -145,13 +150,14 @@ def build_diffusion_tab(registry, settings) -> None:
         s = _scale_for(run)
         return (_grid(run.x_t[k], scale=s), _grid(run.x0_hat[k], scale=s), _eps_grid(run.eps_hat[k], scale=s))
 
-    def schedule_image(bundle, run, k):
-        return figure_to_image(schedule_plot(engine.schedule_curve(bundle), run.timesteps if run else None, k))
+    def schedule_image(run, k):
+        return figure_to_image(schedule_plot(run.schedule, run.timesteps, k))
 
     def guidance_panel(run: engine.DiffusionRun, k: int):
         if run.eps_cond is None:
-            return None, ("This run made one prediction per step (w = 0 or 1, or no digit), so there is nothing to "
-                          "compare. Set guidance w to e.g. 3 and run again.")
+            return None, (f"Step {k + 1} (t = {run.timesteps[k]:.0f}): this run made one prediction per step (w = "
+                          f"{run.guidance:g}, or no digit), so there is nothing to compare. Set guidance w to e.g. 3 "
+                          "and run again.")
         v = run.guidance_view(k)
         n = min(4, run.x_t.shape[1])
         cells = []
@@ -164,11 +170,10 @@ def build_diffusion_tab(registry, settings) -> None:
                      f"conditional and unconditional ε̂ = {gap:.3f}; the guided ε̂ moves {run.guidance:g}× that far "
                      f"from the unconditional one.")
 
-    def scrub_outputs(key, run, k):
-        bundle = bundle_for(key)
+    def scrub_outputs(run, k):
         xt, x0, eps = panels(run, k)
         g_img, g_note = guidance_panel(run, k)
-        return xt, x0, eps, schedule_image(bundle, run, k), g_img, g_note
+        return xt, x0, eps, schedule_image(run, k), g_img, g_note
 
     def result_items(bundle, run):
         j = judge_for(bundle)
@@ -214,7 +219,7 @@ def build_diffusion_tab(registry, settings) -> None:
                        _grid(out["x0_hat"], scale=s), _eps_grid(out["eps_hat"], scale=s),
                        *[gr.skip()] * 8)
         last = run.steps - 1
-        xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(key, run, last)
+        xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(run, last)
         recipe = recipe_of(key, run)
         summary = (f"**Done**: {run.steps} steps of {run.scheduler}, **{run.nfe} model evaluations per image**"
                    + (" (two per step: guidance)" if run.eps_cond is not None else "")
@@ -223,17 +228,17 @@ def build_diffusion_tab(registry, settings) -> None:
                sched_img, result_items(bundle, run), run, g_img, g_note, recipe.to_json(), recipe.to_python())
 
     @user_errors
-    def diffusion_step(key, run, k):
+    def diffusion_step(run, k):
         """The scrubber: show step k of the kept run (nothing is recomputed)."""
         if run is None:
             raise StudioError("Run the reverse process first; the scrubber shows the steps of the last run.")
         k = engine.check_number("step", k, 1, run.steps, whole=True) - 1
-        return scrub_outputs(key, run, k)
+        return scrub_outputs(run, k)
 
     @GPU
     @user_errors
     def diffusion_compare(key=default_model, names=("DDIM", "DPM-Solver++ 2M", "Heun"), budget=10, eta_value=0.0,
-                          digit_value="any", w=DEFAULTS["guidance"], seed_value=0, n_batch=1):
+                          digit_value="any", w=DEFAULTS["guidance"], seed_value=0, n_batch=1, hide=False):
         """The same seed and starting noise through up to three schedulers at an equal number of model evaluations."""
         bundle = bundle_for(key)
         if not names:
@@ -256,7 +261,22 @@ def build_diffusion_tab(registry, settings) -> None:
         note = (f"All runs start from the same x_T ({'checked: identical' if same else 'NOT identical'}) with seed "
                 f"{runs[0].seeds[0]}; Heun spends two evaluations per step, so it gets half the steps. "
                 + " · ".join(f"{r.scheduler}: NFE {r.nfe}" for r in runs))
-        return items, note
+        if not hide:
+            return items, note, None
+        # quiz: shuffle (with the run's seed, so a class sees the same order again) and hide the names
+        order = torch.randperm(len(items), generator=torch.Generator().manual_seed(runs[0].seeds[0])).tolist()
+        letters = "ABC"
+        answer = " · ".join(f"**{letters[i]}** = {items[j][1]}" for i, j in enumerate(order))
+        hidden = [(items[j][0], f"Strip {letters[i]}") for i, j in enumerate(order)]
+        names_shown = ", ".join(sorted(r.scheduler for r in runs))
+        return hidden, (f"Which scheduler made which strip? The candidates: {names_shown}, all at "
+                        f"{runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
+
+    @user_errors
+    def reveal(answer):
+        if not answer:
+            raise StudioError("Nothing to reveal: tick the quiz box and press Compare first.")
+        return answer
 
     @user_errors
     def diffusion_forward(key=default_model, index=0, t_value=250, seed_value=0):
@@ -342,10 +362,11 @@ def build_diffusion_tab(registry, settings) -> None:
         [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note, recipe_json,
          python_code], api_name="diffusion_run", concurrency_id=HEAVY)
     stop_btn.click(None, None, None, cancels=[run_event], api_visibility="private")
-    scrub.input(diffusion_step, [model, run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
+    scrub.input(diffusion_step, [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")
-    cmp_btn.click(diffusion_compare, [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch],
-                  [cmp_gallery, cmp_note], api_name="diffusion_compare", concurrency_id=HEAVY)
+    cmp_btn.click(diffusion_compare, [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
+                  [cmp_gallery, cmp_note, quiz_answer], api_name="diffusion_compare", concurrency_id=HEAVY)
+    reveal_btn.click(reveal, quiz_answer, cmp_note, api_name="diffusion_reveal")
     fwd_btn.click(diffusion_forward, [model, fwd_index, fwd_t, seed], [fwd_strip, fwd_note], api_name="diffusion_forward")
     export_btn.click(diffusion_export, [model, run_state], [gif_file, png_file], api_name="diffusion_export")
     apply_btn.click(apply_recipe, recipe_json, controls, api_name="diffusion_apply_recipe")

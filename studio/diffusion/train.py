@@ -24,6 +24,7 @@ import argparse
 import copy
 import json
 import logging
+import math
 import time
 from pathlib import Path
 
@@ -81,14 +82,32 @@ def train(args) -> None:
     torch.manual_seed(args.seed)  # training script only: initial weights
     gen = torch.Generator().manual_seed(args.seed)
     x, y = mnist_32("train", args.data)
-    unet = build_unet(args.width).to(device).to(memory_format=torch.channels_last)  # channels_last: ~1.4x on CPU
+    if args.init_from:  # a later phase: continue from a saved model (its EMA weights)
+        from diffusers import UNet2DModel
+
+        unet = UNet2DModel.from_pretrained(args.init_from, subfolder="unet", use_safetensors=True)
+        unet = unet.to(device).to(memory_format=torch.channels_last)
+    else:
+        unet = build_unet(args.width).to(device).to(memory_format=torch.channels_last)  # channels_last: ~1.4x on CPU
     ema = copy.deepcopy(unet).eval().requires_grad_(False)
+    ema_warmup = not args.init_from  # a continued run starts its EMA at the loaded (already averaged) weights
     scheduler = build_scheduler()
     alphas_cumprod = scheduler.alphas_cumprod.to(device)
     opt = torch.optim.AdamW(unet.parameters(), lr=args.lr, weight_decay=0.0)
-    warm = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / args.warmup))
+    def lr_factor(s: int) -> float:  # linear warm-up, then constant or a cosine decay to 0 at --steps
+        if s < args.warmup:
+            return (s + 1) / args.warmup
+        if args.schedule == "cosine":
+            return 0.5 * (1 + math.cos(math.pi * min(1.0, (s - args.warmup) / max(1, args.steps - args.warmup))))
+        return 1.0
+
+    warm = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor)
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
+    phases_file = out / "phases.json"
+    phases = json.loads(phases_file.read_text()) if args.init_from and phases_file.is_file() else []
+    if args.init_from and not phases and (Path(args.init_from) / "training.json").is_file():
+        phases = [json.loads((Path(args.init_from) / "training.json").read_text())]  # the phase it continues
     history, run_loss, start, step = [], None, time.perf_counter(), 0
     stopped_by = "steps"
     while step < args.steps:
@@ -117,7 +136,7 @@ def train(args) -> None:
             opt.step()
             warm.step()
             # EMA with a warm-up (decay grows from 0 towards args.ema), so early weights are not frozen in
-            ema_update(ema, unet, min(args.ema, (1 + step) / (10 + step)))
+            ema_update(ema, unet, min(args.ema, (1 + step) / (10 + step)) if ema_warmup else args.ema)
             run_loss = loss.item() if run_loss is None else 0.98 * run_loss + 0.02 * loss.item()
             step += 1
             if step % 25 == 0:
@@ -132,7 +151,8 @@ def train(args) -> None:
         if stopped_by == "time":
             break
     save(copy.deepcopy(ema).cpu().to(memory_format=torch.contiguous_format), scheduler, out)
-    _write_meta(out, args, history, step, time.perf_counter() - start, device, stopped_by)
+    meta = _write_meta(out, args, history, step, time.perf_counter() - start, device, stopped_by)
+    phases_file.write_text(json.dumps([*phases, meta], indent=1))
     log.info("done: %d steps in %.1f min (%s); weights in %s", step, (time.perf_counter() - start) / 60,
              stopped_by, out)
 
@@ -142,8 +162,10 @@ def _write_meta(out: Path, args, history, step, wall, device, stopped_by) -> Non
     meta = {"command": command_line(), "steps_done": step, "steps_asked": args.steps, "stopped_by": stopped_by,
             "wall_seconds": round(wall, 1), "machine": machine_description(device), "batch_size": args.batch_size,
             "lr": args.lr, "warmup": args.warmup, "ema": args.ema, "p_uncond": args.p_uncond, "width": args.width,
-            "seed": args.seed, "examples_seen": step * args.batch_size}
+            "seed": args.seed, "examples_seen": step * args.batch_size, "schedule": args.schedule,
+            "init_from": str(args.init_from) if args.init_from else None}
     (out / "training.json").write_text(json.dumps(meta, indent=1))
+    return meta
 
 
 def report(args) -> None:
@@ -164,24 +186,41 @@ def report(args) -> None:
     figures = ev.evaluate_checkpoint(reg, "new-ddpm", data_dir=args.data)
     eval_seconds = time.perf_counter() - start
     rows = []
+    d = ev.DEFAULTS
     for sched, steps, w in args.grid:
-        f = ev.sample_figures(reg, "new-ddpm", scheduler=sched, steps=steps, guidance=w, data_dir=args.data)
+        if (sched, steps, w) == (d["scheduler"], d["steps"], d["guidance"]):
+            f = figures  # the default setting, measured above
+        else:
+            f = ev.sample_figures(reg, "new-ddpm", scheduler=sched, steps=steps, guidance=w, data_dir=args.data)
         rows.append((sched, steps, w, f))
         log.info("%s %d steps w=%g: %s", sched, steps, w, f)
     imgs = ev.samples(reg.get("new-ddpm"), n_per_class=8, scheduler=ev.DEFAULTS["scheduler"],
                       steps=ev.DEFAULTS["steps"], guidance=ev.DEFAULTS["guidance"])[0]
     image_grid((imgs.view(10, 8, 1, 32, 32).transpose(0, 1).reshape(80, 1, 32, 32) + 1) / 2, 10,
                scale=2).save(out / "samples.png")
+    phases = json.loads((out / "phases.json").read_text()) if (out / "phases.json").is_file() else [meta]
+    earlier = out / "training_log_phase1.json"
+    if len(phases) > 1 and earlier.is_file():  # draw phase 1, then phase 2 after it
+        first = json.loads(earlier.read_text())
+        offset = phases[0]["steps_done"]
+        history = first + [dict(r, step=r["step"] + offset) for r in history]
     fig = loss_curves(history, [("loss", "ε-prediction MSE (running mean)")], title="DDPM training loss")
     fig.savefig(out / "loss_curves.png", dpi=80)
     unet = reg.get("new-ddpm").unet
     n_params = sum(p.numel() for p in unet.parameters())
-    d = ev.DEFAULTS
     table = "\n".join(
         f"| {s} | {n} | {engine.nfe(s, n, w)} | {w:g} | {f['judge_accuracy']:.1%} | {f['fd_ratio']:.2f} |" for s, n, w, f in rows)
     stopped = ("" if meta["stopped_by"] == "steps" else
                f" The run was cut short by `--max-minutes` after {meta['steps_done']:,} of {meta['steps_asked']:,} steps; "
                "the shipped weights are the EMA at that point.")
+    phase_lines = "\n".join(
+        f"  - Phase {i + 1}: `{ph['command']}`: {ph['steps_done']:,} steps, lr {ph['lr']:g} ({ph['warmup']} warm-up steps, then "
+        f"{ph.get('schedule', 'constant')}), seed {ph['seed']}, {ph['wall_seconds'] / 60:.1f} min"
+        + (f"; continues from phase {i}'s weights (its output folder copied to `{ph['init_from']}`)" if ph.get("init_from") else "")
+        + "." for i, ph in enumerate(phases))
+    total_steps = sum(ph["steps_done"] for ph in phases)
+    total_examples = sum(ph["examples_seen"] for ph in phases)
+    total_wall = sum(ph["wall_seconds"] for ph in phases)
     body = f"""# mnist-ddpm
 
 A class-conditional DDPM trained on MNIST by this project: the Diffusion tab's built-in model. A diffusers
@@ -204,16 +243,16 @@ Higher w trades diversity (FD) for fidelity (accuracy).
 ![samples: each column one digit, 8 seeds](samples.png)
 
 ## Training
-- Command: `{meta['command']}`
 - Data: MNIST images 0..8999 (the held-out 9000..9999 are never seen), scaled to [-1, 1], padded to 32×32.
 - Model: UNet2DModel, widths {meta['width']}/{2 * meta['width']}/{2 * meta['width']} at 32/16/8 px, one ResNet block per
   level, self-attention at 8×8, 11 class embeddings; {n_params:,} parameters.
 - Noise schedule: DDPM linear β 1e-4 → 0.02, T = 1000, ε-prediction (`scheduler/scheduler_config.json`).
 - Classifier-free guidance: label dropped to "no class" for {meta['p_uncond']:.0%} of training examples.
-- Optimiser: AdamW lr {meta['lr']:g} ({meta['warmup']} warm-up steps, then constant), gradient clipping 1.0,
-  batch {meta['batch_size']}, {meta['steps_done']:,} steps = {meta['examples_seen']:,} examples
-  ({meta['examples_seen'] / 9000:.0f} epochs), seed {meta['seed']}. Shipped weights: EMA (decay {meta['ema']}).{stopped}
-- Wall time: {meta['wall_seconds'] / 60:.1f} min on {meta['machine']}.
+- Optimiser: AdamW, gradient clipping 1.0, batch {meta['batch_size']}; shipped weights: EMA (decay {meta['ema']}).{stopped}
+- Commands, in order:
+{phase_lines}
+- Wall time: {total_wall / 60:.1f} min in all, for {total_steps:,} steps = {total_examples:,} examples
+  ({total_examples / 9000:.0f} epochs), on {meta['machine']}. `phases.json` records every phase.
 
 ![loss](loss_curves.png)
 """
@@ -238,12 +277,15 @@ def main(argv=None) -> None:
     p.add_argument("--width", type=int, default=32)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--save-every", type=int, default=200)
+    p.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
+                   help="learning rate after warm-up: constant, or a cosine decay to 0 at --steps")
+    p.add_argument("--init-from", type=Path, default=None,
+                   help="continue from a saved model folder (unet/ + scheduler/), e.g. a copy of an earlier phase")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this long (0 = no limit)")
     p.add_argument("--device", default="auto")
     p.add_argument("--report", action="store_true", help="only measure the saved model and write its card")
     args = p.parse_args(argv)
-    args.grid = [("DPM-Solver++ 2M", 20, 1.0), ("DPM-Solver++ 2M", 20, 2.0), ("DPM-Solver++ 2M", 20, 4.0),
-                 ("DPM-Solver++ 2M", 10, 2.0), ("UniPC", 10, 2.0), ("Euler", 20, 2.0), ("DDIM", 50, 2.0)]
+    args.grid = [("Euler ancestral", 20, 1.0), ("Euler ancestral", 20, 1.25), ("DPM-Solver++ 2M", 20, 2.0)]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.report:
         report(args)

@@ -130,6 +130,7 @@ def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
                            timeout=60_000)
     assert "8 steps of Euler ancestral" in page.locator("#diff-progress").inner_text()
     assert page.locator("#diff-result img").count() == 4
+    page.get_by_text("Guidance made visible").click()  # open the accordion that holds the note
     scrub = page.locator("#diff-scrub input[type=number]")
     assert scrub.input_value() == "8"
     scrub.fill("2")
@@ -142,7 +143,7 @@ def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
 
 
 def test_a_link_restores_the_view_reruns_it_and_copy_link_writes_it(page, url, shots):
-    pg = page.context.new_page()
+    pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
     pg.goto(url + "?tab=gan&gan-seed=5&gan-side=3&gan-digit=7&run=1", wait_until="load")
     pg.wait_for_function("() => document.querySelector('#gan-stats')?.innerText.includes('Diversity')",
                          timeout=60_000)
@@ -163,7 +164,7 @@ def test_a_link_restores_the_view_reruns_it_and_copy_link_writes_it(page, url, s
 
 
 def test_a_bad_value_in_a_link_is_reported_not_applied(page, url):
-    pg = page.context.new_page()
+    pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
     pg.goto(url + "?tab=diffusion&diff-steps=5000&diff-scheduler=Heun", wait_until="load")
     pg.wait_for_selector("text=diff-steps='5000' was not applied", timeout=30_000)
     assert pg.locator("#diff-steps input[type=number]").input_value() == "20"  # unchanged

@@ -33,7 +33,7 @@ def test_every_checkpoint_has_a_card_weights_and_figures():
         meta = read_card_metadata(folder)
         assert "studio" in meta and meta["license"], folder
         keys.add(meta["studio"]["key"])
-        assert list(folder.glob("*.safetensors")), f"{folder} has no safetensors weights"
+        assert list(folder.rglob("*.safetensors")), f"{folder} has no safetensors weights"
         card = (folder / "README.md").read_text()
         for word in ("Command", "Wall time", "Measured quality"):
             assert word in card, f"{folder}/README.md lacks '{word}'"

@@ -362,7 +362,7 @@ def build_diffusion_tab(registry, settings) -> None:
         [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note, recipe_json,
          python_code], api_name="diffusion_run", concurrency_id=HEAVY)
     stop_btn.click(None, None, None, cancels=[run_event], api_visibility="private")
-    scrub.input(diffusion_step, [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
+    scrub.change(diffusion_step, [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")
     cmp_btn.click(diffusion_compare, [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
                   [cmp_gallery, cmp_note, quiz_answer], api_name="diffusion_compare", concurrency_id=HEAVY)

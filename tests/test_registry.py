@@ -118,7 +118,7 @@ def test_diffusion_bundle_fields(tiny_unet_dir):
     b = reg.get("unet")
     assert (b.num_classes, b.sample_size, b.in_channels) == (10, 8, 1)
     assert b.scheduler_config["_class_name"] == "DDPMScheduler"
-    assert b.scheduler_config["num_train_timesteps"] == 100
+    assert b.scheduler_config["num_train_timesteps"] == 1000
 
 
 def test_offline_hub_model_names_it_and_says_how_to_get_it(tmp_path):

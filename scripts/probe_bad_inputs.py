@@ -12,22 +12,15 @@ import collections
 import pathlib
 import tempfile
 
-from studio.registry import ModelRegistry, ModelSpec
-from tests.helpers import launched, save_tiny_gan, save_tiny_text_model, save_tiny_vae
+from studio.registry import ModelRegistry
+from tests.helpers import launched, tiny_family_specs
 
 BAD = [None, -1, 10**12, "", "x" * 5000, [1, 2], {"a": 1}, True, 0.5, "nan"]
 
 
 def main() -> None:
     root = pathlib.Path(tempfile.mkdtemp())
-    reg = ModelRegistry([
-        ModelSpec(key="tiny-text", family="text", source=str(save_tiny_text_model(root / "t")),
-                  loader="transformers-causal-lm", builtin=True),
-        ModelSpec(key="tiny-gan", family="gan", source=str(save_tiny_gan(root / "g")),
-                  loader="mixin:studio.gan.model:Generator", builtin=True),
-        ModelSpec(key="tiny-vae-2d", family="vae", source=str(save_tiny_vae(root / "v", latent_dim=2)),
-                  loader="mixin:studio.vae.model:ConvVAE", builtin=True),
-    ], device="cpu")
+    reg = ModelRegistry(tiny_family_specs(root), device="cpu")
     generic, clear, ok = collections.Counter(), collections.Counter(), 0
     with launched(reg) as client:
         for name, info in client.view_api(return_format="dict")["named_endpoints"].items():

@@ -104,6 +104,16 @@ class Recipe:
                    seed=seed, version=str(data.get("studio_version", "unknown")))
 
     @classmethod
+    def from_tab_box(cls, text: str, *, family: str, action: str, tab: str, verb: str) -> "Recipe":
+        """A recipe pasted into a tab's Recipe box, checked to be the ``family``/``action`` that tab applies."""
+        if not (text or "").strip():
+            raise StudioError(f"The recipe box is empty: {verb} something (its recipe appears here) or paste one.")
+        r = cls.from_json(text)
+        if r.family != family or r.action != action:
+            raise StudioError(f"This is a {r.family}/{r.action} recipe; the {tab} tab applies {family}/{action} recipes.")
+        return r
+
+    @classmethod
     def from_json(cls, text: str) -> "Recipe":
         try:
             data = json.loads(text)

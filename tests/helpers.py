@@ -137,3 +137,20 @@ class launched:
     def __exit__(self, *exc):
         self.client.close()
         self.demo.close()
+
+
+def tiny_family_specs(root: Path) -> list:
+    """One tiny model per family (text, GAN, 2-D VAE, conditional UNet), saved under ``root`` in the real formats,
+    as built-in specs: a whole studio's worth of models in a few seconds."""
+    from studio.registry import ModelSpec
+
+    return [
+        ModelSpec(key="tiny-text", family="text", source=str(save_tiny_text_model(root / "t")),
+                  loader="transformers-causal-lm", builtin=True),
+        ModelSpec(key="tiny-gan", family="gan", source=str(save_tiny_gan(root / "g")),
+                  loader="mixin:studio.gan.model:Generator", builtin=True),
+        ModelSpec(key="tiny-vae-2d", family="vae", source=str(save_tiny_vae(root / "v", latent_dim=2)),
+                  loader="mixin:studio.vae.model:ConvVAE", builtin=True),
+        ModelSpec(key="tiny-unet", family="diffusion", source=str(save_tiny_unet(root / "u")),
+                  loader="diffusers-unet", builtin=True),
+    ]

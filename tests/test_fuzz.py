@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 
 from studio.config import REPO_ROOT, Settings
-from studio.registry import ModelRegistry, ModelSpec
-from tests.helpers import launched, save_tiny_gan, save_tiny_text_model, save_tiny_unet, save_tiny_vae
+from studio.registry import ModelRegistry
+from tests.helpers import launched, tiny_family_specs
 
 SCALARS = [None, -1, 0, 10**12, -(10**12), 0.5, 1e308, True, "", " ", "x" * 20_000, "nan", "inf", "-1", "😀",
            "<script>alert(1)</script>", "../../etc/passwd", [1, 2], [], {"a": 1}, {}]
@@ -48,17 +48,7 @@ def studio(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("fuzz-models")
     judge = [s for s in builtin_specs(REPO_ROOT / "checkpoints") if s.family == "judge"]
-    reg = ModelRegistry([
-        *judge,
-        ModelSpec(key="tiny-text", family="text", source=str(save_tiny_text_model(root / "t")),
-                  loader="transformers-causal-lm", builtin=True),
-        ModelSpec(key="tiny-gan", family="gan", source=str(save_tiny_gan(root / "g")),
-                  loader="mixin:studio.gan.model:Generator", builtin=True),
-        ModelSpec(key="tiny-vae-2d", family="vae", source=str(save_tiny_vae(root / "v", latent_dim=2)),
-                  loader="mixin:studio.vae.model:ConvVAE", builtin=True),
-        ModelSpec(key="tiny-unet", family="diffusion", source=str(save_tiny_unet(root / "u")),
-                  loader="diffusers-unet", builtin=True),
-    ], device="cpu")
+    reg = ModelRegistry([*judge, *tiny_family_specs(root)], device="cpu")
     settings = Settings(allow_hub=False, hosted=True, max_new_tokens=16, max_diffusion_steps=20, max_batch=4)
     with launched(reg, settings) as c:
         yield c, reg

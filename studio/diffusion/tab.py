@@ -336,11 +336,7 @@ def build_diffusion_tab(registry, settings) -> None:
     @user_errors
     def apply_recipe(text):
         """Set every control from a diffusion/run recipe (JSON), as exported by diffusion_run."""
-        if not (text or "").strip():
-            raise StudioError("The recipe box is empty: run something (its recipe appears here) or paste one.")
-        r = Recipe.from_json(text)
-        if r.family != "diffusion" or r.action != "run":
-            raise StudioError(f"This is a {r.family}/{r.action} recipe; the Diffusion tab applies diffusion/run recipes.")
+        r = Recipe.from_tab_box(text, family="diffusion", action="run", tab="Diffusion", verb="run")
         registry.spec(r.model)
         p = dict(DEFAULTS, digit="any", batch=1, eta=0.0) | r.params
         engine.check_run(bundle_for(r.model), p["scheduler"], p["steps"], p["guidance"], p["batch"], p["eta"],

@@ -296,11 +296,7 @@ def build_text_tab(registry, settings) -> None:
     @user_errors
     def apply_recipe(text):
         """Set every control from a text/generate recipe (JSON), as exported by text_generate."""
-        if not (text or "").strip():
-            raise StudioError("The recipe box is empty: generate something (its recipe appears here) or paste one.")
-        r = Recipe.from_json(text)
-        if r.family != "text" or r.action != "generate":
-            raise StudioError(f"This is a {r.family}/{r.action} recipe; the Text tab applies text/generate recipes.")
+        r = Recipe.from_tab_box(text, family="text", action="generate", tab="Text", verb="generate")
         params = dict(r.params)
         prompt_text = params.pop("prompt", "")
         s = DecodeSettings.from_dict(params).validated(max_new_tokens_limit=limit)

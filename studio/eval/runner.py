@@ -77,5 +77,8 @@ def run(families, registry, *, data_dir=None, write: bool = True) -> tuple[dict,
             log.info("%s: %s (%.1f s)", key, {k: v for k, v in figures.items() if k != "settings"}, seconds)
             if write:
                 folder = Path(registry.spec(key).source)
-                (folder / "eval.json").write_text(json.dumps(entry, indent=2) + "\n")
+                path = folder / "eval.json"
+                # keep what the training script's report added (e.g. the diffusion card's table of settings)
+                earlier = json.loads(path.read_text()) if path.is_file() else {}
+                path.write_text(json.dumps({**earlier, **entry}, indent=2) + "\n")
     return results, missing

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio import __version__, share
+from studio import __version__, i18n, share
 from studio.config import Settings
 from studio.models_tab import build_models_tab, memory_markdown, status_table
 from studio.diffusion.tab import build_diffusion_tab
@@ -18,12 +18,14 @@ CSS = """
 """
 
 
-def build_studio(registry, settings: Settings | None = None) -> gr.Blocks:
-    """The whole app: one tab per family plus the Models tab, all fed by ``registry``."""
+def build_studio(registry, settings: Settings | None = None, *, localize: bool = True) -> gr.Blocks:
+    """The whole app: one tab per family plus the Models tab, all fed by ``registry``. ``localize``: show it
+    in the browser's language (English or Simplified Chinese, see studio/i18n.py)."""
     settings = settings or Settings()
     with gr.Blocks(title="Generative Studio") as demo:
-        gr.Markdown(f"# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
-                    f"on models that run on this machine. *v{__version__}*", elem_id="studio-title")
+        gr.Markdown("# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
+                    "on models that run on this machine.", elem_id="studio-title")
+        gr.Markdown(f"*v{__version__}*", elem_id="studio-version")
         with gr.Tabs(elem_id="studio-tabs") as tabs:
             with gr.Tab("Text", id="text", elem_id="tab-text") as tab_text:
                 explanation("text")
@@ -45,6 +47,9 @@ def build_studio(registry, settings: Settings | None = None) -> gr.Blocks:
         demo.load(lambda: (status_table(registry), memory_markdown(registry)), None, [table, memory],
                   api_visibility="private")
     name_input_errors(demo)
+    if localize:
+        i18n.localize_blocks(demo)
+        i18n.install(demo)
     return demo
 
 
@@ -57,7 +62,7 @@ def name_input_errors(demo: gr.Blocks) -> None:
         if not isinstance(block, gr.components.Component) or getattr(block, "_studio_wrapped", False):
             continue
         original = block.preprocess
-        label = str(block.label or block.elem_id or type(block).__name__)
+        label = i18n.english(block.label) or block.elem_id or type(block).__name__
         kind = type(block).__name__
 
         def preprocess(payload, _original=original, _label=label, _kind=kind):
@@ -81,7 +86,7 @@ def _describe_bad_payload(block_fn, inputs, err: Exception) -> str:
     """Which input of an event could not be read, and why, for a payload that failed before preprocessing."""
     fn_name = getattr(block_fn, "name", None) or getattr(getattr(block_fn, "fn", None), "__name__", "this action")
     if len(inputs) != len(block_fn.inputs):
-        return f"{fn_name} takes {len(block_fn.inputs)} inputs, got {len(inputs)}."
+        return i18n.N_(f"{fn_name} takes {len(block_fn.inputs)} inputs, got {len(inputs)}.")
     for block, value in zip(block_fn.inputs, inputs):
         model = getattr(block, "data_model", None)
         if model is None or value is None or getattr(block, "stateful", False):
@@ -89,13 +94,13 @@ def _describe_bad_payload(block_fn, inputs, err: Exception) -> str:
         try:
             model.model_validate(value, context={"validate_meta": True})
         except Exception:  # noqa: BLE001 - this is the input that failed
-            label = str(block.label or block.elem_id or type(block).__name__)
+            label = i18n.english(block.label) or block.elem_id or type(block).__name__
             shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
             kind = type(block).__name__.lower()
-            what = ("a file uploaded to this server (use gradio_client's handle_file)"
-                    if kind in ("file", "image", "sketchpad", "imageeditor", "gallery") else f"a {kind} value")
-            return f"{label}: {shown} is not {what}."
-    return f"{fn_name}: an input could not be read ({type(err).__name__}: {str(err)[:160]})."
+            what = (i18n.N_("a file uploaded to this server (use gradio_client's handle_file)")
+                    if kind in ("file", "image", "sketchpad", "imageeditor", "gallery") else i18n.N_(f"a {kind} value"))
+            return i18n.N_(f"{label}: {shown} is not {what}.")
+    return i18n.N_(f"{fn_name}: an input could not be read ({type(err).__name__}: {str(err)[:160]}).")
 
 
 def _name_payload_errors(demo: gr.Blocks) -> None:
@@ -117,4 +122,4 @@ def _name_payload_errors(demo: gr.Blocks) -> None:
 
 def launch_kwargs() -> dict:
     """Arguments for ``demo.launch`` shared by app.py and the tests (Gradio 6: theme and css go here)."""
-    return {"theme": gr.themes.Soft(), "css": CSS}
+    return {"theme": gr.themes.Soft(), "css": CSS, "i18n": i18n.i18n(), "head": i18n.HEAD}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio.i18n import N_
 from studio.ui_common import HEAVY, format_metrics, user_errors
 
 COLUMNS = ["model", "family", "origin", "loaded", "device", "dtype", "params (M)", "size (MB)", "load (s)",
@@ -35,12 +36,12 @@ def status_table(registry) -> list[list]:
 def memory_markdown(registry) -> str:
     m = registry.memory()
     loaded = registry.loaded_keys()
-    text = (f"**Device:** `{m['device']}` · **process memory:** {m['rss_mb']:.0f} MB · "
-            f"**loaded:** {len(loaded)} of at most {registry.max_loaded} "
-            f"({', '.join(loaded) if loaded else 'none yet: models load on first use'})")
+    shown = ", ".join(loaded) if loaded else N_("none yet: models load on first use")
+    text = N_(f"**Device:** `{m['device']}` · **process memory:** {m['rss_mb']:.0f} MB · "
+              f"**loaded:** {len(loaded)} of at most {registry.max_loaded} ({shown})")
     if "cuda_allocated_mb" in m:
-        text += (f" · **GPU:** {m['cuda_allocated_mb']:.0f} MB allocated, {m['cuda_reserved_mb']:.0f} MB reserved, "
-                 f"{m['cuda_free_mb']:.0f} of {m['cuda_total_mb']:.0f} MB free")
+        text += "\n\n" + N_(f"**GPU:** {m['cuda_allocated_mb']:.0f} MB allocated, {m['cuda_reserved_mb']:.0f} MB "
+                              f"reserved, {m['cuda_free_mb']:.0f} of {m['cuda_total_mb']:.0f} MB free")
     return text
 
 
@@ -49,7 +50,7 @@ def build_models_tab(registry) -> None:
     gr.Markdown("Every model the studio knows. Built-in models ship with the studio and work offline; Hub models "
                 "need a download first. Models load on first use and stay cached; load them here before a class "
                 "so the first demo is instant.")
-    memory = gr.Markdown(memory_markdown(registry), elem_id="models-memory")
+    memory = gr.Markdown(elem_id="models-memory")  # filled when the page opens, in the page's language
     table = gr.Dataframe(value=status_table(registry), headers=COLUMNS, interactive=False, wrap=True,
                          label="Models", elem_id="models-table")
     gr.Markdown(QUALITY_LEGEND, elem_id="models-quality-legend")
@@ -79,7 +80,7 @@ def build_models_tab(registry) -> None:
             raise gr.Error("Choose a model to load.")
         registry.get(key)
         row = next(r for r in registry.status() if r["key"] == key)
-        return (*snapshot(), f"Loaded **{key}** on `{row['device']}` in {row['load_s'] or 0:.2f} s.")
+        return (*snapshot(), N_(f"Loaded **{key}** on `{row['device']}` in {row['load_s'] or 0:.2f} s."))
 
     @user_errors
     def models_unload(key: str):
@@ -87,23 +88,23 @@ def build_models_tab(registry) -> None:
         if not key:
             raise gr.Error("Choose a model to unload.")
         was = registry.unload(key)
-        return (*snapshot(), f"Unloaded **{key}**." if was else f"**{key}** was not loaded.")
+        return (*snapshot(), N_(f"Unloaded **{key}**.") if was else N_(f"**{key}** was not loaded."))
 
     @user_errors
     def models_load_builtin():
         """Load every built-in model (warm-up before a class)."""
         report = registry.preload(["*"])
         failed = {k: v for k, v in report.items() if v != "ok"}
-        msg = f"Loaded {len(report) - len(failed)} built-in model(s)."
+        msg = N_(f"Loaded {len(report) - len(failed)} built-in model(s).")
         if failed:
-            msg += " Failed: " + "; ".join(f"**{k}**: {v}" for k, v in failed.items())
+            msg += "\n\n" + N_("Failed:") + "\n\n" + "\n\n".join(N_(f"**{k}**: {v}") for k, v in failed.items())
         return (*snapshot(), msg)
 
     @user_errors
     def models_unload_all():
         """Unload every model."""
         n = registry.unload_all()
-        return (*snapshot(), f"Unloaded {n} model(s).")
+        return (*snapshot(), N_(f"Unloaded {n} model(s)."))
 
     outs = [table, memory, note]
     refresh_btn.click(models_status, None, [table, memory], api_name="models_status")

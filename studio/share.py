@@ -17,6 +17,8 @@ from urllib.parse import parse_qs
 
 import gradio as gr
 
+from studio.i18n import N_, translate
+
 TABS = {"text": "text-", "vae": "vae-", "gan": "gan-", "diffusion": "diff-", "models": "models-"}
 RUN_BUTTONS = {"text": "text-generate", "vae": "vae-interpolate", "gan": "gan-sample", "diffusion": "diff-run"}
 SHAREABLE = (gr.Slider, gr.Number, gr.Dropdown, gr.Radio, gr.Checkbox, gr.CheckboxGroup, gr.Textbox)
@@ -65,7 +67,7 @@ def restore_values(controls: list, params: dict[str, list[str]]) -> tuple[list, 
             block.preprocess(value)  # the control's own check (range, choices, type), as for a user's input
         except Exception as err:  # noqa: BLE001 - every problem is reported to the user
             message = getattr(err, "message", None) or str(err)
-            problems.append(f"{block.elem_id}={raw[-1][:40]!r} was not applied: {message}")
+            problems.append(N_(f"{block.elem_id}={raw[-1][:40]!r} was not applied: {message}"))
             values.append(gr.skip())
             continue
         values.append(value)
@@ -110,10 +112,10 @@ def install(demo: gr.Blocks, tabs: gr.Tabs, tab_items: dict[str, gr.Tab]) -> Non
         tab = (params.get("tab") or [""])[-1]
         values, problems = restore_values(all_controls, params)
         if tab and tab not in TABS:
-            problems.append(f"tab={tab!r} is not one of {', '.join(TABS)}")
+            problems.append(N_(f"tab={tab!r} is not one of {', '.join(TABS)}"))
             tab = ""
         for p in problems:
-            gr.Warning(f"Link: {p}")
+            gr.Warning(translate(f"Link: {p}"))
         return (gr.Tabs(selected=tab) if tab else gr.skip(), tab or gr.skip(), *values)
 
     run_js = f"""() => {{

@@ -177,3 +177,40 @@ def test_models_tab_shows_the_table(page, shots):
     page.wait_for_selector("#models-table")
     assert "tiny-text" in page.locator("#models-table").inner_text()
     page.screenshot(path=str(shots / "models.png"), full_page=True)
+
+
+def test_a_chinese_browser_gets_the_chinese_studio_and_settings_switch_it_to_english(page, url, shots):
+    """The page follows the browser's language; messages written on the server follow the page, also after
+    Gradio's Settings -> Language switches it."""
+    ctx = page.context.browser.new_context(locale="zh-CN", viewport={"width": 1400, "height": 1000})
+    pg = ctx.new_page()
+    pg.goto(url, wait_until="load")
+    pg.wait_for_selector("#studio-tabs", timeout=60_000)
+    assert pg.locator("#studio-tabs [role=tab]").all_inner_texts() == ["文本", "VAE", "GAN", "扩散", "模型"]
+    assert pg.evaluate("document.documentElement.lang") == "zh-CN"
+    assert [c["value"] for c in ctx.cookies() if c["name"] == "studio_lang"] == ["zh-CN"]
+    pg.locator("#tab-gan-button").click()
+    assert pg.locator("#gan-sample").inner_text() == "采样网格"
+    assert pg.locator("#gan-digit input").input_value() == "任意"  # a choice's shown name; its value stays "any"
+    pg.locator("#gan-sample").click()
+    pg.wait_for_function("() => document.querySelector('#gan-stats')?.innerText.includes('多样性')", timeout=60_000)
+    assert "种子 0 · 要求" in pg.locator("#gan-gallery").inner_text()
+    pg.locator("#gan-maths-accordion").click()
+    pg.wait_for_selector("#gan-maths .katex", timeout=10_000)  # the Chinese maths panel renders its formulas
+    assert "极小极大博弈" in pg.locator("#gan-maths").inner_text()
+    pg.screenshot(path=str(shots / "gan-zh-CN.png"), full_page=True)
+    pg.locator("#tab-diffusion-button").click()
+    pg.get_by_text("比较调度器").click()
+    pg.locator("#diff-reveal").click()
+    pg.wait_for_selector("text=没有可揭晓的内容：先勾选竞猜框并点击比较。", timeout=30_000)  # an error, in Chinese
+    # Settings -> Language -> English: the page and the server's messages switch together
+    pg.locator("footer").get_by_text("设置").click()
+    pg.get_by_role("combobox", name="Language").click()
+    pg.get_by_role("option", name="English").click()
+    pg.locator("[aria-label=Settings] .backdrop").click(position={"x": 5, "y": 5}, force=True)
+    pg.wait_for_function("() => document.documentElement.lang === 'en'", timeout=10_000)
+    assert [c["value"] for c in ctx.cookies() if c["name"] == "studio_lang"] == ["en"]
+    assert pg.locator("#diff-run").inner_text() == "Run the reverse process"
+    pg.locator("#diff-reveal").click()
+    pg.wait_for_selector("text=Nothing to reveal: tick the quiz box and press Compare first.", timeout=30_000)
+    ctx.close()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import torch
 
 from studio.device import make_generator, resolve_seed
+from studio.i18n import N_
 from studio.recipe import engine_action
 
 # Names shown in the studio -> diffusers classes.
@@ -40,13 +41,13 @@ SCHEDULERS = {
     "UniPC": "UniPCMultistepScheduler",
 }
 SCHEDULER_NOTES = {
-    "DDPM": "ancestral sampling of the DDPM paper: each step samples x_{t-1} ~ p(x_{t-1} | x_t), adding fresh noise. Needs many steps.",
-    "DDIM": "deterministic at η = 0: jumps along the predicted x̂₀ (clipped to [-1, 1], with ε̂ recomputed to match); η = 1 adds DDPM-like noise back.",
-    "DPM-Solver++ 2M": "a second-order multistep ODE solver on x̂₀ (Lu et al. 2022): good digits in 10–25 steps.",
-    "Euler": "first-order ODE solver in σ (Karras et al. 2022): x ← x + (σ_next − σ)·ε̂.",
-    "Euler ancestral": "Euler step to a lower σ, then fresh noise back up: never converges to one image as steps grow.",
-    "Heun": "second-order: an Euler step, then a correction with a second model evaluation (2 per step).",
-    "UniPC": "a unified predictor-corrector multistep solver (Zhao et al. 2023): strong at very few steps.",
+    "DDPM": N_("ancestral sampling of the DDPM paper: each step samples x_{t-1} ~ p(x_{t-1} | x_t), adding fresh noise. Needs many steps."),
+    "DDIM": N_("deterministic at η = 0: jumps along the predicted x̂₀ (clipped to [-1, 1], with ε̂ recomputed to match); η = 1 adds DDPM-like noise back."),
+    "DPM-Solver++ 2M": N_("a second-order multistep ODE solver on x̂₀ (Lu et al. 2022): good digits in 10–25 steps."),
+    "Euler": N_("first-order ODE solver in σ (Karras et al. 2022): x ← x + (σ_next − σ)·ε̂."),
+    "Euler ancestral": N_("Euler step to a lower σ, then fresh noise back up: never converges to one image as steps grow."),
+    "Heun": N_("second-order: an Euler step, then a correction with a second model evaluation (2 per step)."),
+    "UniPC": N_("a unified predictor-corrector multistep solver (Zhao et al. 2023): strong at very few steps."),
 }
 ETA_SCHEDULERS = ("DDIM",)  # schedulers whose step takes η
 DIGIT_CHOICES = ("any", "none", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from studio.diffusion import engine
 from studio.diffusion.evaluate import DEFAULTS
 from studio.errors import StudioError
+from studio.i18n import N_
 from studio.plots import figure_to_image, image_grid, schedule_plot, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
@@ -155,9 +156,9 @@ def build_diffusion_tab(registry, settings) -> None:
 
     def guidance_panel(run: engine.DiffusionRun, k: int):
         if run.eps_cond is None:
-            return None, (f"Step {k + 1} (t = {run.timesteps[k]:.0f}): this run made one prediction per step (w = "
-                          f"{run.guidance:g}, or no digit), so there is nothing to compare. Set guidance w to e.g. 3 "
-                          "and run again.")
+            return None, N_(f"Step {k + 1} (t = {run.timesteps[k]:.0f}): this run made one prediction per step (w = "
+                            f"{run.guidance:g}, or no digit), so there is nothing to compare. Set guidance w to e.g. 3 "
+                            "and run again.")
         v = run.guidance_view(k)
         n = min(4, run.x_t.shape[1])
         cells = []
@@ -166,9 +167,9 @@ def build_diffusion_tab(registry, settings) -> None:
             cells += [(e[1][i] / 4 + 0.5).clamp(0, 1) for e in (v["cond"], v["uncond"], v["guided"])]
         img = image_grid(torch.stack(cells), 6, scale=_scale_for(run))
         gap = (v["cond"][1][:n] - v["uncond"][1][:n]).pow(2).mean().sqrt().item()
-        return img, (f"Step {k + 1} (t = {run.timesteps[k]:.0f}), w = {run.guidance:g}: RMS difference between the "
-                     f"conditional and unconditional ε̂ = {gap:.3f}; the guided ε̂ moves {run.guidance:g}× that far "
-                     f"from the unconditional one.")
+        return img, N_(f"Step {k + 1} (t = {run.timesteps[k]:.0f}), w = {run.guidance:g}: RMS difference between the "
+                       f"conditional and unconditional ε̂ = {gap:.3f}; the guided ε̂ moves {run.guidance:g}× that far "
+                       f"from the unconditional one.")
 
     def scrub_outputs(run, k):
         xt, x0, eps = panels(run, k)
@@ -184,11 +185,11 @@ def build_diffusion_tab(registry, settings) -> None:
         items = []
         for i, s in enumerate(run.seeds):
             label = run.labels[i]
-            caption = f"seed {s} · " + ("no class" if label is None else f"asked {label}")
+            caption = N_(f"seed {s}") + " · " + (N_("no class") if label is None else N_(f"asked {label}"))
             if pred is not None:
-                caption += f" · judge {int(pred[i])} ({float(conf[i]):.0%})"
-                if label is not None and int(pred[i]) != label:
-                    caption += " ✗"
+                p, c = int(pred[i]), float(conf[i])
+                caption += " · " + (N_(f"judge {p} ({c:.0%}) ✗") if label is not None and p != label
+                                    else N_(f"judge {p} ({c:.0%})"))
             items.append((to_pil((images[i] + 1) / 2, scale=_scale_for(run)), caption))
         return items
 
@@ -215,15 +216,15 @@ def build_diffusion_tab(registry, settings) -> None:
                 break
             every = every or max(1, math.ceil(total / 50))  # at most ~50 previews per run
             if k == 1 or k % every == 0:
-                yield (f"step {k} of {total} · t = {out['t']:.0f}", _grid(out["x_t"], scale=s),
+                yield (N_(f"step {k} of {total}") + f" · t = {out['t']:.0f}", _grid(out["x_t"], scale=s),
                        _grid(out["x0_hat"], scale=s), _eps_grid(out["eps_hat"], scale=s),
                        *[gr.skip()] * 8)
         last = run.steps - 1
         xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(run, last)
         recipe = recipe_of(key, run)
-        summary = (f"**Done**: {run.steps} steps of {run.scheduler}, **{run.nfe} model evaluations per image**"
-                   + (" (two per step: guidance)" if run.eps_cond is not None else "")
-                   + f", w = {run.guidance:g}, seeds {run.seeds[0]}..{run.seeds[-1]}.")
+        guided = N_(" (two per step: guidance)") if run.eps_cond is not None else ""
+        summary = N_(f"**Done**: {run.steps} steps of {run.scheduler}, **{run.nfe} model evaluations per image**"
+                     f"{guided}, w = {run.guidance:g}, seeds {run.seeds[0]}..{run.seeds[-1]}.")
         yield (summary, xt, x0, eps, gr.Slider(minimum=1, maximum=max(run.steps, 2), value=run.steps, step=1),
                sched_img, result_items(bundle, run), run, g_img, g_note, recipe.to_json(), recipe.to_python())
 
@@ -256,21 +257,22 @@ def build_diffusion_tab(registry, settings) -> None:
             for i in range(n):
                 cells += [(r.x0_hat[c][i].float() + 1) / 2 for c in cols] + [(r.images[i] + 1) / 2]
             img = image_grid(torch.stack(cells), len(cols) + 1, scale=_scale_for(r))
-            items.append((img, f"{r.scheduler}: {r.steps} steps · {r.nfe} model evaluations per image"))
-        same = all(torch.equal(runs[0].x_T, r.x_T) for r in runs)
-        note = (f"All runs start from the same x_T ({'checked: identical' if same else 'NOT identical'}) with seed "
-                f"{runs[0].seeds[0]}; Heun spends two evaluations per step, so it gets half the steps. "
-                + " · ".join(f"{r.scheduler}: NFE {r.nfe}" for r in runs))
+            items.append((img, N_(f"{r.scheduler}: {r.steps} steps") + " · "
+                          + N_(f"{r.nfe} model evaluations per image")))
+        same = N_("checked: identical") if all(torch.equal(runs[0].x_T, r.x_T) for r in runs) else N_("NOT identical")
+        note = (N_(f"All runs start from the same x_T ({same}) with seed {runs[0].seeds[0]}; Heun spends two "
+                   f"evaluations per step, so it gets half the steps.") + "\n\n"
+                + " · ".join(N_(f"{r.scheduler}: NFE {r.nfe}") for r in runs))
         if not hide:
             return items, note, None
         # quiz: shuffle (with the run's seed, so a class sees the same order again) and hide the names
         order = torch.randperm(len(items), generator=torch.Generator().manual_seed(runs[0].seeds[0])).tolist()
         letters = "ABC"
-        answer = " · ".join(f"**{letters[i]}** = {items[j][1]}" for i, j in enumerate(order))
-        hidden = [(items[j][0], f"Strip {letters[i]}") for i, j in enumerate(order)]
+        answer = "\n".join(N_(f"**{letters[i]}** = {items[j][1]}") for i, j in enumerate(order))
+        hidden = [(items[j][0], N_(f"Strip {letters[i]}")) for i, j in enumerate(order)]
         names_shown = ", ".join(sorted(r.scheduler for r in runs))
-        return hidden, (f"Which scheduler made which strip? The candidates: {names_shown}, all at "
-                        f"{runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
+        return hidden, N_(f"Which scheduler made which strip? The candidates: {names_shown}, all at "
+                          f"{runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
 
     @user_errors
     def reveal(answer):
@@ -295,9 +297,9 @@ def build_diffusion_tab(registry, settings) -> None:
         out = engine.forward_process(bundle, seed=engine.resolve_seed(seed_value), x0=x0, timesteps=ts)
         strip = image_grid(((out["x_t"] + 1) / 2).clamp(0, 1), len(ts), scale=_scale_for(bundle.sample_size))
         ab = out["alpha_bar"][-1]
-        note = (f"Digit {label} (MNIST #{mnist_index}). At t = {t_value}: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε = "
-                f"**{math.sqrt(ab):.3f}**·x₀ + **{math.sqrt(1 - ab):.3f}**·ε, ᾱ_t = {ab:.4f}, SNR = ᾱ/(1−ᾱ) = "
-                f"{out['snr'][-1]:.3g}. One ε (from the seed) is used for every t, so you see the same noise grow.")
+        note = N_(f"Digit {label} (MNIST #{mnist_index}). At t = {t_value}: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε = "
+                  f"**{math.sqrt(ab):.3f}**·x₀ + **{math.sqrt(1 - ab):.3f}**·ε, ᾱ_t = {ab:.4f}, SNR = ᾱ/(1−ᾱ) = "
+                  f"{out['snr'][-1]:.3g}. One ε (from the seed) is used for every t, so you see the same noise grow.")
         return strip, note
 
     @user_errors
@@ -348,7 +350,7 @@ def build_diffusion_tab(registry, settings) -> None:
         if name not in engine.SCHEDULERS:
             return gr.skip(), gr.skip()
         uses_eta = name in engine.ETA_SCHEDULERS
-        return (f"**{name}**: {engine.SCHEDULER_NOTES[name]}",
+        return (N_(f"**{name}**: {engine.SCHEDULER_NOTES[name]}"),
                 gr.update(interactive=uses_eta, info=None if uses_eta else "used by DDIM: 0 = deterministic, 1 = as noisy as DDPM"))
 
     # --- wiring -------------------------------------------------------------------------------------

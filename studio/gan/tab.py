@@ -9,6 +9,7 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.gan import engine
+from studio.i18n import N_
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
@@ -92,18 +93,20 @@ def build_gan_tab(registry, settings) -> None:
         out = engine.grid(bundle_for(key), seed=first, judge=judge(), **params)
         items = []
         for i, s in enumerate(out["seeds"]):
-            caption = f"seed {s} · asked {out['labels'][i]}"
+            caption = N_(f"seed {s}") + " · " + N_(f"asked {out['labels'][i]}")
             if out["judge_pred"] is not None:
                 p, c = out["judge_pred"][i], out["judge_conf"][i]
-                caption += f" · judge {p} ({c:.0%})" + ("" if p == out["labels"][i] else " ✗")
+                caption += " · " + (N_(f"judge {p} ({c:.0%})") if p == out["labels"][i] else N_(f"judge {p} ({c:.0%}) ✗"))
             items.append((to_pil(out["images"][i], scale=4), caption))
-        stats = f"**Diversity** (mean pairwise RMS pixel distance): **{out['diversity']:.3f}**"
+        stats = N_(f"**Diversity** (mean pairwise RMS pixel distance): **{out['diversity']:.3f}**")
         if out["judge_pred"] is not None:
             agree = sum(p == a for p, a in zip(out["judge_pred"], out["labels"])) / len(out["labels"])
             mean_conf = sum(out["judge_conf"]) / len(out["judge_conf"])
-            stats += f" · judge agrees with the digit asked for **{agree:.0%}** · mean confidence {mean_conf:.0%}"
+            stats += " · " + N_(f"judge agrees with the digit asked for **{agree:.0%}**")
+            stats += " · " + N_(f"mean confidence {mean_conf:.0%}")
         root_d = bundle_for(key).model.z_dim ** 0.5
-        stats += f" · mean ‖z‖ {sum(out['latent_norms']) / len(out['latent_norms']):.2f} (the prior's typical radius √d = {root_d:.2f})"
+        mean_norm = sum(out["latent_norms"]) / len(out["latent_norms"])
+        stats += " · " + N_(f"mean ‖z‖ {mean_norm:.2f} (the prior's typical radius √d = {root_d:.2f})")
         recipe = Recipe(family="gan", action="grid", model=key, params=params, seed=first)
         return items, stats, recipe.to_json(), recipe.to_python()
 
@@ -114,9 +117,11 @@ def build_gan_tab(registry, settings) -> None:
         out = engine.interpolate(bundle_for(key), seed=engine.resolve_seed(seed_value),
                                  seed_b=engine.resolve_seed(seed_b_value), steps=as_int("Steps", n_steps),
                                  digit=digit_value, truncation=trunc, threshold=tau, psi=psi_value, judge=judge())
-        note = (f"‖z‖ along lerp: {min(out['lerp_norms']):.2f}..{max(out['lerp_norms']):.2f}; along slerp: "
-                f"{min(out['slerp_norms']):.2f}..{max(out['slerp_norms']):.2f}. Digits {out['labels'][0]} → "
-                f"{out['labels'][1]}" + (" (the class embedding is interpolated too)." if out['labels'][0] != out['labels'][1] else "."))
+        a, b = out["labels"]
+        note = N_(f"‖z‖ along lerp: {min(out['lerp_norms']):.2f}..{max(out['lerp_norms']):.2f}; along slerp: "
+                  f"{min(out['slerp_norms']):.2f}..{max(out['slerp_norms']):.2f}.")
+        note += "\n\n" + (N_(f"Digits {a} → {b} (the class embedding is interpolated too).") if a != b
+                       else N_(f"Digits {a} → {b}."))
         n = len(out["t"])
         return image_grid(out["lerp"], n, scale=3), image_grid(out["slerp"], n, scale=3), note
 
@@ -137,7 +142,7 @@ def build_gan_tab(registry, settings) -> None:
         if not story["history"]:
             raise StudioError(f"{key!r} ships no training log.")
         fig = loss_curves(story["history"], [("loss_d", "discriminator"), ("loss_g", "generator")])
-        return fig, [(p, f"step {s} (epoch {e})") for p, s, e in story["snapshots"]]
+        return fig, [(p, N_(f"step {s} (epoch {e})")) for p, s, e in story["snapshots"]]
 
     def trunc_changed(t):
         return (gr.update(interactive=t == "resample", info=None if t == "resample" else "used by 'resample'"),

@@ -22,6 +22,7 @@ from typing import Iterator
 
 import torch
 
+from studio.i18n import N_
 from studio.device import make_generator, resolve_seed  # noqa: F401 (resolve_seed is used by the tab)
 from studio.recipe import engine_action
 
@@ -141,8 +142,8 @@ class DecodeSettings:
 
     def inactive_controls(self) -> dict[str, str]:
         """Controls that do nothing in this mode, with the reason (the tab disables them and says why)."""
-        why_sample = f"only used when sampling (mode is {self.mode})"
-        why_beam = f"only used by beam search (mode is {self.mode})"
+        why_sample = N_(f"only used when sampling (mode is {self.mode})")
+        why_beam = N_(f"only used by beam search (mode is {self.mode})")
         off = {}
         if self.mode != "sample":
             off.update({k: why_sample for k in ("temperature", "top_k", "top_p", "min_p", "typical_p")})
@@ -230,11 +231,12 @@ def prepare_prompt(bundle, prompt: str) -> tuple[list[int], list[str]]:
         if start is None:
             raise ValueError("The prompt is empty and this model has no beginning-of-text token: type a prompt.")
         ids = [start]
-        notices.append(f"Empty prompt: generation starts from the beginning-of-text token {tok.convert_ids_to_tokens(start)!r}.")
+        notices.append(N_(f"Empty prompt: generation starts from the beginning-of-text token "
+                          f"{tok.convert_ids_to_tokens(start)!r}."))
     limit = bundle.context_length - 1
     if len(ids) > limit:
-        notices.append(f"The prompt is {len(ids)} tokens, longer than the model's context of {bundle.context_length}; "
-                       f"kept its last {limit} tokens.")
+        notices.append(N_(f"The prompt is {len(ids)} tokens, longer than the model's context of "
+                          f"{bundle.context_length}; kept its last {limit} tokens."))
         ids = ids[-limit:]
     return ids, notices
 

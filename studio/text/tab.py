@@ -6,6 +6,7 @@ from dataclasses import asdict, fields
 
 import gradio as gr
 
+from studio.i18n import N_
 from studio.errors import StudioError
 from studio.plots import entropy_chart, sample_histogram, stage_bars
 from studio.recipe import Recipe
@@ -33,16 +34,17 @@ def highlighted(run: dict) -> list[tuple[str, float | None]]:
 def run_summary(run: dict) -> str:
     steps = run["steps"]
     if not steps:
-        return "No tokens generated."
+        return N_("No tokens generated.")
     logprob = sum(-s["surprisal"] for s in steps)
     ppl = pow(2.718281828459045, -logprob / len(steps))
-    why = {"eos": "reached the end-of-text token", "max_new_tokens": "reached max new tokens",
-           "cancelled": "stopped by the user"}.get(run.get("stopped", ""), run.get("stopped", ""))
-    lines = [f"**{len(steps)} tokens** ({why}) · sequence log-probability under the model **{logprob:.2f} nats** · "
-             f"perplexity **{ppl:.2f}** · seed `{run['seed']}`"]
-    lines += [f"ℹ️ {n}" for n in run.get("notices", [])]
+    why = {"eos": N_("reached the end-of-text token"), "max_new_tokens": N_("reached max new tokens"),
+           "cancelled": N_("stopped by the user")}.get(run.get("stopped", ""), run.get("stopped", ""))
+    lines = [" · ".join([N_(f"**{len(steps)} tokens** ({why})"),
+                         N_(f"sequence log-probability under the model **{logprob:.2f} nats**"),
+                         N_(f"perplexity **{ppl:.2f}**"), N_(f"seed `{run['seed']}`")])]
+    lines += [N_(f"ℹ️ {n}") for n in run.get("notices", [])]
     if run.get("beams"):
-        lines.append("**Beams** (score = log-probability / length^α):")
+        lines.append(N_("**Beams** (score = log-probability / length^α):"))
         lines += [f"{i + 1}. `{score:.3f}` {text[:200]!r}" for i, (text, score) in enumerate(run["beams"])]
     return "\n\n".join(lines)
 
@@ -204,7 +206,7 @@ def build_text_tab(registry, settings) -> None:
             run = partial
             if i % 2 == 0:  # every other token: smooth on screen, light on the queue
                 d = run.to_dict()
-                yield (highlighted(d), f"generating… {len(d['steps'])} tokens", gr.skip(), gr.skip(), gr.skip(),
+                yield (highlighted(d), N_(f"generating… {len(d['steps'])} tokens"), gr.skip(), gr.skip(), gr.skip(),
                        gr.skip(), gr.skip(), gr.skip(), gr.skip())
         yield finish(key, prompt_text, run.to_dict(), asdict(s))
 
@@ -251,7 +253,8 @@ def build_text_tab(registry, settings) -> None:
         new = engine.branch(bundle_for(key), seed=engine.resolve_seed(seed_value), context_ids=context,
                             token_id=int(token_id), max_new_tokens=remaining, settings=run["settings"],
                             max_new_tokens_limit=limit).to_dict()
-        new["notices"] = [f"Branched at step {index} with {engine.token_texts(bundle_for(key), [int(token_id)])[0]!r}."]
+        picked = engine.token_texts(bundle_for(key), [int(token_id)])[0]
+        new["notices"] = [N_(f"Branched at step {index} with {picked!r}.")]
         return finish(key, new["prompt"], new, run["settings"])
 
     @GPU
@@ -278,9 +281,9 @@ def build_text_tab(registry, settings) -> None:
         for name, col, r in zip(names, cols, runs):
             d = r.to_dict()
             outs["ABC".index(name)] = highlighted(d)
-            what = "greedy" if col["mode"] == "greedy" else f"sample, T = {col['temperature']}"
-            lines.append(f"**{name}** ({what}): log-prob {d['logprob']:.2f} nats, perplexity {d['perplexity']:.2f}")
-        return (*outs, f"Seed `{seed_value}` · " + " · ".join(lines))
+            what = N_("greedy") if col["mode"] == "greedy" else N_(f"sample, T = {col['temperature']}")
+            lines.append(N_(f"**{name}** ({what}): log-prob {d['logprob']:.2f} nats, perplexity {d['perplexity']:.2f}"))
+        return (*outs, "\n\n".join([N_(f"Seed `{seed_value}`"), *lines]))
 
     def apply_preset(name):
         p = asdict(PRESETS[name])
@@ -289,8 +292,9 @@ def build_text_tab(registry, settings) -> None:
     def mode_changed(m):
         off = DecodeSettings(mode=m).inactive_controls()
         updates = [gr.update(interactive=k not in off, info=off.get(k)) for k in SETTING_NAMES if k != "max_new_tokens"]
-        note = ("Greyed out in this mode: " + ", ".join(f"`{k}`" for k in off) + ". Sampling controls act only when "
-                "sampling; beam controls only in beam search.") if off else ""
+        names = ", ".join(f"`{k}`" for k in off)
+        note = N_(f"Greyed out in this mode: {names}. Sampling controls act only when sampling; beam controls "
+                  "only in beam search.") if off else ""
         return [*updates, note]
 
     @user_errors

@@ -12,6 +12,7 @@ import math
 import numpy as np
 import torch
 
+from studio.i18n import N_
 from studio.data import load_mnist
 from studio.device import make_generator, randn, resolve_seed
 from studio.latent import lerp, path_t, slerp
@@ -110,7 +111,7 @@ def heldout_digit(index: int = 0, digit: str | int | None = None, data_dir=None)
             raise ValueError(f"digit must be 0..9 or 'any', got {digit!r}.")
         pool = torch.nonzero(y == d).flatten()
     if not 0 <= index < len(pool):
-        what = f"held-out images of digit {digit}" if digit not in (None, "", "any") else "held-out images"
+        what = N_(f"held-out images of digit {digit}") if digit not in (None, "", "any") else N_("held-out images")
         raise ValueError(f"index must be in [0, {len(pool) - 1}] ({len(pool)} {what}), got {index}.")
     i = int(pool[index])
     return x[i:i + 1], int(y[i]), 9000 + i

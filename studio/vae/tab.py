@@ -8,6 +8,7 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.i18n import N_
 from studio.errors import StudioError
 from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif
 from studio.recipe import Recipe
@@ -207,11 +208,11 @@ def build_vae_tab(registry, settings) -> None:
             return gr.skip(), gr.skip()
         z = click_to_z(geom, float(evt.index[0]), float(evt.index[1]))
         if z is None:
-            return gr.skip(), "Click inside the map."
+            return gr.skip(), N_("Click inside the map.")
         import torch
 
         img = engine.decode(bundle_for(key).model, torch.tensor([z]))
-        return to_pil(img[0], scale=5), f"Decoded z = ({z[0]:.2f}, {z[1]:.2f})"
+        return to_pil(img[0], scale=5), N_(f"Decoded z = ({z[0]:.2f}, {z[1]:.2f})")
 
     @GPU
     @user_errors

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio import __version__, i18n, share
+from studio import __version__, gradio_fixes, i18n, share
 from studio.config import Settings
 from studio.models_tab import build_models_tab, memory_markdown, status_table
 from studio.diffusion.tab import build_diffusion_tab
@@ -22,6 +22,7 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
     """The whole app: one tab per family plus the Models tab, all fed by ``registry``. ``localize``: show it
     in the browser's language (English or Simplified Chinese, see studio/i18n.py)."""
     settings = settings or Settings()
+    gradio_fixes.install()
     with gr.Blocks(title="Generative Studio") as demo:
         gr.Markdown("# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
                     "on models that run on this machine.", elem_id="studio-title")

@@ -1,0 +1,51 @@
+"""The file-cache race fix: a result image written again while it is being read is never seen partial."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+from PIL import Image
+
+from studio import gradio_fixes
+
+
+def hammer(save, cache_dir, rounds: int = 300) -> list[int]:
+    """Save the same image over and over in one thread while another reads the cached file; the sizes read."""
+    img = Image.fromarray((np.random.default_rng(0).random((96, 96, 3)) * 255).astype(np.uint8))
+    path = save(img, str(cache_dir), format="png")
+    full = len(open(path, "rb").read())
+    done = threading.Event()
+    short: list[int] = []
+
+    def writer():
+        for _ in range(rounds):
+            save(img, str(cache_dir), format="png")
+        done.set()
+
+    t = threading.Thread(target=writer)
+    t.start()
+    while not done.is_set():
+        n = len(open(path, "rb").read())
+        if n != full:
+            short.append(n)
+    t.join()
+    return short
+
+
+def test_gradio_fixes_make_cache_writes_atomic(tmp_path):
+    from gradio import processing_utils as pu
+
+    gradio_fixes.install()
+    assert getattr(pu.save_pil_to_cache, "_studio_atomic", False)
+    assert hammer(pu.save_pil_to_cache, tmp_path) == []  # every read saw the whole file
+
+
+def test_write_atomically_keeps_an_identical_file_and_replaces_a_different_one(tmp_path):
+    path = tmp_path / "x.bin"
+    gradio_fixes.write_atomically(path, b"abc")
+    inode = path.stat().st_ino
+    gradio_fixes.write_atomically(path, b"abc")
+    assert path.stat().st_ino == inode and path.read_bytes() == b"abc"  # same bytes: left in place, touched
+    gradio_fixes.write_atomically(path, b"abcd")
+    assert path.read_bytes() == b"abcd" and not list(tmp_path.glob(".x.bin.*"))  # no staging file left

@@ -4,9 +4,12 @@ on the built-in models, in its own process).
     python benchmarks/load.py [--clients 16] [--seconds 60]
 
 Each client loops over a mix of requests (text generation, GAN grid, VAE interpolation and grid, a diffusion
-run, the Models table) with its own seeds. Every model is used once before the clock starts, so lazy loading
-is not counted as growth. Reported: requests, failures, p50 / p95 latency, and the server process's resident
-memory at the start and the end.
+run, the Models table) with its own seeds. Before the clock starts every model is used once (lazy loading is
+not growth) and then all the clients make one round of every request together (the server's worker threads,
+their allocator arenas and the sessions exist from then on); errors in that round count too. The server's
+resident memory is sampled every 2 s during the run, so a leak (a steady climb) can be told from a step.
+Reported: requests, failures, p50 / p95 latency, and the resident memory before the warm-up, at the start of
+the timed run, its samples, and at the end.
 
     RESULT load_p95_s <seconds>
     RESULT load_errors <count>
@@ -51,11 +54,12 @@ def argument_lists(client) -> dict:
     out = {}
     for name, overrides in MIX:
         params = api[name]["parameters"]
-        labels = [p.get("label") for p in params]
+        # a translated label comes as {"__type__": "translation_metadata", "key": <the English>}
+        labels = [p["label"].get("key") if isinstance(p.get("label"), dict) else p.get("label") for p in params]
         missing = set(overrides) - set(labels)
         if missing:
             raise SystemExit(f"{name} has no parameter labelled {sorted(missing)}; it has {labels}")
-        args = [overrides.get(p.get("label"), p.get("parameter_default")) for p in params]
+        args = [overrides.get(label, p.get("parameter_default")) for label, p in zip(labels, params)]
         seed_at = next((i for i, lab in enumerate(labels) if lab in SEED_LABELS), None)
         out[name] = (args, seed_at)
     return out
@@ -88,15 +92,25 @@ def main() -> None:
         for name, (call_args, _) in calls.items():  # load every model once
             warm.predict(*call_args, api_name=name)
         proc = psutil.Process(server.pid)
-        rss_start = proc.memory_info().rss
+        rss_cold = proc.memory_info().rss
         latencies: list[tuple[str, float]] = []
         errors: list[str] = []
         lock = threading.Lock()
-        stop_at = time.time() + args.seconds
+        clients = [Client(url, verbose=False) for _ in range(args.clients)]
+        stop_at = 0.0
+        started = threading.Barrier(args.clients + 1)
 
         def worker(i: int) -> None:
             rng = random.Random(i)
-            client = Client(url, verbose=False)
+            client = clients[i]
+            for name, (call_args, _) in calls.items():  # the warm-up round, all clients together
+                try:
+                    client.predict(*call_args, api_name=name)
+                except Exception as err:  # noqa: BLE001 - counted and reported
+                    with lock:
+                        errors.append(f"warm-up {name}: {str(err)[:120]}")
+            started.wait()
+            started.wait()  # the main thread has read the starting memory
             while time.time() < stop_at:
                 name = rng.choice(list(calls))
                 call_args, seed_at = calls[name]
@@ -116,6 +130,14 @@ def main() -> None:
         threads = [threading.Thread(target=worker, args=(i,)) for i in range(args.clients)]
         for t in threads:
             t.start()
+        started.wait()
+        rss_start = proc.memory_info().rss
+        stop_at = time.time() + args.seconds
+        samples = []
+        started.wait()
+        while any(t.is_alive() for t in threads):
+            samples.append(proc.memory_info().rss)
+            time.sleep(2)
         for t in threads:
             t.join()
         rss_end = proc.memory_info().rss
@@ -132,7 +154,10 @@ def main() -> None:
             print(f"{name:18s} n={len(mine):4d}  p50 {statistics.median(mine):6.2f} s  max {max(mine):6.2f} s")
     for e in errors[:10]:
         print("error:", e)
-    print(f"server RSS {rss_start / 2**20:.0f} MiB at the start, {rss_end / 2**20:.0f} MiB at the end")
+    print(f"server RSS {rss_cold / 2**20:.0f} MiB after loading the models, {rss_start / 2**20:.0f} MiB after the "
+          f"warm-up round (the start), {rss_end / 2**20:.0f} MiB at the end")
+    step = max(1, len(samples) // 12)
+    print("RSS samples every 2 s (MiB):", " ".join(f"{r / 2**20:.0f}" for r in samples[::step]))
     print(f"RESULT load_requests {len(lat)}")
     print(f"RESULT load_p50_s {statistics.median(lat) if lat else float('nan'):.3f}")
     print(f"RESULT load_p95_s {p95:.3f}")

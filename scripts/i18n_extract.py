@@ -2,6 +2,7 @@
 
     python scripts/i18n_extract.py              # report what studio/locales/zh-CN.json lacks
     python scripts/i18n_extract.py --write      # add the missing ones with "" (to be translated)
+    python scripts/i18n_extract.py --prune      # drop messages the source no longer has
 
 Two kinds of text are collected:
 * ``ui``: the page as built by ``build_studio`` on the built-in models (labels, help text, Markdown panels,
@@ -23,6 +24,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 MESSAGE_CALLS = {"Error", "Warning", "Info", "N_"}
+# Gradio's own messages that reach users (its components' input checks), kept in the catalog's messages too
+GRADIO_MESSAGES = (
+    "Value {num} is less than minimum value {minimum}.",
+    "Value {num} is greater than maximum value {maximum}.",
+    "Value: {value} (type: {type(value)}) is not in the list of choices: {choice_values}",
+    "Invalid file type. Please upload a file that is one of these formats: {self.file_types}",
+)
 
 
 def template_of(node: ast.AST) -> str | None:
@@ -67,6 +75,12 @@ def source_messages(root: Path = ROOT / "studio") -> dict[str, str]:
     return found
 
 
+def stale_messages(data: dict, sources: dict | None = None) -> list[str]:
+    """Catalog messages that neither the source nor Gradio's own checks produce any more."""
+    sources = source_messages() if sources is None else sources
+    return [m for m in data["messages"] if m not in sources and m not in GRADIO_MESSAGES]
+
+
 def page_strings() -> list[str]:
     from studio.catalog import builtin_specs
     from studio.config import Settings
@@ -87,16 +101,23 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lang", default="zh-CN")
     p.add_argument("--write", action="store_true")
+    p.add_argument("--prune", action="store_true")
     args = p.parse_args(argv)
     path = ROOT / "studio" / "locales" / f"{args.lang}.json"
     data = json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {"ui": {}, "messages": {}}
+    sources = source_messages()
     missing = {"ui": [s for s in page_strings() if not data["ui"].get(s)],
-               "messages": [s for s in source_messages() if not data["messages"].get(s)]}
+               "messages": [s for s in sources if not data["messages"].get(s)]}
+    stale = stale_messages(data, sources)
+    print(f"messages no longer in the source: {len(stale)}")
+    if args.prune:
+        for s in stale:
+            del data["messages"][s]
     for section, items in missing.items():
         print(f"{section}: {len(items)} missing")
         for s in items:
             print("  ", json.dumps(s, ensure_ascii=False)[:160])
-    if args.write:
+    if args.write or args.prune:
         for section, items in missing.items():
             for s in items:
                 data[section].setdefault(s, "")

@@ -115,7 +115,7 @@ def install(demo: gr.Blocks, tabs: gr.Tabs, tab_items: dict[str, gr.Tab]) -> Non
             problems.append(N_(f"tab={tab!r} is not one of {', '.join(TABS)}"))
             tab = ""
         for p in problems:
-            gr.Warning(translate(f"Link: {p}"))
+            gr.Warning(translate(N_(f"Link: {p}")))
         return (gr.Tabs(selected=tab) if tab else gr.skip(), tab or gr.skip(), *values)
 
     run_js = f"""() => {{

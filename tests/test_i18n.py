@@ -11,7 +11,7 @@ import gradio as gr
 import pytest
 from gradio_client import Client
 
-from scripts.i18n_extract import page_strings, source_messages
+from scripts.i18n_extract import page_strings, source_messages, stale_messages
 from studio import i18n
 from studio.catalog import builtin_specs
 from studio.config import Settings
@@ -43,6 +43,10 @@ def test_every_message_in_the_source_has_a_translation(zh):
     assert len(messages) > 150
     missing = {m: where for m, where in messages.items() if not zh["messages"].get(m)}
     assert not missing, f"{len(missing)} messages lack zh-CN: {list(missing.items())[:5]}"
+
+
+def test_the_catalog_holds_no_message_the_studio_no_longer_writes(zh):
+    assert stale_messages(zh) == [], "run python scripts/i18n_extract.py --prune"
 
 
 def test_translations_keep_placeholders_and_formulas(zh):

@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.slow,
 
 # Endpoints that need a user's file or a download are exercised elsewhere with tiny models.
 NEEDS_INPUT = {"/vae_photos", "/text_add_hub_model", "/text_apply_recipe", "/diffusion_add_hub_model",
-               "/diffusion_apply_recipe", "/diffusion_reveal"}  # reveal answers a quiz compare (tested elsewhere)
+               "/diffusion_apply_recipe", "/diffusion_reveal", "/text_reveal"}  # reveal answers a quiz compare (tested elsewhere)
 # Endpoints that act on the session's last run (kept per client session): their producers go first.
 FIRST = ["/text_generate", "/diffusion_run"]
 

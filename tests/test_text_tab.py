@@ -55,6 +55,28 @@ def test_text_compare_with_no_arguments(app):
     assert "**A** (greedy)" in stats and "**B** (sample, T = 0.7)" in stats and "**C** (sample, T = 1.5)" in stats
 
 
+def test_text_compare_quiz_shuffles_the_columns_and_reveal_names_them(app):
+    _, client = app
+    args = ("tiny-text", "to be", "Greedy", 1.0, "Neutral", 0.7, "Neutral", 1.5, 12, 7)
+    plain = client.predict(*args, False, api_name="/text_compare")
+    quiz = client.predict(*args, True, api_name="/text_compare")
+    question = quiz[3]
+    assert "Which column is which setting?" in question and "sample, T = 1.5" in question
+    assert "perplexity" not in question and "**A**" not in question  # nothing that gives the answer away
+    # the same three texts, shuffled with the seed: each quiz column is one of the plain ones
+    def texts(col):
+        return "".join(t["token"] for t in col)
+
+    plain_texts = [texts(c) for c in plain[:3]]
+    shown = [plain_texts.index(texts(c)) for c in quiz[:3]]
+    assert sorted(shown) == [0, 1, 2]
+    assert client.predict(*args, True, api_name="/text_compare")[:3] == quiz[:3]  # same seed, same order
+    answer = client.predict(api_name="/text_reveal")
+    settings = ["greedy", "sample, T = 0.7", "sample, T = 1.5"]
+    for slot, j in zip("ABC", shown):
+        assert f"**Column {slot}**: {settings[j]}" in answer
+
+
 @pytest.mark.parametrize("args, msg", [
     (("tiny-text", "hi", "nucleus"), r"nucleus.*greedy.*sample.*beam"),
     # Gradio's sliders check their own bounds before the handler runs, with a message naming the limit.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 
 import gradio as gr
+import torch
 
 from studio.i18n import N_
 from studio.errors import StudioError
@@ -133,11 +134,16 @@ def build_text_tab(registry, settings) -> None:
                     tt = gr.Slider(0.05, 3.0, value=t, step=0.05, label=f"Column {name} temperature",
                                    elem_id=f"text-cmp-temp-{name.lower()}")
                     cmp_cols.append((p, tt))
-        cmp_btn = gr.Button("Compare", elem_id="text-compare")
+        cmp_quiz = gr.Checkbox(value=False, elem_id="text-cmp-quiz",
+                               label="Predict, then reveal: shuffle the columns and hide their settings until Reveal")
+        with gr.Row():
+            cmp_btn = gr.Button("Compare", elem_id="text-compare")
+            cmp_reveal_btn = gr.Button("Reveal", elem_id="text-cmp-reveal")
         with gr.Row():
             cmp_out = [gr.HighlightedText(label=f"Column {n}", elem_id=f"text-cmp-out-{n.lower()}",
                                           combine_adjacent=False) for n in "ABC"]
         cmp_stats = gr.Markdown(elem_id="text-cmp-stats")
+        cmp_answer = gr.State(None)
     with gr.Accordion("Recipe: export, import, reproduce in Python", open=False):
         recipe_json = gr.Code(language="json", label="Recipe (edit or paste one, then Apply)", elem_id="text-recipe",
                               interactive=True)
@@ -259,8 +265,10 @@ def build_text_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def text_compare(key, prompt_text, pa, ta, pb, tb, pc, tc, max_new_tokens, seed_value):
-        """The same prompt under up to three settings with shared randomness (one uniform draw per step)."""
+    def text_compare(key, prompt_text, pa, ta, pb, tb, pc, tc, max_new_tokens, seed_value, quiz=False):
+        """The same prompt under up to three settings with shared randomness (one uniform draw per step).
+        ``quiz``: shuffle the columns (with the seed, so a class sees the same order again) and hide which
+        setting made which until ``text_reveal``."""
         cols, names = [], []
         for name, p, t in (("A", pa, ta), ("B", pb, tb), ("C", pc, tc)):
             if p == "(off)":
@@ -278,12 +286,30 @@ def build_text_tab(registry, settings) -> None:
         runs = engine.compare(bundle_for(key), seed=seed_value, prompt=prompt_text, columns=cols,
                               max_new_tokens=int(max_new_tokens), max_new_tokens_limit=limit)
         outs, lines = [[("(off)", None)]] * 3, []
-        for name, col, r in zip(names, cols, runs):
-            d = r.to_dict()
-            outs["ABC".index(name)] = highlighted(d)
-            what = N_("greedy") if col["mode"] == "greedy" else N_(f"sample, T = {col['temperature']}")
-            lines.append(N_(f"**{name}** ({what}): log-prob {d['logprob']:.2f} nats, perplexity {d['perplexity']:.2f}"))
-        return (*outs, "\n\n".join([N_(f"Seed `{seed_value}`"), *lines]))
+        whats = [N_("greedy") if col["mode"] == "greedy" else N_(f"sample, T = {col['temperature']}") for col in cols]
+        order = list(range(len(runs)))
+        if quiz:
+            order = torch.randperm(len(runs), generator=torch.Generator().manual_seed(seed_value)).tolist()
+        answer = []
+        for slot, j in zip(names, order):  # the slot's column shows run j
+            d = runs[j].to_dict()
+            outs["ABC".index(slot)] = highlighted(d)
+            lines.append(N_(f"**{names[j]}** ({whats[j]}): log-prob {d['logprob']:.2f} nats, "
+                            f"perplexity {d['perplexity']:.2f}"))
+            answer.append(N_(f"**Column {slot}**: {whats[j]}") + " · " + N_(f"perplexity **{d['perplexity']:.2f}**"))
+        if not quiz:
+            return (*outs, "\n\n".join([N_(f"Seed `{seed_value}`"), *lines]), None)
+        settings_shown = "; ".join(sorted(whats))
+        question = N_(f"Which column is which setting? The settings: {settings_shown}. Same prompt, same seed, the "
+                      f"same random draw at every step. Discuss, then press **Reveal**.")
+        return (*outs, question, "\n\n".join(answer))
+
+    @user_errors
+    def text_reveal(answer):
+        """The answer to the last quiz comparison: which setting each column had."""
+        if not answer:
+            raise StudioError("Nothing to reveal: tick the quiz box and press Compare first.")
+        return answer
 
     def apply_preset(name):
         p = asdict(PRESETS[name])
@@ -326,8 +352,9 @@ def build_text_tab(registry, settings) -> None:
                      concurrency_id=HEAVY)
     branch_btn.click(text_branch, [model, run_state, step, candidate, seed], outs, api_name="text_branch",
                      concurrency_id=HEAVY)
-    cmp_btn.click(text_compare, [model, prompt, *[c for col in cmp_cols for c in col], max_new, seed],
-                  [*cmp_out, cmp_stats], api_name="text_compare", concurrency_id=HEAVY)
+    cmp_btn.click(text_compare, [model, prompt, *[c for col in cmp_cols for c in col], max_new, seed, cmp_quiz],
+                  [*cmp_out, cmp_stats, cmp_answer], api_name="text_compare", concurrency_id=HEAVY)
+    cmp_reveal_btn.click(text_reveal, cmp_answer, cmp_stats, api_name="text_reveal")
     preset.change(apply_preset, preset, [components[k] for k in SETTING_NAMES if k != "max_new_tokens"],
                   api_visibility="private")
     mode.change(mode_changed, mode, [*[components[k] for k in SETTING_NAMES if k != "max_new_tokens"], inactive_note],

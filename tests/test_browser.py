@@ -6,6 +6,7 @@ $STUDIO_SCREENSHOTS (default: a temporary folder).
 
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -21,7 +22,8 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 
 
 @pytest.fixture(scope="module")
-def url(tiny_text_dir, tiny_gan_dir, tiny_unet_dir, tmp_path_factory):
+def studio(tiny_text_dir, tiny_gan_dir, tiny_unet_dir, tmp_path_factory):
+    """(url, registry) of the launched studio."""
     from tests.helpers import save_tiny_vae
 
     vae = save_tiny_vae(tmp_path_factory.mktemp("vae") / "tiny-vae-16d", latent_dim=16)
@@ -38,7 +40,12 @@ def url(tiny_text_dir, tiny_gan_dir, tiny_unet_dir, tmp_path_factory):
                                    loader="diffusers-unet", builtin=True)], device="cpu")
     app = launched(reg)
     with app:
-        yield app.url
+        yield app.url, reg
+
+
+@pytest.fixture(scope="module")
+def url(studio):
+    return studio[0]
 
 
 @pytest.fixture(scope="module")
@@ -214,3 +221,46 @@ def test_a_chinese_browser_gets_the_chinese_studio_and_settings_switch_it_to_eng
     pg.locator("#diff-reveal").click()
     pg.wait_for_selector("text=Nothing to reveal: tick the quiz box and press Compare first.", timeout=30_000)
     ctx.close()
+
+
+def test_closing_the_browser_tab_stops_the_generation_on_the_server(page, studio):
+    """Cancel on disconnect, for real: the tab that started a long stream is closed; the model stops."""
+    url, reg = studio
+    model = reg.get("tiny-text").model
+    calls = []
+
+    def slow(*_):
+        calls.append(1)
+        time.sleep(0.3)  # the page's default run (31 tokens, then the end-of-text token) takes about 9 s
+
+    handle = model.register_forward_hook(slow)
+    try:
+        pg = page.context.browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.goto(url + "?tab=text&text-max-new=400", wait_until="load")
+        pg.wait_for_function("() => document.querySelector('#text-max-new input[type=number]')?.value === '400'",
+                             timeout=30_000)
+        pg.locator("#text-generate").click()
+        deadline = time.time() + 30
+        while len(calls) < 5 and time.time() < deadline:
+            time.sleep(0.05)
+        assert len(calls) >= 5, "the generation did not start"
+        pg.close()  # the student closes the tab mid-run
+        time.sleep(2.0)
+        after_close = len(calls)
+        time.sleep(2.0)  # a run that went on would make 6 or 7 more passes in this time
+        assert len(calls) <= after_close + 1, "the loop ran on after the tab closed"
+    finally:
+        handle.remove()
+    # the same run left alone goes much further: it was the closed tab that stopped it, not the end of the text
+    from gradio_client import Client
+
+    client = Client(url, verbose=False)
+    try:
+        params = client.view_api(return_format="dict", print_info=False)["named_endpoints"]["/text_generate"]["parameters"]
+        args = [p["parameter_default"] for p in params]  # the page's defaults, as in the closed tab
+        args[next(i for i, p in enumerate(params) if "max" in str(p.get("label")).lower())] = 400
+        summary = client.predict(*args, api_name="/text_generate")[1]
+    finally:
+        client.close()
+    n_tokens = int(summary.split("**")[1].split()[0])
+    assert n_tokens > after_close + 10, summary

@@ -6,9 +6,13 @@ Models load lazily on first use; STUDIO_PRELOAD=1 loads every built-in model bef
 
 import logging
 
-from studio.config import Settings
-from studio.registry import ModelRegistry
-from studio.ui import build_studio, launch_kwargs
+from studio.device import limit_malloc_arenas
+
+limit_malloc_arenas()  # before Gradio starts its worker threads (see studio/device.py)
+
+from studio.config import Settings  # noqa: E402
+from studio.registry import ModelRegistry  # noqa: E402
+from studio.ui import build_studio, launch_kwargs  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 

@@ -88,3 +88,18 @@ def test_settings_from_env(tmp_path):
         Settings.from_env({"STUDIO_MAX_LOADED": "0"})
     with pytest.raises(ValueError, match="not a yes/no value"):
         Settings.from_env({"STUDIO_HOSTED": "maybe"})
+
+
+def test_limit_malloc_arenas_reads_the_environment():
+    import platform
+
+    import pytest
+
+    from studio.device import limit_malloc_arenas
+
+    assert limit_malloc_arenas({"STUDIO_MALLOC_ARENAS": "0"}) is None  # off
+    assert limit_malloc_arenas({"MALLOC_ARENA_MAX": "4"}) is None  # glibc's own variable decides
+    with pytest.raises(ValueError, match="STUDIO_MALLOC_ARENAS='many' is not a whole number"):
+        limit_malloc_arenas({"STUDIO_MALLOC_ARENAS": "many"})
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        assert limit_malloc_arenas({}) == 2

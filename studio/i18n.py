@@ -50,6 +50,7 @@ def _value_text() -> tuple:
     return (gr.Markdown, gr.Button, gr.DownloadButton, gr.UploadButton, gr.HTML)
 _PLACEHOLDER = re.compile(r"\{[^{}]+\}")
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
+SEPARATORS = ("\n", " · ")  # text built line by line, or from parts joined with " · ", is translated part by part
 
 # Keeps the studio_lang cookie equal to the language the page shows (Gradio sets <html lang> from the browser's
 # language or from Settings -> Language), so that messages written on the server follow the page.
@@ -180,7 +181,7 @@ def lookup(text: str, lang: str, _depth: int = 0) -> str | None:
 
 def _by_parts(text: str, lang: str, depth: int) -> str | None:
     """``text`` translated line by line or part by part, or None if any part with words is not in the catalog."""
-    for sep in ("\n", " · "):
+    for sep in SEPARATORS:
         if sep in text:
             parts = []
             for part in text.split(sep):
@@ -203,7 +204,7 @@ def translate(text, lang: str | None = None, _depth: int = 0):
     found = lookup(text, lang, _depth)
     if found is not None:
         return found
-    for sep in ("\n", " · "):  # messages built line by line, or from parts joined with " · "
+    for sep in SEPARATORS:
         if sep in text:
             return sep.join(translate(part, lang, _depth) for part in text.split(sep))
     if _LETTERS.search(text) and _depth == 0:
@@ -249,8 +250,19 @@ def english(text) -> str:
     """The English of a page string: a ``gr.I18n`` key's text, or the string itself ("" for None)."""
     key = getattr(text, "key", None) if type(text).__name__ == "I18nData" else None
     if key is not None:
-        return {key_of(k): k for k in catalog("zh-CN")["ui"]}.get(key, key)
+        return _english_by_key().get(key, key)
     return "" if text is None else str(text)
+
+
+@functools.cache
+def _english_by_key() -> dict[str, str]:
+    return {key_of(k): k for k in catalog("zh-CN")["ui"]}
+
+
+@functools.cache
+def _cells(lang: str) -> dict[str, str]:
+    """Exact translations for table cells ("yes", "built-in", ...): page strings and words, never templates."""
+    return {**catalog(lang)["ui"], **catalog(lang)["words"]}
 
 
 def is_text(text) -> bool:
@@ -332,7 +344,7 @@ def _translate_prediction(block, value, lang: str):
     if isinstance(block, _value_text()) and isinstance(value, str):
         return translate(value, lang)
     if isinstance(block, gr.Dataframe) and isinstance(value, list):
-        cells = {**catalog(lang)["ui"], **catalog(lang)["words"]}
+        cells = _cells(lang)
         return {"headers": [translate(h, lang) for h in (block.headers or [])],
                 "data": [[cells.get(c, c) if isinstance(c, str) else c for c in row] for row in value]}
     if isinstance(block, gr.Gallery) and isinstance(value, list):

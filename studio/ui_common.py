@@ -102,3 +102,11 @@ def format_metrics(metrics: dict) -> str:
         if isinstance(value, (int, float)):
             parts.append(f"{label} {fmt.format(value)}")
     return " · ".join(parts)
+
+
+def quiz_order(n: int, seed: int) -> list[int]:
+    """The shuffled order of ``n`` items for a predict-then-reveal quiz, fixed by the run's seed (the same link
+    shows a class the same puzzle again)."""
+    import torch
+
+    return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()

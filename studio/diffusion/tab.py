@@ -18,7 +18,7 @@ from studio.i18n import N_
 from studio.plots import figure_to_image, image_grid, schedule_plot, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, family_bundle, user_errors
+from studio.ui_common import HEAVY, family_bundle, quiz_order, user_errors
 
 INTRO_MORE = ("The scheduler decides how big each step is and how the next x_t follows from the guess. Every step "
               "is kept: scrub through them after the run.")
@@ -266,7 +266,7 @@ def build_diffusion_tab(registry, settings) -> None:
         if not hide:
             return items, note, None
         # quiz: shuffle (with the run's seed, so a class sees the same order again) and hide the names
-        order = torch.randperm(len(items), generator=torch.Generator().manual_seed(runs[0].seeds[0])).tolist()
+        order = quiz_order(len(items), runs[0].seeds[0])
         letters = "ABC"
         answer = "\n".join(N_(f"**{letters[i]}** = {items[j][1]}") for i, j in enumerate(order))
         hidden = [(items[j][0], N_(f"Strip {letters[i]}")) for i, j in enumerate(order)]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import asdict, fields
 
 import gradio as gr
-import torch
 
 from studio.i18n import N_
 from studio.errors import StudioError
@@ -14,7 +13,7 @@ from studio.recipe import Recipe
 from studio.spaces_compat import GPU
 from studio.text import engine
 from studio.text.engine import PRESETS, DecodeSettings
-from studio.ui_common import HEAVY, family_bundle, user_errors
+from studio.ui_common import HEAVY, family_bundle, quiz_order, user_errors
 
 SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
@@ -289,7 +288,7 @@ def build_text_tab(registry, settings) -> None:
         whats = [N_("greedy") if col["mode"] == "greedy" else N_(f"sample, T = {col['temperature']}") for col in cols]
         order = list(range(len(runs)))
         if quiz:
-            order = torch.randperm(len(runs), generator=torch.Generator().manual_seed(seed_value)).tolist()
+            order = quiz_order(len(runs), seed_value)
         answer = []
         for slot, j in zip(names, order):  # the slot's column shows run j
             d = runs[j].to_dict()

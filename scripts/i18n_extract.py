@@ -8,7 +8,7 @@ Two kinds of text are collected:
 * ``ui``: the page as built by ``build_studio`` on the built-in models (labels, help text, Markdown panels,
   buttons, tab and accordion names, choice names);
 * ``messages``: templates from the source, as written: the first argument of every ``raise SomeError(...)``,
-  ``gr.Error``/``gr.Warning``/``gr.Info`` and ``N_(...)`` call in ``studio/``, an f-string's ``{expr}`` kept
+  ``gr.Error``/``gr.Warning``/``gr.Info``, ``N_(...)`` and ``T_(...)`` (plot text) call in ``studio/``, an f-string's ``{expr}`` kept
   as the placeholder.
 """
 
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-MESSAGE_CALLS = {"Error", "Warning", "Info", "N_"}
+MESSAGE_CALLS = {"Error", "Warning", "Info", "N_", "T_"}
 # Gradio's own messages that reach users (its components' input checks), kept in the catalog's messages too
 GRADIO_MESSAGES = (
     "Value {num} is less than minimum value {minimum}.",

@@ -22,6 +22,7 @@ built line by line are translated line by line. ``python scripts/i18n_extract.py
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -64,6 +65,16 @@ HEAD = """<script>
   new MutationObserver(sync).observe(document.documentElement, {attributes: true, attributeFilter: ["lang"]});
 })();
 </script>"""
+
+
+_LANG = __import__("contextvars").ContextVar("studio_lang", default=None)  # set per event by install()
+
+# Fonts matplotlib can draw Simplified Chinese with, most usual first: Linux (apt fonts-noto-cjk, Source Han,
+# WenQuanYi), Windows (Microsoft YaHei, SimHei), macOS (PingFang, Hiragino, STHeiti). Plot text is translated
+# only where one is installed: English is better than a plot of empty boxes.
+CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans SC", "Source Han Sans SC", "Source Han Sans CN", "Microsoft YaHei",
+             "PingFang SC", "Hiragino Sans GB", "Heiti SC", "STHeiti", "WenQuanYi Micro Hei", "WenQuanYi Zen Hei",
+             "SimHei", "Droid Sans Fallback", "Noto Sans CJK JP", "Noto Sans CJK TC", "Source Han Sans")
 
 
 def N_(text: str) -> str:
@@ -122,10 +133,64 @@ def request_lang(request) -> str:
 
 
 def current_lang() -> str:
-    """The language of the request being handled (Gradio keeps it in a context variable), else English."""
+    """The language of the event being handled (set by :func:`install`, or by :func:`using`), else that of
+    the request Gradio is running a function for, else English."""
+    lang = _LANG.get()
+    if lang is not None:
+        return lang
     from gradio.context import LocalContext
 
     return request_lang(LocalContext.request.get(None))
+
+
+@contextlib.contextmanager
+def using(lang: str):
+    """Run a block as if the page were in ``lang`` (scripts and tests; events get theirs from the request)."""
+    token = _LANG.set(normalize(lang) if lang not in LANGS else lang)
+    try:
+        yield
+    finally:
+        _LANG.reset(token)
+
+
+# File names of those fonts, for fonts installed after matplotlib cached its font list
+_CJK_FILES = ("notosanscjk", "notosanssc", "sourcehansans", "msyh", "pingfang", "hiragino sans gb", "stheiti",
+              "wqy", "simhei", "droidsansfallback")
+
+
+@functools.cache
+def cjk_font() -> str | None:
+    """The first installed font (of :data:`CJK_FONTS`) matplotlib can draw Chinese with, or None. A font
+    installed after matplotlib cached its list of fonts is found on disk and added."""
+    from matplotlib import font_manager
+
+    def first() -> str | None:
+        names = {f.name for f in font_manager.fontManager.ttflist}
+        return next((name for name in CJK_FONTS if name in names), None)
+
+    found = first()
+    if found is None:
+        for path in font_manager.findSystemFonts():
+            if any(part in Path(path).name.lower().replace("-", "").replace("_", "") for part in _CJK_FILES):
+                try:
+                    font_manager.fontManager.addfont(path)
+                except (OSError, RuntimeError, ValueError):  # an unreadable font file: try the next one
+                    continue
+        found = first()
+    return found
+
+
+def figure_lang() -> str:
+    """The language to write plot text in: the page's, where a font for it is installed; else English."""
+    lang = current_lang()
+    return lang if lang == "en" or cjk_font() else "en"
+
+
+def T_(text: str) -> str:
+    """Marks text drawn inside a plot (axis labels, titles, legends), like :func:`N_`, and returns it in
+    :func:`figure_lang`: a plot is a picture, so its text is translated when it is drawn, on the server."""
+    lang = figure_lang()
+    return text if lang == "en" else translate(text, lang)
 
 
 @functools.cache
@@ -326,9 +391,6 @@ def localize_blocks(demo: gr.Blocks, lang: str = "zh-CN") -> list[str]:
     return missing
 
 
-_LANG = __import__("contextvars").ContextVar("studio_lang", default="en")
-
-
 def _translate_prediction(block, value, lang: str):
     """One output value for ``block``, its studio-written text translated (user content is left alone)."""
     import gradio as gr
@@ -379,7 +441,7 @@ def install(demo: gr.Blocks) -> None:
             _LANG.reset(token)
 
     async def postprocess_data(block_fn, predictions, state):
-        lang = _LANG.get()
+        lang = _LANG.get() or "en"
         if lang != "en":
             outputs = list(block_fn.outputs)
             if len(outputs) == 1 and not block_fn.batch:

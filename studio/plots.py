@@ -1,16 +1,42 @@
 """Figure builders: object-oriented matplotlib (``Figure``, never ``pyplot`` state), so handlers can run in
-parallel threads and return CPU objects."""
+parallel threads and return CPU objects.
+
+Text drawn in a plot is marked with ``T_``: it comes out in the page's language when a font for it is
+installed (``studio.i18n.cjk_font``), else in English. Where such a font exists it is also added to matplotlib's
+fonts as a fallback, so Chinese tokens from a Hub model draw as characters, not boxes, in either language.
+"""
 
 from __future__ import annotations
 
 import math
 
+import matplotlib
 from matplotlib.figure import Figure
+
+from studio.i18n import N_, T_, cjk_font
 
 CHOSEN = "#d62728"
 BAR = "#4c72b0"
 MUTED = "#c7c7c7"
 RESHAPING = {"temperature", "repetition penalty"}  # change probabilities without removing tokens
+# the shaping stages' names as the Text engine gives them, marked for the catalog (drawn through T_)
+STAGE_NAMES = (N_("raw"), N_("repetition penalty"), N_("no-repeat n-gram"), N_("temperature"), N_("top-k"),
+               N_("top-p"), N_("min-p"), N_("typical-p"))
+
+
+def _add_font_fallback() -> None:
+    """Put an installed Chinese font behind the default one (matplotlib falls back glyph by glyph)."""
+    cjk = cjk_font()
+    family = matplotlib.rcParams["font.family"]
+    if cjk is None or cjk in family:
+        return
+    from matplotlib import font_manager
+
+    first = font_manager.FontProperties(fname=font_manager.findfont(font_manager.FontProperties())).get_name()
+    matplotlib.rcParams["font.family"] = [first, cjk]
+
+
+_add_font_fallback()
 
 
 def show_token(text: str) -> str:
@@ -45,10 +71,10 @@ def stage_bars(stages: list, texts: dict, chosen_id: int, *, title: str = "") ->
         if k == 0:
             kept = ""
         elif stage["name"] in RESHAPING:
-            kept = "\nreshapes the distribution"
+            kept = "\n" + T_("reshapes the distribution")
         else:
-            kept = f"\nkept {stage['kept_mass']:.0%} of the mass, {stage['n_kept']} tokens"
-        ax.set_title(f"{k + 1}. {stage['name']}{kept}", fontsize=9)
+            kept = "\n" + T_(f"kept {stage['kept_mass']:.0%} of the mass, {stage['n_kept']} tokens")
+        ax.set_title(f"{k + 1}. {T_(stage['name'])}{kept}", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
     if title:
         fig.suptitle(title, fontsize=10)
@@ -60,13 +86,13 @@ def entropy_chart(steps: list, texts: list[str]) -> Figure:
     fig = Figure(figsize=(9, 2.8), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     x = list(range(len(steps)))
-    ax.bar(x, [s["surprisal"] for s in steps], color=BAR, alpha=0.75, label="surprisal −ln p(token) (nats)")
-    ax.plot(x, [s["entropy"] for s in steps], color=CHOSEN, marker=".", label="entropy of the distribution (nats)")
+    ax.bar(x, [s["surprisal"] for s in steps], color=BAR, alpha=0.75, label=T_("surprisal −ln p(token) (nats)"))
+    ax.plot(x, [s["entropy"] for s in steps], color=CHOSEN, marker=".", label=T_("entropy of the distribution (nats)"))
     if len(steps) <= 40:
         ax.set_xticks(x, [show_token(t) for t in texts], rotation=90, fontsize=7)
     else:
-        ax.set_xlabel("generated token")
-    ax.set_ylabel("nats")
+        ax.set_xlabel(T_("generated token"))
+    ax.set_ylabel(T_("nats"))
     ax.legend(fontsize=8, loc="upper right")
     return fig
 
@@ -75,14 +101,14 @@ def sample_histogram(result: dict) -> Figure:
     """Predicted probabilities (bars) and the share of N draws (dots) for the top candidates."""
     fig = Figure(figsize=(8, 2.8), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
-    labels = [show_token(t) for t in result["tokens"]] + ["(other)"]
+    labels = [show_token(t) for t in result["tokens"]] + [T_("(other)")]
     pred = result["predicted"] + [result["other_predicted"]]
     obs = result["observed"] + [result["other_observed"]]
     x = range(len(labels))
-    ax.bar(x, pred, color=BAR, alpha=0.6, label="predicted probability")
-    ax.scatter(x, obs, color=CHOSEN, zorder=3, label=f"share of {result['n']} draws")
+    ax.bar(x, pred, color=BAR, alpha=0.6, label=T_("predicted probability"))
+    ax.scatter(x, obs, color=CHOSEN, zorder=3, label=T_(f"share of {result['n']} draws"))
     ax.set_xticks(list(x), labels, rotation=45, fontsize=8)
-    ax.set_ylabel("probability")
+    ax.set_ylabel(T_("probability"))
     ax.legend(fontsize=8)
     return fig
 
@@ -119,7 +145,7 @@ def write_gif(frames, path, *, duration_ms: int = 80, loop: int = 0) -> str:
     return str(path)
 
 
-def loss_curves(history: list[dict], keys: list[tuple[str, str]], *, title: str = "", xlabel: str = "step") -> Figure:
+def loss_curves(history: list[dict], keys: list[tuple[str, str]], *, title: str = "", xlabel: str | None = None) -> Figure:
     """Training curves from a list of log rows: ``keys`` are (field, label) pairs."""
     fig = Figure(figsize=(7, 3), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
@@ -127,7 +153,7 @@ def loss_curves(history: list[dict], keys: list[tuple[str, str]], *, title: str 
         pts = [(r["step"], r[field_name]) for r in history if r.get(field_name) is not None]
         if pts:
             ax.plot([p[0] for p in pts], [p[1] for p in pts], label=label)
-    ax.set_xlabel(xlabel)
+    ax.set_xlabel(T_("step") if xlabel is None else xlabel)
     ax.legend(fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
@@ -179,10 +205,10 @@ def latent_map_image(manifold, axis: list, heldout_z, labels, *, path_z=None, ma
         ax.scatter(gx, gy, c=[DIGIT_COLORS[int(k)] for k in labels], s=6, alpha=0.55, linewidths=0)
         for d in range(10):
             ax.scatter([], [], c=DIGIT_COLORS[d], s=20, label=str(d))
-        ax.legend(loc="upper right", fontsize=7, ncol=5, framealpha=0.8, title="held-out digits", title_fontsize=7)
+        ax.legend(loc="upper right", fontsize=7, ncol=5, framealpha=0.8, title=T_("held-out digits"), title_fontsize=7)
     if path_z is not None:
         gx, gy = to_idx(path_z)
-        ax.plot(gx, gy, "-o", color="#ffdd00", markersize=3, linewidth=2, label="path")
+        ax.plot(gx, gy, "-o", color="#ffdd00", markersize=3, linewidth=2, label=T_("path"))
     if marker_z is not None:
         gx, gy = to_idx(marker_z)
         ax.scatter(gx, gy, marker="x", s=120, color="#ff2222", linewidths=3)
@@ -221,8 +247,8 @@ def norm_plot(t: list, series: dict, sqrt_d: float) -> Figure:
     ax = fig.add_subplot(1, 1, 1)
     for label, norms in series.items():
         ax.plot(t, norms, marker=".", label=label)
-    ax.axhline(sqrt_d, color="gray", linestyle="--", label=f"√d = {sqrt_d:.2f} (where prior samples live)")
-    ax.set_xlabel("t along the path")
+    ax.axhline(sqrt_d, color="gray", linestyle="--", label=T_(f"√d = {sqrt_d:.2f} (where prior samples live)"))
+    ax.set_xlabel(T_("t along the path"))
     ax.set_ylabel("‖z‖")
     ax.legend(fontsize=8)
     return fig
@@ -237,20 +263,21 @@ def schedule_plot(curve: dict, timesteps: list[float] | None = None, current: in
     ax = fig.add_subplot(1, 1, 1)
     t = np.asarray(curve["t"])
     ab = np.asarray(curve["alpha_bar"])
-    ax.plot(t, ab, color="#1f77b4", label="ᾱ_t (share of the signal's variance left)")
-    ax.set_xlabel("t (noise level; T−1 = pure noise)")
+    ax.plot(t, ab, color="#1f77b4", label=T_("ᾱ_t (share of the signal's variance left)"))
+    ax.set_xlabel(T_("t (noise level; T−1 = pure noise)"))
     ax.set_ylabel("ᾱ_t", color="#1f77b4")
     ax.set_ylim(-0.02, 1.02)
     ax2 = ax.twinx()
-    ax2.plot(t, curve["log_snr"], color="#ff7f0e", linestyle="--", label="log-SNR")
-    ax2.set_ylabel("log SNR", color="#ff7f0e")
+    ax2.plot(t, curve["log_snr"], color="#ff7f0e", linestyle="--", label=T_("log-SNR"))
+    ax2.set_ylabel(T_("log SNR"), color="#ff7f0e")
     if timesteps:
         ts = np.asarray(timesteps)
         abt = np.interp(ts, t, ab)
         ax.scatter(ts, abt, s=10, color="#1f77b4", zorder=3)
         if current is not None and 0 <= current < len(ts):
             ax.scatter([ts[current]], [abt[current]], s=90, facecolors="none", edgecolors="red", linewidths=2, zorder=4)
-            ax.set_title(f"step {current + 1} of {len(ts)}: t = {ts[current]:.0f}, ᾱ_t = {abt[current]:.3f}", fontsize=10)
+            ax.set_title(T_(f"step {current + 1} of {len(ts)}: t = {ts[current]:.0f}, ᾱ_t = {abt[current]:.3f}"),
+                         fontsize=10)
     lines = ax.get_lines() + ax2.get_lines()
     ax.legend(lines, [ln.get_label() for ln in lines], fontsize=7, loc="center right")
     return fig

@@ -165,3 +165,102 @@ def test_every_answer_of_every_endpoint_is_translated(studio):
     finally:
         zh.close()
     assert not i18n.MISSING, f"untranslated text: {sorted(i18n.MISSING)[:10]}"
+
+
+def _plot_texts(fig) -> list[str]:
+    from matplotlib.text import Text
+
+    return [t.get_text() for t in fig.findobj(Text) if t.get_text()]
+
+
+def _all_plots():
+    """One figure from every builder in studio.plots, with the text a run would put in it."""
+    import numpy as np
+
+    from studio import plots
+
+    stages = [{"name": "raw", "top": [(1, 0.5), (2, 0.3)], "chosen_prob": 0.5, "kept_mass": 1.0, "n_kept": 2},
+              {"name": "temperature", "top": [(1, 0.6), (2, 0.4)], "chosen_prob": 0.6, "kept_mass": 1.0, "n_kept": 2},
+              {"name": "top-p", "top": [(1, 1.0)], "chosen_prob": 1.0, "kept_mass": 0.6, "n_kept": 1}]
+    steps = [{"surprisal": 0.7, "entropy": 1.2}, {"surprisal": 0.1, "entropy": 0.4}]
+    t = np.arange(100)
+    ab = np.cumprod(1 - np.linspace(1e-4, 0.05, 100))
+    return {
+        "stage_bars": plots.stage_bars(stages, {1: " the", 2: "你好"}, 1, title="x"),
+        "entropy_chart": plots.entropy_chart(steps * 30, ["a"] * 60),
+        "sample_histogram": plots.sample_histogram({"tokens": [" a"], "predicted": [0.6], "observed": [0.55],
+                                                     "other_predicted": 0.4, "other_observed": 0.45, "n": 200}),
+        "loss_curves": plots.loss_curves([{"step": 1, "l": 1.0}, {"step": 2, "l": 0.5}], [("l", "loss")]),
+        "norm_plot": plots.norm_plot([0, 0.5, 1], {"lerp": [1, 0.7, 1], "slerp": [1, 1, 1]}, 1.41),
+        "schedule_plot": plots.schedule_plot({"t": t, "alpha_bar": ab, "log_snr": np.log(ab / (1 - ab))},
+                                             [99, 50, 1], 1),
+    }
+
+
+# what a plot may show in Latin letters in Chinese too: tokens, the filters' names, symbols and given labels
+LATIN_OK = {"␣the", "␣a", "loss", "lerp", "slerp"}
+
+
+def test_plot_text_is_drawn_in_chinese_when_a_chinese_font_is_installed(recwarn):
+    if i18n.cjk_font() is None:
+        pytest.skip("no Chinese font installed (apt install fonts-noto-cjk); plots stay English, tested below")
+    from studio.plots import figure_to_image
+
+    with i18n.using("zh-CN"):
+        figures = _all_plots()
+    for name, fig in figures.items():
+        english = [t for t in _plot_texts(fig) if re.search(r"[A-Za-z]{2,}", t) and not CJK.search(t)
+                   and t not in LATIN_OK]
+        assert not english, f"{name}: untranslated plot text {english}"
+        assert any(CJK.search(t) for t in _plot_texts(fig)), name
+        figure_to_image(fig)  # drawn: every character has a glyph (matplotlib warns "Glyph ... missing" otherwise)
+    missing = [str(w.message) for w in recwarn if "missing from font" in str(w.message)]
+    assert not missing, missing[:3]
+    assert any(t.startswith("第 2 步，共 3 步：t = 50，ᾱ_t = ") for t in _plot_texts(figures["schedule_plot"]))
+    assert "保留了 60% 的概率质量，1 个 token" in " ".join(_plot_texts(figures["stage_bars"]))
+
+
+def test_plot_text_stays_english_without_a_chinese_font(monkeypatch):
+    """No font that can draw Chinese: the plot keeps its English rather than showing empty boxes."""
+    monkeypatch.setattr(i18n, "cjk_font", lambda: None)
+    with i18n.using("zh-CN"):
+        assert i18n.figure_lang() == "en"
+        figures = _all_plots()
+    texts = [t for fig in figures.values() for t in _plot_texts(fig)]
+    assert not any(CJK.search(t) for t in texts if t != "你好")  # the token is user content, drawn as it is
+    assert "t (noise level; T−1 = pure noise)" in texts and "predicted probability" in texts
+
+
+def test_plots_in_english_pages_are_english():
+    with i18n.using("en"):
+        texts = [t for fig in _all_plots().values() for t in _plot_texts(fig)]
+    assert "surprisal −ln p(token) (nats)" in texts and "3. top-p\nkept 60% of the mass, 1 tokens" in texts
+
+
+def test_a_handler_draws_its_plots_in_the_language_of_the_page_that_asked(studio, monkeypatch):
+    """Through the server: the Text tab's plots are drawn while its handler runs, in the page's language."""
+    from studio import plots
+
+    if i18n.cjk_font() is None:
+        pytest.skip("no Chinese font installed: plots are drawn in English (tested above)")
+    drawn = []
+    real = plots.T_
+
+    def spy(text):
+        out = real(text)
+        drawn.append((text, out))
+        return out
+
+    monkeypatch.setattr(plots, "T_", spy)
+    for lang, headers in (("zh-CN", {"Accept-Language": "zh-CN"}), ("en", {})):
+        drawn.clear()
+        client = Client(studio, verbose=False, headers=headers)
+        try:
+            client.predict(api_name="/text_generate")
+        finally:
+            client.close()
+        assert drawn, "the Text tab drew no plot"
+        if lang == "en":
+            assert all(out == text for text, out in drawn)
+        else:
+            assert all(CJK.search(out) for text, out in drawn if text not in ("top-k", "top-p", "min-p", "typical-p"))

@@ -9,7 +9,7 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.gan import engine
-from studio.i18n import N_
+from studio.i18n import N_, T_
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
@@ -141,7 +141,7 @@ def build_gan_tab(registry, settings) -> None:
         story = engine.training_story(bundle_for(key))
         if not story["history"]:
             raise StudioError(f"{key!r} ships no training log.")
-        fig = loss_curves(story["history"], [("loss_d", "discriminator"), ("loss_g", "generator")])
+        fig = loss_curves(story["history"], [("loss_d", T_("discriminator")), ("loss_g", T_("generator"))])
         return fig, [(p, N_(f"step {s} (epoch {e})")) for p, s, e in story["snapshots"]]
 
     def trunc_changed(t):

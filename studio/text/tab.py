@@ -6,7 +6,7 @@ from dataclasses import asdict, fields
 
 import gradio as gr
 
-from studio.i18n import N_
+from studio.i18n import N_, T_
 from studio.errors import StudioError
 from studio.plots import entropy_chart, sample_histogram, stage_bars
 from studio.recipe import Recipe
@@ -172,7 +172,7 @@ def build_text_tab(registry, settings) -> None:
         ids = sorted({i for g in s["stages"] for i, _ in g["top"]} | {s["token_id"]})
         texts = dict(zip(ids, engine.token_texts(bundle_for(key), ids)))
         fig = stage_bars(s["stages"], texts, s["token_id"],
-                         title=f"step {index}: picked {texts[s['token_id']]!r} (p = {s['prob']:.3f})")
+                         title=T_(f"step {index}: picked {texts[s['token_id']]!r} (p = {s['prob']:.3f})"))
         raw_top = [i for i, _ in s["stages"][0]["top"]]
         choices = [(f"{texts[i]!r} (raw p = {p:.3f})", i) for i, p in s["stages"][0]["top"]]
         alt = next((i for i in raw_top if i != s["token_id"]), raw_top[0])

@@ -25,10 +25,15 @@ ORDER_NOTE = ("**The order the sampler applies them** (the same as transformers'
 COMPARE_PRESETS = ["Neutral", "Greedy", "Balanced", "Creative", "(off)"]
 
 
-def highlighted(run: dict) -> list[tuple[str, float | None]]:
-    """Prompt uncoloured, then each generated token coloured by its probability (the darker, the likelier)."""
-    items = [(run["prompt"], None)] if run["prompt"] else [("", None)]
-    return items + [(s["token"], round(s["prob"], 3)) for s in run["steps"]]
+def highlighted(run) -> list[tuple[str, float | None]]:
+    """Prompt uncoloured, then each generated token coloured by its probability (the darker, the likelier).
+    ``run``: a run's dict, or the ``TextRun`` being streamed (no conversion per token)."""
+    if isinstance(run, dict):
+        prompt, tokens = run["prompt"], [(s["token"], s["prob"]) for s in run["steps"]]
+    else:
+        prompt, tokens = run.prompt, [(s.token, s.prob) for s in run.steps]
+    items = [(prompt, None)] if prompt else [("", None)]
+    return items + [(t, round(p, 3)) for t, p in tokens]
 
 
 def run_summary(run: dict) -> str:
@@ -210,9 +215,8 @@ def build_text_tab(registry, settings) -> None:
         for i, (_, partial) in enumerate(engine.stream(bundle, prompt=prompt_text, settings=s, seed=seed_value)):
             run = partial
             if i % 2 == 0:  # every other token: smooth on screen, light on the queue
-                d = run.to_dict()
-                yield (highlighted(d), N_(f"generating… {len(d['steps'])} tokens"), gr.skip(), gr.skip(), gr.skip(),
-                       gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                yield (highlighted(run), N_(f"generating… {len(run.steps)} tokens"), gr.skip(), gr.skip(),
+                       gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
         yield finish(key, prompt_text, run.to_dict(), asdict(s))
 
     @user_errors

@@ -79,6 +79,24 @@ def test_latent_map_needs_2d_and_places_the_grid(reg):
         engine.latent_map(reg.get("vae-8d"))
 
 
+@needs_data
+def test_latent_map_encodes_the_heldout_digits_once_per_model(reg, monkeypatch):
+    from studio.data import load_mnist
+
+    model = reg.get("vae-2d").model
+    x, y = load_mnist("heldout")
+    expected, _ = engine.encode(model, x)
+    first = engine.latent_map(reg.get("vae-2d"), n=4)
+    calls = []
+    monkeypatch.setattr(engine, "load_mnist", lambda *a, **k: calls.append(a) or load_mnist(*a, **k))
+    again = engine.latent_map(reg.get("vae-2d"), n=4)
+    assert calls == []  # served from the cache
+    assert torch.allclose(first["heldout_z"], expected, atol=1e-6) and torch.equal(again["heldout_z"], first["heldout_z"])
+    assert torch.equal(again["heldout_labels"], y)
+    again["heldout_z"][0] = 99.0  # a caller changing its copy does not change the cache
+    assert torch.equal(engine.latent_map(reg.get("vae-2d"), n=4)["heldout_z"], first["heldout_z"])
+
+
 def test_map_click_round_trip():
     from studio.plots import click_to_z, latent_map_image
 

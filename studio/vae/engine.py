@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import math
+import weakref
 
 import numpy as np
 import torch
@@ -241,10 +242,25 @@ def latent_map(bundle, *, seed=None, n: int = 15, extent: float = 3.0, spacing: 
         axis = normal.icdf(torch.linspace(lo, 1 - lo, n))
     zy, zx = torch.meshgrid(axis.flip(0), axis, indexing="ij")  # top row = largest z2
     z = torch.stack([zx.reshape(-1), zy.reshape(-1)], dim=1)  # (n², 2)
-    x, y = load_mnist("heldout", data_dir)
-    mu, _ = encode(model, x)
+    mu, y = heldout_encodings(model, data_dir)
     return {"images": decode(model, z), "axis": axis.tolist(), "heldout_z": mu, "heldout_labels": y, "n": n,
             "spacing": spacing}
+
+
+_HELDOUT_Z = weakref.WeakKeyDictionary()  # model -> {data_dir: (μ, labels)}; goes when the registry drops the model
+
+
+@torch.no_grad()
+def heldout_encodings(model, data_dir=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The posterior means of the 1,000 held-out digits and their labels, encoded once per loaded model (the
+    latent map redrew them on every call: a fifth of its time, benchmarks/tab_paths.py)."""
+    per_model = _HELDOUT_Z.setdefault(model, {})
+    key = str(data_dir or "")
+    if key not in per_model:
+        x, y = load_mnist("heldout", data_dir)
+        per_model[key] = (encode(model, x)[0], y)
+    mu, y = per_model[key]
+    return mu.clone(), y.clone()
 
 
 @engine_action("vae", "reconstruct")

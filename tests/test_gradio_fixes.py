@@ -49,3 +49,20 @@ def test_write_atomically_keeps_an_identical_file_and_replaces_a_different_one(t
     assert path.stat().st_ino == inode and path.read_bytes() == b"abc"  # same bytes: left in place, touched
     gradio_fixes.write_atomically(path, b"abcd")
     assert path.read_bytes() == b"abcd" and not list(tmp_path.glob(".x.bin.*"))  # no staging file left
+
+
+def test_result_pngs_are_lossless_keep_gradios_metadata_and_use_the_fast_level(tmp_path):
+    import io
+
+    from gradio import processing_utils as pu
+
+    gradio_fixes.install()
+    img = Image.fromarray((np.random.default_rng(1).random((64, 80)) > 0.7).astype(np.uint8) * 255, mode="L")
+    img.info["studio"] = "seed 3"  # text metadata: Gradio's own encoder keeps it, so must ours
+    path = pu.save_pil_to_cache(img, str(tmp_path), format="png")
+    back = Image.open(path)
+    assert np.array_equal(np.asarray(back), np.asarray(img)) and back.text.get("studio") == "seed 3"
+    slow = io.BytesIO()
+    img.save(slow, "png", pnginfo=pu.get_pil_metadata(img), compress_level=6)
+    fast = gradio_fixes.encode_png(img)
+    assert open(path, "rb").read() == fast and fast != slow.getvalue()

@@ -70,7 +70,7 @@ def call(client, name: str) -> tuple[float, float]:
     return total, first if first is not None else total
 
 
-def profile(pid: int, client, name: str, runs: int, top: int = 25) -> None:
+def profile(pid: int, client, name: str, runs: int, top: int = 40) -> None:
     """Sample the server with py-spy while ``name`` runs ``runs`` times; print the heaviest functions."""
     if shutil.which("py-spy") is None:
         raise SystemExit("--profile needs py-spy: pip install py-spy")
@@ -96,7 +96,7 @@ def profile(pid: int, client, name: str, runs: int, top: int = 25) -> None:
         own[_short(frames[-1])] += n
         for f in {_short(f) for f in frames}:
             inclusive[f] += n
-    print(f"\nprofile of {name} x{runs}: {busy} busy samples (200/s)", file=sys.stderr)
+    print(f"\nprofile of {name} x{runs}: {busy} busy samples (200/s); stacks in {out}", file=sys.stderr)
     print(f"{'inclusive':>9} {'own':>6}  function", file=sys.stderr)
     for f, n in inclusive.most_common(top):
         print(f"{n / busy:9.1%} {own[f] / busy:6.1%}  {f}", file=sys.stderr)
@@ -124,7 +124,7 @@ def main() -> None:
 
     proc, url = start_app()
     try:
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, download_files=False)  # the server's answer; a browser then fetches files in parallel
         results: dict[str, dict[str, tuple[float, float]]] = {}
         for tab, names in ACTIONS.items():
             for name in names:

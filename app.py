@@ -1,7 +1,9 @@
 """Generative Studio: `python app.py` serves on http://127.0.0.1:7860 (GRADIO_SERVER_NAME/PORT to change).
 
 Reads the environment (see studio/config.py), builds the model registry and the Blocks, launches.
-Models load lazily on first use; STUDIO_PRELOAD=1 loads every built-in model before serving (GPU Spaces).
+Models load lazily on first use; STUDIO_PRELOAD=1 loads every built-in model before serving (GPU Spaces). Once it
+serves, the built-in models' libraries (transformers, diffusers) are imported in the background, weights untouched,
+so a tab's first click does not wait ~5 s for them (STUDIO_WARM_IMPORTS=0 turns this off).
 """
 
 import logging
@@ -25,4 +27,7 @@ if __name__ == "__main__":
     if settings.preload:
         for key, result in registry.preload(settings.preload).items():
             logging.getLogger("studio").info("preload %s: %s", key, result)
-    demo.launch(**launch_kwargs())
+    demo.launch(**launch_kwargs(), prevent_thread_lock=settings.warm_imports)
+    if settings.warm_imports:
+        registry.warm_imports_in_background(delay=2.0)  # after the page's first requests (benchmarks/app_start.py)
+        demo.block_thread()

@@ -5,6 +5,7 @@
 | STUDIO_DEVICE | auto | ``auto`` picks cuda > mps > cpu; or name one (``cpu``, ``cuda``, ``cuda:1``, ``mps``) |
 | STUDIO_MAX_LOADED | 4 | models kept in memory at once; the least recently used is evicted beyond this |
 | STUDIO_PRELOAD | 0 | ``1`` loads every built-in model at start (GPU Spaces); or a comma list of keys |
+| STUDIO_WARM_IMPORTS | 1 | ``1``: once serving, import the built-in models' libraries in the background (no weights loaded) |
 | STUDIO_HOSTED | 0 | ``1`` turns on hosted limits (see studio.config.Limits) and turns Hub loading off |
 | STUDIO_ALLOW_HUB | 1 (0 when hosted) | ``1`` lets users load models by Hugging Face Hub id |
 | STUDIO_CHECKPOINTS | <repo>/checkpoints | folder scanned for built-in checkpoints |
@@ -62,6 +63,7 @@ class Settings:
     device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
     max_loaded: int = 4  # LRU capacity of the registry
     preload: tuple[str, ...] = ()  # keys to load at start; ("*",) = every built-in
+    warm_imports: bool = True  # import transformers / diffusers in the background once serving (STUDIO_WARM_IMPORTS)
     hosted: bool = False  # public hosting: limits on, Hub off unless allowed
     allow_hub: bool = True  # may users load models by Hub id
     checkpoints_dir: Path = field(default_factory=lambda: REPO_ROOT / "checkpoints")
@@ -88,6 +90,7 @@ class Settings:
             device=env.get("STUDIO_DEVICE", "auto").strip() or "auto",
             max_loaded=env_int(env, "STUDIO_MAX_LOADED", 4, minimum=1),
             preload=preload,
+            warm_imports=env_flag(env, "STUDIO_WARM_IMPORTS", True),
             hosted=hosted,
             allow_hub=env_flag(env, "STUDIO_ALLOW_HUB", not hosted),
             checkpoints_dir=Path(env.get("STUDIO_CHECKPOINTS", str(REPO_ROOT / "checkpoints"))),

@@ -17,8 +17,10 @@ from __future__ import annotations
 import functools
 import gc
 import importlib
+import logging
 import os
 import re
+import sys
 import threading
 import time
 from collections import OrderedDict
@@ -36,6 +38,8 @@ FAMILIES = ("text", "vae", "gan", "diffusion", "judge")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 # What a Hub download fetches: configs, safetensors weights, tokenizer files, the model card. Never pickles.
 HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md", "*.tiktoken"]
+
+log = logging.getLogger("studio.registry")
 
 # loader name -> "module:function", imported on first use so `python app.py` starts without importing
 # transformers or diffusers. A loader takes (folder, *, device, dtype) and returns a Bundle.
@@ -127,6 +131,17 @@ def resolve_loader(name: str) -> Callable[..., Bundle]:
         raise ModelLoadError(f"Unknown loader {name!r}; known: {', '.join(sorted(LOADERS))}, or mixin:<module>:<Class>.")
     module_name, _, fn_name = LOADERS[name].partition(":")
     return getattr(importlib.import_module(module_name), fn_name)
+
+
+def warm_loader_imports(name: str, folder: Path | None) -> None:
+    """Import the code loader ``name`` needs (its module, and whatever its ``warm_imports(folder)`` names)."""
+    if name.startswith(MIXIN_PREFIX):
+        resolve_loader(name)  # imports the class's module; the mixin itself is light
+        return
+    resolve_loader(name)
+    warm = getattr(importlib.import_module(LOADERS[name].partition(":")[0]), "warm_imports", None)
+    if warm is not None:
+        warm(folder)
 
 
 def check_weights(folder: Path, key: str) -> list[Path]:
@@ -394,6 +409,45 @@ class ModelRegistry:
             except StudioError as err:
                 report[key] = str(err)
         return report
+
+    def warm_imports(self, keys=None) -> dict[str, float]:
+        """Import what loading these models needs (their family's library and model classes) without loading
+        any weights; ``keys`` defaults to the built-in models. In a fresh process most of a first load is
+        importing transformers or diffusers (~5 s each on a 2-core CPU, benchmarks/registry.py), so app.py runs
+        this in the background once it serves: the first click on a tab then pays for the model alone, and the
+        models stay unloaded until used. Returns key -> seconds; a model whose imports fail is logged and left
+        out (loading it reports the error to the user as usual)."""
+        keys = [s.key for s in self.specs() if s.builtin] if keys is None else list(keys)
+        seconds = {}
+        for key in keys:
+            spec = self.spec(key)
+            start = time.perf_counter()
+            try:
+                warm_loader_imports(spec.loader, Path(spec.source).expanduser() if spec.is_local else None)
+            except Exception as err:  # noqa: BLE001 - a warm-up must never take the server down
+                log.warning("warming the imports for %s failed: %s: %s", key, type(err).__name__, err)
+                continue
+            seconds[key] = time.perf_counter() - start
+        return seconds
+
+    def warm_imports_in_background(self, keys=None, *, delay: float = 0.0) -> threading.Thread:
+        """:meth:`warm_imports` on a daemon thread, after ``delay`` seconds and niced on Linux, so the page's
+        first requests come first (imports hold the GIL); logs what it did."""
+
+        def run():
+            time.sleep(delay)
+            if sys.platform == "linux":
+                try:
+                    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)  # this thread only, on Linux
+                except OSError:
+                    pass
+            start = time.perf_counter()
+            done = self.warm_imports(keys)
+            log.info("imports for %s warmed in %.1f s", ", ".join(done) or "no model", time.perf_counter() - start)
+
+        thread = threading.Thread(target=run, name="studio-warm-imports", daemon=True)
+        thread.start()
+        return thread
 
     # --- status -------------------------------------------------------------------------------------
     def is_loaded(self, key: str) -> bool:

@@ -84,6 +84,7 @@ def test_settings_from_env(tmp_path):
     assert s.checkpoints_dir == tmp_path
     assert Settings.from_env({"STUDIO_HOSTED": "1", "STUDIO_ALLOW_HUB": "yes"}).allow_hub
     assert Settings.from_env({"STUDIO_PRELOAD": "1"}).preload == ("*",)
+    assert s.warm_imports and not Settings.from_env({"STUDIO_WARM_IMPORTS": "0"}).warm_imports
     with pytest.raises(ValueError, match="STUDIO_MAX_LOADED=0 must be at least 1"):
         Settings.from_env({"STUDIO_MAX_LOADED": "0"})
     with pytest.raises(ValueError, match="not a yes/no value"):

@@ -2,6 +2,7 @@ import gc
 import shutil
 import threading
 import weakref
+from pathlib import Path
 
 import pytest
 import torch
@@ -221,3 +222,55 @@ def test_spec_validation():
         ModelSpec(key="bad key;", family="text", source="x", loader="x")
     assert ModelSpec(key="g", family="text", source="google/ddpm-cifar10-32", loader="x").is_local is False
     assert ModelSpec(key="g", family="text", source="/abs/path", loader="x").is_local is True
+
+
+def test_warm_imports_imports_each_family_library_and_loads_no_weights():
+    """In a fresh process (this one has the libraries imported already): the built-in models' loaders import
+    transformers' GPT-2 code, diffusers' UNet and the tab's schedulers, and no model is loaded."""
+    import json
+    import subprocess
+    import sys
+
+    code = """
+import json, sys
+from studio.config import Settings
+from studio.registry import ModelRegistry
+r = ModelRegistry.from_settings(Settings(allow_hub=False, hub_offline=True))
+mods = ["transformers.models.gpt2.modeling_gpt2", "diffusers.models.unets.unet_2d",
+        "diffusers.schedulers.scheduling_dpmsolver_multistep", "diffusers.schedulers.scheduling_unipc_multistep"]
+before = [m in sys.modules for m in mods]
+done = r.warm_imports()
+print(json.dumps({"before": before, "after": [m in sys.modules for m in mods], "done": sorted(done),
+                  "builtin": sorted(s.key for s in r.specs() if s.builtin), "loaded": r.loaded_keys()}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], cwd=Path(__file__).resolve().parent.parent, capture_output=True,
+                         text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    if "shakespeare-gpt" not in r["builtin"] or "mnist-ddpm" not in r["builtin"]:
+        pytest.skip("built-in checkpoints not found")
+    assert r["before"] == [False] * 4  # so the check below can fail
+    assert r["after"] == [True] * 4
+    assert r["done"] == r["builtin"] and r["loaded"] == []
+
+
+def test_warm_imports_logs_and_leaves_out_a_model_whose_imports_fail(tmp_path, tiny_text_dir, caplog):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "config.json").write_text("{not json")
+    registry = ModelRegistry([ModelSpec(key="tiny", family="text", source=str(tiny_text_dir),
+                                        loader="transformers-causal-lm", builtin=True),
+                              ModelSpec(key="bad", family="text", source=str(bad), loader="transformers-causal-lm",
+                                        builtin=True),
+                              ModelSpec(key="odd", family="gan", source=str(bad), loader="no-such-loader",
+                                        builtin=True)], device="cpu")
+    with caplog.at_level("WARNING", logger="studio.registry"):
+        done = registry.warm_imports()
+    assert list(done) == ["tiny"] and done["tiny"] >= 0
+    assert "warming the imports for bad failed: JSONDecodeError" in caplog.text
+    assert "warming the imports for odd failed: ModelLoadError: Unknown loader 'no-such-loader'" in caplog.text
+    assert registry.loaded_keys() == []
+    registry.get("tiny")  # and the model still loads
+    thread = registry.warm_imports_in_background(["tiny"])
+    thread.join(60)
+    assert not thread.is_alive() and registry.loaded_keys() == ["tiny"]

@@ -25,6 +25,17 @@ class DiffusionBundle(Bundle):
     in_channels: int  # 1 for MNIST, 3 for CIFAR-10
 
 
+def warm_imports(folder: Path | None = None) -> None:
+    """Import what loading a UNet and running the Diffusion tab need, reading no weights: diffusers' UNet and
+    the schedulers the tab offers (diffusers imports each class lazily, on first use)."""
+    import diffusers
+
+    from studio.diffusion.engine import SCHEDULERS
+
+    for name in ("UNet2DModel", "DDPMScheduler", *SCHEDULERS.values()):
+        getattr(diffusers, name)
+
+
 def load_unet(folder: Path, *, device: torch.device, dtype: torch.dtype) -> DiffusionBundle:
     from diffusers import DDPMScheduler, UNet2DModel
 

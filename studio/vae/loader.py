@@ -16,6 +16,11 @@ class AutoencoderKLBundle(Bundle):
     scaling_factor: float  # latents are multiplied by this in Stable Diffusion; kept for reference
 
 
+def warm_imports(folder: Path | None = None) -> None:
+    """Import diffusers' ``AutoencoderKL`` (lazily imported by diffusers), reading no weights."""
+    from diffusers import AutoencoderKL  # noqa: F401
+
+
 def load_autoencoderkl(folder: Path, *, device: torch.device, dtype: torch.dtype) -> AutoencoderKLBundle:
     from diffusers import AutoencoderKL
 

@@ -1,0 +1,78 @@
+"""`python app.py` itself, as a user starts it: it serves, answers, and warms the libraries in the background
+without loading a model."""
+
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from gradio_client import Client
+
+from studio.data import default_data_dir
+from tests.helpers import free_port
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(not (ROOT / "checkpoints" / "shakespeare-gpt").is_dir(), reason="no built-in models"),
+              pytest.mark.skipif(not (default_data_dir() / "mnist").is_dir(), reason="MNIST data not found")]
+
+
+def start(env_extra: dict, log_path: Path) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
+               **env_extra)
+    log = open(log_path, "w")
+    proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}/"
+    deadline = time.time() + 180
+    while time.time() < deadline:
+        assert proc.poll() is None, log_path.read_text()
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return proc, url
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise AssertionError("app.py did not answer within 180 s:\n" + log_path.read_text())
+
+
+def wait_for(log_path: Path, text: str, seconds: float) -> str:
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        out = log_path.read_text()
+        if text in out:
+            return out
+        time.sleep(0.5)
+    raise AssertionError(f"{text!r} not in the log after {seconds} s:\n{log_path.read_text()}")
+
+
+def test_app_serves_and_warms_the_libraries_without_loading_a_model(tmp_path):
+    proc, url = start({}, tmp_path / "app.log")
+    try:
+        out = wait_for(tmp_path / "app.log", "imports for", 180)
+        line = next(s for s in out.splitlines() if "imports for" in s)
+        for key in ["shakespeare-gpt", "mnist-ddpm", "mnist-vae-2d", "mnist-dcgan"]:
+            assert key in line, line
+        client = Client(url, verbose=False)
+        table, memory = client.predict(api_name="/models_status")
+        loaded = [row[0] for row in table["data"] if row[3] == "yes"]  # the "loaded" column
+        assert not loaded and "**loaded:** 0 of" in memory, f"warming imports loaded a model: {loaded}"
+        tokens, summary, *_ = client.predict(api_name="/text_generate")
+        assert "".join(t["token"] for t in tokens).startswith("ROMEO:")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def test_warm_imports_can_be_turned_off(tmp_path):
+    proc, url = start({"STUDIO_WARM_IMPORTS": "0"}, tmp_path / "app.log")
+    try:
+        assert Client(url, verbose=False).predict(api_name="/models_status") is not None
+        time.sleep(2)
+        assert "imports for" not in (tmp_path / "app.log").read_text()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -2,15 +2,16 @@
 parallel threads and return CPU objects.
 
 Text drawn in a plot is marked with ``T_``: it comes out in the page's language when a font for it is
-installed (``studio.i18n.cjk_font``), else in English. Where such a font exists it is also added to matplotlib's
-fonts as a fallback, so Chinese tokens from a Hub model draw as characters, not boxes, in either language.
+installed (``studio.i18n.cjk_font``), else in English. Where such a font exists, every text in a figure that holds
+characters the default font lacks (Chinese labels, a Hub model's Chinese tokens) gets it as a glyph-by-glyph
+fallback when the figure is drawn (:func:`new_figure`), so they draw as characters, not boxes, in either language.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
-import matplotlib
 from matplotlib.figure import Figure
 
 from studio.i18n import N_, T_, cjk_font
@@ -24,19 +25,47 @@ STAGE_NAMES = (N_("raw"), N_("repetition penalty"), N_("no-repeat n-gram"), N_("
                N_("top-p"), N_("min-p"), N_("typical-p"))
 
 
-def _add_font_fallback() -> None:
-    """Put an installed Chinese font behind the default one (matplotlib falls back glyph by glyph)."""
-    cjk = cjk_font()
-    family = matplotlib.rcParams["font.family"]
-    if cjk is None or cjk in family:
-        return
+@functools.cache
+def _default_font() -> tuple[str, frozenset[int]]:
+    """The default font's name and the code points it has glyphs for."""
     from matplotlib import font_manager
 
-    first = font_manager.FontProperties(fname=font_manager.findfont(font_manager.FontProperties())).get_name()
-    matplotlib.rcParams["font.family"] = [first, cjk]
+    path = font_manager.findfont(font_manager.FontProperties())
+    return (font_manager.FontProperties(fname=path).get_name(),
+            frozenset(font_manager.get_font(path).get_charmap()))
 
 
-_add_font_fallback()
+def use_fallback_font(fig: Figure) -> None:
+    """Give each text in ``fig`` that holds a character the default font lacks the installed Chinese font as
+    a fallback behind the default one (matplotlib falls back glyph by glyph).
+
+    Only those texts: matplotlib keeps the fonts it opens per thread (up to 64), and Gradio answers from a pool
+    of threads that comes and goes, so a fallback set for every text (``rcParams``) opened the Chinese font,
+    ~2 MB, in each new thread, for English pages too (benchmarks/load.py's memory growth)."""
+    cjk = cjk_font()
+    if cjk is None:
+        return
+    from matplotlib.text import Text
+
+    name, chars = _default_font()
+    for text in fig.findobj(Text):
+        if any(ord(c) not in chars for c in text.get_text() if c > "~"):
+            text.set_fontfamily([name, cjk])
+
+
+def new_figure(**kwargs) -> Figure:
+    """A matplotlib ``Figure`` that runs :func:`use_fallback_font` each time it is drawn, so labels and legends
+    added after a builder returns are covered too. (Its ``draw`` is wrapped on the instance rather than in a
+    subclass: Gradio's ``Plot`` recognises matplotlib figures by their class's module.)"""
+    fig = Figure(**kwargs)
+    draw = fig.draw
+
+    def draw_with_fallback(renderer):
+        use_fallback_font(fig)
+        return draw(renderer)
+
+    fig.draw = draw_with_fallback
+    return fig
 
 
 def show_token(text: str) -> str:
@@ -56,7 +85,7 @@ def stage_bars(stages: list, texts: dict, chosen_id: int, *, title: str = "") ->
     n = len(stages)
     cols = min(n, 4)
     rows = math.ceil(n / cols)
-    fig = Figure(figsize=(3.2 * cols, 2.9 * rows), layout="constrained")
+    fig = new_figure(figsize=(3.2 * cols, 2.9 * rows), layout="constrained")
     for k, stage in enumerate(stages):
         ax = fig.add_subplot(rows, cols, k + 1)
         top = list(stage["top"])[:10]
@@ -83,7 +112,7 @@ def stage_bars(stages: list, texts: dict, chosen_id: int, *, title: str = "") ->
 
 def entropy_chart(steps: list, texts: list[str]) -> Figure:
     """Per-token surprisal (−ln p of the chosen token under the model) and entropy of the model's distribution."""
-    fig = Figure(figsize=(9, 2.8), layout="constrained")
+    fig = new_figure(figsize=(9, 2.8), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     x = list(range(len(steps)))
     ax.bar(x, [s["surprisal"] for s in steps], color=BAR, alpha=0.75, label=T_("surprisal −ln p(token) (nats)"))
@@ -99,7 +128,7 @@ def entropy_chart(steps: list, texts: list[str]) -> Figure:
 
 def sample_histogram(result: dict) -> Figure:
     """Predicted probabilities (bars) and the share of N draws (dots) for the top candidates."""
-    fig = Figure(figsize=(8, 2.8), layout="constrained")
+    fig = new_figure(figsize=(8, 2.8), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     labels = [show_token(t) for t in result["tokens"]] + [T_("(other)")]
     pred = result["predicted"] + [result["other_predicted"]]
@@ -147,7 +176,7 @@ def write_gif(frames, path, *, duration_ms: int = 80, loop: int = 0) -> str:
 
 def loss_curves(history: list[dict], keys: list[tuple[str, str]], *, title: str = "", xlabel: str | None = None) -> Figure:
     """Training curves from a list of log rows: ``keys`` are (field, label) pairs."""
-    fig = Figure(figsize=(7, 3), layout="constrained")
+    fig = new_figure(figsize=(7, 3), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     for field_name, label in keys:
         pts = [(r["step"], r[field_name]) for r in history if r.get(field_name) is not None]
@@ -195,7 +224,7 @@ def latent_map_image(manifold, axis: list, heldout_z, labels, *, path_z=None, ma
         gy = np.interp(z[:, 1], axis_np, np.arange(n), left=-0.5, right=n - 0.5)
         return gx, (n - 1) - gy
 
-    fig = Figure(figsize=(7.5, 7.5), dpi=100)
+    fig = new_figure(figsize=(7.5, 7.5), dpi=100)
     ax = fig.add_axes((0.1, 0.08, 0.86, 0.86))
     ax.imshow(np.asarray(mosaic), cmap="gray", extent=(-0.5, n - 0.5, n - 0.5, -0.5), interpolation="nearest")
     if scatter and heldout_z is not None:
@@ -241,7 +270,7 @@ def click_to_z(geometry: dict, x: float, y: float):
 
 def norm_plot(t: list, series: dict, sqrt_d: float) -> Figure:
     """‖z‖ along interpolation paths against the prior's typical radius √d."""
-    fig = Figure(figsize=(6, 2.6), layout="constrained")
+    fig = new_figure(figsize=(6, 2.6), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     for label, norms in series.items():
         ax.plot(t, norms, marker=".", label=label)
@@ -257,7 +286,7 @@ def schedule_plot(curve: dict, timesteps: list[float] | None = None, current: in
     run's timesteps as dots and the current one (index into ``timesteps``) ringed in red."""
     import numpy as np
 
-    fig = Figure(figsize=(6, 2.6), layout="constrained")
+    fig = new_figure(figsize=(6, 2.6), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     t = np.asarray(curve["t"])
     ab = np.asarray(curve["alpha_bar"])

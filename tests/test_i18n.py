@@ -220,6 +220,30 @@ def test_plot_text_is_drawn_in_chinese_when_a_chinese_font_is_installed(recwarn)
     assert "保留了 60% 的概率质量，1 个 token" in " ".join(_plot_texts(figures["stage_bars"]))
 
 
+def test_only_texts_the_default_font_cannot_draw_get_the_chinese_font():
+    """English plots never open the Chinese font (matplotlib keeps open fonts per thread: memory under load);
+    a Chinese token, or Chinese labels, get it as a fallback when the figure is drawn."""
+    if i18n.cjk_font() is None:
+        pytest.skip("no Chinese font installed")
+    from matplotlib.text import Text
+
+    from studio.plots import figure_to_image
+
+    def families(fig):
+        figure_to_image(fig)
+        return {t.get_text(): t.get_fontfamily() for t in fig.findobj(Text) if t.get_text()}
+
+    cjk = i18n.cjk_font()
+    with i18n.using("en"):
+        english = _all_plots()
+    for name, fig in english.items():
+        for text, family in families(fig).items():
+            assert (cjk in family) == (text == "你好"), (name, text, family)
+    with i18n.using("zh-CN"):
+        chinese = families(_all_plots()["loss_curves"])
+    assert chinese["步"] == ["DejaVu Sans", cjk] and cjk not in chinese["loss"]
+
+
 def test_plot_text_stays_english_without_a_chinese_font(monkeypatch):
     """No font that can draw Chinese: the plot keeps its English rather than showing empty boxes."""
     monkeypatch.setattr(i18n, "cjk_font", lambda: None)

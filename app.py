@@ -8,9 +8,11 @@ so a tab's first click does not wait ~5 s for them (STUDIO_WARM_IMPORTS=0 turns 
 
 import logging
 
-from studio.device import limit_malloc_arenas
+from studio.device import limit_malloc_arenas, start_malloc_trimmer
 
-limit_malloc_arenas()  # before Gradio starts its worker threads (see studio/device.py)
+# before Gradio starts its worker threads: memory stays flat under many users (see studio/device.py)
+limit_malloc_arenas()
+start_malloc_trimmer()
 
 from studio.config import Settings  # noqa: E402
 from studio.registry import ModelRegistry  # noqa: E402

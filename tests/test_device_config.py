@@ -104,3 +104,23 @@ def test_limit_malloc_arenas_reads_the_environment():
         limit_malloc_arenas({"STUDIO_MALLOC_ARENAS": "many"})
     if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
         assert limit_malloc_arenas({}) == 2
+
+
+def test_malloc_trimmer_reads_the_environment_and_runs():
+    import platform
+    import threading
+
+    import pytest
+
+    from studio.device import start_malloc_trimmer
+
+    assert start_malloc_trimmer({"STUDIO_MALLOC_TRIM_S": "0"}) is None  # off
+    with pytest.raises(ValueError, match="STUDIO_MALLOC_TRIM_S='often' is not a whole number"):
+        start_malloc_trimmer({"STUDIO_MALLOC_TRIM_S": "often"})
+    with pytest.raises(ValueError, match="STUDIO_MALLOC_TRIM_S=-5 must be at least 0"):
+        start_malloc_trimmer({"STUDIO_MALLOC_TRIM_S": "-5"})
+    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
+        before = sum(t.name == "malloc-trim" for t in threading.enumerate())
+        assert start_malloc_trimmer({"STUDIO_MALLOC_TRIM_S": "3600"}) == 3600
+        trimmers = [t for t in threading.enumerate() if t.name == "malloc-trim"]
+        assert len(trimmers) == before + 1 and all(t.daemon for t in trimmers)  # never keeps the process alive

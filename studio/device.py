@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 
 import torch
@@ -104,8 +105,9 @@ def randn(shape, *, generator: torch.Generator, device: torch.device | str = "cp
     return torch.randn(tuple(shape), generator=generator, dtype=torch.float32).to(device=device, dtype=dtype)
 
 
+@functools.cache
 def _glibc():
-    """The C library where it is glibc (Linux), else None (macOS, Windows, musl)."""
+    """The C library where it is glibc (Linux), else None (macOS, Windows, musl); loaded once."""
     import ctypes
     import ctypes.util
     import platform

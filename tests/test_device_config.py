@@ -106,7 +106,7 @@ def test_limit_malloc_arenas_reads_the_environment():
         assert limit_malloc_arenas({}) == 2
 
 
-def test_malloc_trimmer_reads_the_environment_and_runs():
+def test_malloc_trimmer_reads_the_environment_and_starts_a_daemon_thread():
     import platform
     import threading
 

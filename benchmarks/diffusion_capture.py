@@ -1,6 +1,6 @@
 """What keeping every step costs: the studio's diffusion loop vs diffusers' own pipeline loop.
 
-    python benchmarks/diffusion_capture.py [--steps 20] [--batch 4] [--repeats 5]
+    python benchmarks/diffusion_capture.py [--steps 20] [--batch 4] [--repeats 5] [--device cuda]
 
 1. ``diffusion_capture_overhead``: the same UNet architecture as the built-in model (without class labels, which
    ``DDPMPipeline`` does not pass), the same scheduler (DPM-Solver++ 2M from the model's config) and steps, run
@@ -11,6 +11,8 @@
    call for both halves, scheduler.step), with nothing kept.
 3. ``diffusion_first_preview_s``: from asking for a run (model already loaded) to the first step's frame, and
    ``diffusion_first_preview_cold_s`` including loading the model from disk. Goal: under 1 s.
+
+Runs on ``STUDIO_DEVICE`` (or ``--device``) in the dtype the studio would use there (float16 on a GPU).
 """
 
 from __future__ import annotations
@@ -25,20 +27,13 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from benchmarks.common import add_device_argument, announce, resolve, synchronize, timed  # noqa: E402
 from studio.config import REPO_ROOT  # noqa: E402
+from studio.device import pick_dtype  # noqa: E402
 from studio.diffusion import engine  # noqa: E402
 from studio.diffusion.loader import DiffusionBundle, load_unet  # noqa: E402
 
 CKPT = REPO_ROOT / "checkpoints" / "mnist-ddpm"
-
-
-def timed(fn, repeats):
-    out = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
 
 
 def main() -> None:
@@ -46,12 +41,16 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
+    add_device_argument(p)
     args = p.parse_args()
     from diffusers import DDPMPipeline, UNet2DModel
 
-    cpu = torch.device("cpu")
+    device = resolve(args)
+    dtype = pick_dtype("diffusion", device)
+    announce(device)
     start = time.perf_counter()
-    bundle = load_unet(CKPT, device=cpu, dtype=torch.float32)
+    bundle = load_unet(CKPT, device=device, dtype=dtype)
+    synchronize(device)
     cold_load = time.perf_counter() - start
     name = "DPM-Solver++ 2M"
 
@@ -60,6 +59,8 @@ def main() -> None:
     config["num_class_embeds"] = None
     twin = UNet2DModel(**config).eval()
     twin.load_state_dict({k: v for k, v in bundle.unet.state_dict().items() if not k.startswith("class_embedding")})
+    if (device.type, dtype) != ("cpu", torch.float32):  # (diffusers warns about any dtype cast, even a no-op)
+        twin.to(device, dtype)
     twin_bundle = DiffusionBundle(unet=twin, scheduler_config=bundle.scheduler_config, num_classes=0,
                                   sample_size=bundle.sample_size, in_channels=bundle.in_channels)
     pipe = DDPMPipeline(unet=twin, scheduler=engine.make_scheduler(bundle, name))
@@ -76,12 +77,13 @@ def main() -> None:
 
     # 2. conditional with guidance: the studio loop vs a bare pipeline-style loop
     w = 2.0
-    y = torch.tensor([3] * args.batch)
+    y = torch.tensor([3] * args.batch, device=device)
 
     def run_bare_cfg():
         sched = engine.make_scheduler(bundle, name)
         sched.set_timesteps(args.steps)
-        x = torch.randn(args.batch, 1, 32, 32, generator=torch.Generator().manual_seed(0)) * sched.init_noise_sigma
+        x = torch.randn(args.batch, 1, 32, 32, generator=torch.Generator().manual_seed(0)).to(device, dtype)
+        x = x * sched.init_noise_sigma
         null = torch.full_like(y, bundle.num_classes)
         with torch.inference_mode():
             for t in sched.timesteps:
@@ -96,14 +98,15 @@ def main() -> None:
         fn()
     t_pipe, t_studio, t_bare, t_cfg = [], [], [], []
     for _ in range(args.repeats):  # interleaved, so drifts in machine load hit both sides
-        t_pipe += timed(run_pipeline, 1)
-        t_studio += timed(run_studio_uncond, 1)
-        t_bare += timed(run_bare_cfg, 1)
-        t_cfg += timed(run_studio_cfg, 1)
+        t_pipe.append(timed(run_pipeline, device))
+        t_studio.append(timed(run_studio_uncond, device))
+        t_bare.append(timed(run_bare_cfg, device))
+        t_cfg.append(timed(run_studio_cfg, device))
     med = statistics.median
 
     # 3. time to the first preview
-    def first_preview(b):
+    def first_preview(b):  # the first frame comes back on the CPU, so the device has finished by then
+        synchronize(device)
         start = time.perf_counter()
         it = engine.iterate(b, seed=0, scheduler=name, steps=args.steps, guidance=w, digit="any", batch=args.batch)
         next(it)
@@ -112,11 +115,11 @@ def main() -> None:
 
     warm_first = med([first_preview(bundle) for _ in range(3)])
     start = time.perf_counter()
-    cold_bundle = load_unet(CKPT, device=cpu, dtype=torch.float32)
+    cold_bundle = load_unet(CKPT, device=device, dtype=dtype)
     cold_first = time.perf_counter() - start + first_preview(cold_bundle)
 
-    print(f"# {args.steps} steps of {name}, batch {args.batch}, {torch.get_num_threads()} torch threads; "
-          f"medians of {args.repeats}")
+    print(f"# {args.steps} steps of {name}, batch {args.batch}, {str(dtype).removeprefix('torch.')}, "
+          f"{torch.get_num_threads()} torch threads; medians of {args.repeats}")
     print(f"DDPMPipeline            {med(t_pipe) * 1000:8.1f} ms")
     print(f"studio loop (uncond.)   {med(t_studio) * 1000:8.1f} ms  (keeps {args.steps} x_t, x̂₀, ε̂)")
     print(f"bare CFG loop           {med(t_bare) * 1000:8.1f} ms")

@@ -1,6 +1,6 @@
 """GAN grid speed: a 64-image grid (8×8 seeds, judged) from the built-in generator.
 
-    python benchmarks/gan_grid.py [--model mnist-dcgan] [--repeats 30]
+    python benchmarks/gan_grid.py [--model mnist-dcgan] [--repeats 30] [--device cuda]
 
 Times the engine call the GAN tab makes (latents from 64 seeds, one batched generator pass, one batched
 judge pass), median over repeats. Prints `RESULT gan_grid64_ms <ms>` (goal: under 100 ms on a 2-core CPU).
@@ -11,12 +11,11 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from studio.config import Settings  # noqa: E402
+from benchmarks.common import add_device_argument, announce, settings, timed  # noqa: E402
 from studio.gan import engine  # noqa: E402
 from studio.registry import ModelRegistry  # noqa: E402
 
@@ -25,20 +24,15 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--model", default="mnist-dcgan")
     p.add_argument("--repeats", type=int, default=30)
+    add_device_argument(p)
     args = p.parse_args()
-    reg = ModelRegistry.from_settings(Settings.from_env())
+    reg = ModelRegistry.from_settings(settings(args))
+    announce(reg.device)
     bundle, judge = reg.get(args.model), reg.get("digit-judge").model
     engine.grid(bundle, seed=0, n=8, judge=judge)  # warm-up
-    times = []
-    for i in range(args.repeats):
-        start = time.perf_counter()
-        engine.grid(bundle, seed=i * 64, n=8, judge=judge)
-        times.append(time.perf_counter() - start)
-    no_judge = []
-    for i in range(args.repeats):
-        start = time.perf_counter()
-        engine.grid(bundle, seed=i * 64, n=8)
-        no_judge.append(time.perf_counter() - start)
+    times = [timed(lambda i=i: engine.grid(bundle, seed=i * 64, n=8, judge=judge), reg.device)
+             for i in range(args.repeats)]
+    no_judge = [timed(lambda i=i: engine.grid(bundle, seed=i * 64, n=8), reg.device) for i in range(args.repeats)]
     print(f"RESULT gan_grid64_ms {statistics.median(times) * 1e3:.1f}")
     print(f"RESULT gan_grid64_no_judge_ms {statistics.median(no_judge) * 1e3:.1f}")
 

@@ -2,6 +2,7 @@
 
     python benchmarks/registry.py
     python benchmarks/registry.py --only mnist-ddpm
+    python benchmarks/registry.py --device cuda     # (or STUDIO_DEVICE=cuda) loads onto the GPU
 
 Each model is measured in its own fresh Python process (``studio.registry`` already imported), so the first
 load includes importing that family's libraries (transformers, diffusers) — what the first request to a tab
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import time
@@ -29,16 +31,19 @@ sys.path.insert(0, str(ROOT))
 
 def measure(key: str) -> dict:
     """In this (fresh) process: first load, reload after unload, warm hit."""
+    from benchmarks.common import synchronize
     from studio.config import Settings
     from studio.registry import ModelRegistry
 
     registry = ModelRegistry.from_settings(Settings.from_env())
     start = time.perf_counter()
     registry.get(key)
+    synchronize(registry.device)
     first = time.perf_counter() - start
     registry.unload(key)
     start = time.perf_counter()
     registry.get(key)
+    synchronize(registry.device)
     reload = time.perf_counter() - start
     n = 20000
     start = time.perf_counter()
@@ -52,15 +57,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--only", help="one built-in model key")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # measure this key here and print JSON
+    from benchmarks.common import add_device_argument, announce, settings
+
+    add_device_argument(parser)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child)))
         return
 
-    from studio.config import Settings
     from studio.registry import ModelRegistry
 
-    builtins = [s.key for s in ModelRegistry.from_settings(Settings.from_env()).specs() if s.builtin]
+    registry = ModelRegistry.from_settings(settings(args))
+    announce(registry.device)
+    builtins = [s.key for s in registry.specs() if s.builtin]
+    env = {**os.environ, "STUDIO_DEVICE": str(registry.device)}  # the children load onto the same device
     if args.only:
         if args.only not in builtins:
             raise SystemExit(f"{args.only!r} is not a built-in model: {', '.join(builtins)}")
@@ -70,7 +80,7 @@ def main() -> None:
     results = {}
     for key in builtins:
         out = subprocess.run([sys.executable, __file__, "--child", key], cwd=ROOT, capture_output=True, text=True,
-                             check=True)
+                             check=True, env=env)
         results[key] = json.loads(out.stdout.strip().splitlines()[-1])
         r = results[key]
         print(f"{key:16} first load {r['first']:7.3f} s   reload {r['reload']:7.3f} s   warm hit {r['warm_us']:6.2f} µs",

@@ -1,6 +1,6 @@
 """Text decoding speed: the studio's streaming loop with per-token capture vs a bare ``model.generate``.
 
-    python benchmarks/text_decode.py [--model shakespeare-gpt] [--tokens 200] [--repeats 5]
+    python benchmarks/text_decode.py [--model shakespeare-gpt] [--tokens 200] [--repeats 5] [--device cuda]
 
 Same model, same settings (sampling, temperature 0.8, top-p 0.95, repetition penalty 1.1), same number of new
 tokens (end-of-text ignored on both sides). Runs alternate, medians are compared. Prints
@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import torch  # noqa: E402
 
-from studio.config import Settings  # noqa: E402
+from benchmarks.common import add_device_argument, announce, settings, timed  # noqa: E402
 from studio.registry import ModelRegistry, ModelSpec  # noqa: E402
 from studio.text import engine  # noqa: E402
 
@@ -31,19 +30,21 @@ def main() -> None:
     p.add_argument("--tokens", type=int, default=200)
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--prompt", default="ROMEO:\nBut soft, what light")
+    add_device_argument(p)
     args = p.parse_args()
     if args.model_dir:
         reg = ModelRegistry([ModelSpec(key="bench", family="text", source=args.model_dir,
-                                       loader="transformers-causal-lm")], device="cpu")
+                                       loader="transformers-causal-lm")], device=settings(args).device)
         key = "bench"
     else:
-        reg, key = ModelRegistry.from_settings(Settings.from_env()), args.model
+        reg, key = ModelRegistry.from_settings(settings(args)), args.model
+    announce(reg.device)
     bundle = reg.get(key)
     model, tok = bundle.model, bundle.tokenizer
     n = min(args.tokens, bundle.context_length - 40)
     s = engine.DecodeSettings(mode="sample", temperature=0.8, top_p=0.95, repetition_penalty=1.1,
                               max_new_tokens=n).validated()
-    ids = torch.tensor([tok(args.prompt)["input_ids"]])
+    ids = torch.tensor([tok(args.prompt)["input_ids"]], device=reg.device)
 
     def bare():
         torch.manual_seed(0)
@@ -62,11 +63,10 @@ def main() -> None:
     t_bare, t_studio = [], []
     for _ in range(args.repeats):
         for fn, acc in ((bare, t_bare), (studio, t_studio)):
-            start = time.perf_counter()
-            fn()
-            acc.append(time.perf_counter() - start)
+            acc.append(timed(fn, reg.device))
     mb, ms = statistics.median(t_bare), statistics.median(t_studio)
-    print(f"model {key}: {n} new tokens; bare generate {mb * 1e3:.0f} ms ({mb / n * 1e3:.2f} ms/token), "
+    dtype = str(next(model.parameters()).dtype).removeprefix("torch.")
+    print(f"model {key} ({dtype}): {n} new tokens; bare generate {mb * 1e3:.0f} ms ({mb / n * 1e3:.2f} ms/token), "
           f"studio stream with capture {ms * 1e3:.0f} ms ({ms / n * 1e3:.2f} ms/token)", file=sys.stderr)
     print(f"RESULT text_decode_bare_ms_per_token {mb / n * 1e3:.3f}")
     print(f"RESULT text_decode_studio_ms_per_token {ms / n * 1e3:.3f}")

@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import math
+import shutil
 import time
 from pathlib import Path
 
@@ -101,6 +102,15 @@ def main(argv=None) -> None:
     if args.init_from is not None:
         if (args.init_from / "phases.json").is_file():
             phases = json.loads((args.init_from / "phases.json").read_text())
+        # Earlier phases' curves travel with the checkpoint, as training_log_phase<N>.json for phase N: this
+        # phase's training_log.json replaces the one that was there.
+        args.out.mkdir(parents=True, exist_ok=True)
+        for earlier in sorted(args.init_from.glob("training_log_phase*.json")):
+            if not (args.out / earlier.name).exists():
+                shutil.copyfile(earlier, args.out / earlier.name)
+        last_log = args.out / f"training_log_phase{len(phases)}.json"
+        if phases and (args.init_from / "training_log.json").is_file() and not last_log.exists():
+            shutil.copyfile(args.init_from / "training_log.json", last_log)
     data = torch.tensor(tok(train_text)["input_ids"], dtype=torch.long)  # (N,)
     log.info("tokenizer: %d tokens; training text %d chars -> %d tokens (%.2f chars/token)", len(tok),
              len(train_text), len(data), len(train_text) / len(data))
@@ -213,7 +223,7 @@ at least {full['window'] - full['stride']} tokens of context). Re-measure: `pyth
   warm-up steps and cosine decay to {args.min_lr:g}, gradient clipping 1.0, batch {args.batch_size} × {args.block_size}
   tokens, {args.steps:,} steps ({args.steps * args.batch_size * args.block_size / 1e6:.1f}M tokens), seed {args.seed}.
 - Kept: step {best[1]} of this phase (best figure on the first 20,000 held-out characters, checked every
-  {args.eval_every} steps; the curve is in `training_log.json`).
+  {args.eval_every} steps; the curve is in `training_log.json`, earlier phases' in `training_log_phase<N>.json`).
 - Wall time: {wall / 60:.1f} min for this phase on {machine_description(device)}.
 
 ### Training phases (all of them, in order; `phases.json`)

@@ -34,7 +34,9 @@ def test_same_seed_same_images_on_cpu_and_gpu(tiny_gan_dir):
     cpu = gan_engine.grid(ModelRegistry(spec, device="cpu").get("gan"), seed=42, n=4)["images"]
     gpu = gan_engine.grid(ModelRegistry(spec, device="cuda").get("gan"), seed=42, n=4)["images"]
     assert gpu.device.type == "cpu"  # handlers get CPU results
-    assert torch.allclose(cpu, gpu, atol=1e-3)
+    # The same picture: at most one grey level apart when shown as 8-bit. Not bit-identical, since cuDNN
+    # convolutions run in TF32 by default on Ampere and later GPUs (10-bit mantissas), and sum in another order.
+    assert (cpu - gpu).abs().max().item() <= 1 / 255
 
 
 def test_eviction_frees_gpu_memory(tiny_text_dir, tiny_unet_dir, tiny_gan_dir):

@@ -215,6 +215,21 @@ def test_mixin_loader_refuses_classes_outside_the_studio():
         registry_mod.resolve_loader("mixin:os:system")
 
 
+def test_conv_mixin_models_run_channels_last_on_the_cpu_with_the_same_results(tiny_gan_dir):
+    from studio.gan.model import Generator
+
+    spec = ModelSpec(key="gan", family="gan", source=str(tiny_gan_dir), loader="mixin:studio.gan.model:Generator")
+    g = ModelRegistry([spec], device="cpu").get("gan").model
+    convs = [m for m in g.modules() if isinstance(m, torch.nn.modules.conv._ConvNd)]
+    assert convs and all(m.weight.is_contiguous(memory_format=torch.channels_last) for m in convs)
+    plain = Generator.from_pretrained(str(tiny_gan_dir)).eval()  # the default (contiguous) layout
+    assert not all(m.weight.is_contiguous(memory_format=torch.channels_last)
+                   for m in plain.modules() if isinstance(m, torch.nn.modules.conv._ConvNd))
+    z, labels = torch.randn(8, g.z_dim, generator=torch.Generator().manual_seed(0)), torch.arange(8)
+    with torch.no_grad():
+        assert torch.allclose(g(z, labels), plain(z, labels), atol=1e-5)
+
+
 def test_spec_validation():
     with pytest.raises(ValueError, match="family 'audio'"):
         ModelSpec(key="x", family="audio", source="x", loader="x")

@@ -4,20 +4,28 @@
   out. Pixels are returned as float32 in [0, 1], shape (N, 1, 28, 28).
 * Tiny Shakespeare: the first 90% of the characters train, the last 10% are held out (nanoGPT's split).
 
-The data folder is ``--data`` on every command, defaulting to ``$STUDIO_DATA`` or ``../shared/data`` beside
-the repository.
+The data folder is ``--data`` on every command, defaulting to ``$STUDIO_DATA`` or the repository's own ``data/``
+folder. The MNIST split ships in ``data/mnist/`` (see ``data/README.md``): the app and the image training scripts
+need nothing else. Training corpora are not committed: ``python -m studio.data fetch`` downloads them from their
+public sources into the data folder and checks their sha256 (``python -m studio.data check`` checks what is there).
 """
 
 from __future__ import annotations
 
+import argparse
 import gzip
+import hashlib
 import os
+import sys
+import urllib.request
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 
 from studio.config import REPO_ROOT
+from studio.errors import StudioError
 
 MNIST_TRAIN = slice(0, 9000)
 MNIST_HELDOUT = slice(9000, 10000)
@@ -25,16 +33,122 @@ MNIST_REFERENCE_TRAIN = slice(0, 1000)  # the 1,000 training digits the FD ratio
 SHAKESPEARE_TRAIN_FRACTION = 0.9
 
 
+REPO_DATA = REPO_ROOT / "data"  # what ships with the studio (the MNIST split) and where `fetch` puts corpora
+
+
+@dataclass(frozen=True)
+class DataFile:
+    """One file of the data folder: where it lies inside it, its checksum, and how a user gets it."""
+
+    path: str  # relative to the data folder
+    sha256: str
+    size: int  # bytes
+    what: str
+    url: str | None = None  # a training corpus: downloaded by `python -m studio.data fetch`; None: ships in the repo
+
+
+MNIST_FILES = (
+    DataFile("mnist/t10k-images-idx3-ubyte.gz", "167310007f03058885c7e95e6c0b19c20de5c7fd3031f4cbdadc9014a523d80b",
+             1648877, "the MNIST test split's images (IDX)"),
+    DataFile("mnist/t10k-labels-idx1-ubyte.gz", "fc607395669ec21321ea83e4b82c0544b7e8e63ff5b34337c06bc0a17cc0da3c",
+             4542, "the MNIST test split's labels (IDX)"),
+)
+CORPORA = {
+    "shakespeare": DataFile(
+        "tinyshakespeare.txt", "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed", 1115394,
+        "Tiny Shakespeare (char-rnn's corpus, 1,115,394 characters)",
+        url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"),
+}
+FETCH_COMMAND = "python -m studio.data fetch"
+
+
+class DataMissingError(StudioError, FileNotFoundError):
+    """A data file the command needs is not in the data folder; the message says how to get it (so the tabs show
+    it as it is, like every ``StudioError``)."""
+
+
 def default_data_dir() -> Path:
-    return Path(os.environ.get("STUDIO_DATA", REPO_ROOT.parent / "shared" / "data"))
+    """``$STUDIO_DATA`` when set, else the repository's ``data/`` folder."""
+    raw = os.environ.get("STUDIO_DATA", "").strip()
+    return Path(raw).expanduser() if raw else REPO_DATA
 
 
-def _need(path: Path) -> Path:
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"{path} not found. The studio's data are the MNIST test split (t10k-images-idx3-ubyte.gz, "
-            f"t10k-labels-idx1-ubyte.gz) and tinyshakespeare.txt; pass --data FOLDER or set STUDIO_DATA.")
-    return path
+def _need(folder: Path, entry: DataFile) -> Path:
+    """The path of ``entry`` in ``folder``; a missing file fails with which file, where, and how to get it."""
+    path = Path(folder) / entry.path
+    if path.is_file():
+        return path
+    if entry.url is not None:
+        how = (f"It is a training corpus, not shipped with the studio: download it (once, on a machine with internet) "
+               f"with `{FETCH_COMMAND}` (add `--data {folder}` to put it there), or pass --data / set STUDIO_DATA "
+               f"to a folder holding {entry.path}.")
+    else:
+        how = (f"It ships in the repository's data/ folder: restore it with `git checkout -- data/`, or pass --data / "
+               f"set STUDIO_DATA to a folder holding {entry.path}.")
+    raise DataMissingError(f"{path.name} ({entry.what}) was not found: looked for {path}. {how}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(names=None, data_dir: str | Path | None = None, *, force: bool = False, log=print) -> list[Path]:
+    """Download training corpora from their public sources into the data folder and check their sha256.
+
+    Args:
+        names (`list[str]`, *optional*): keys of ``CORPORA``; all of them by default.
+        data_dir (`str`, *optional*): where to put them; ``default_data_dir()`` by default.
+        force (`bool`, defaults to False): download again even when a file with the right checksum is there.
+    Returns the paths written (or already there). A download whose checksum differs is deleted and an error raised.
+    """
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    names = list(CORPORA) if not names else list(names)
+    unknown = [n for n in names if n not in CORPORA]
+    if unknown:
+        raise ValueError(f"unknown corpus {', '.join(unknown)}; known: {', '.join(CORPORA)}")
+    done = []
+    for name in names:
+        entry = CORPORA[name]
+        target = folder / entry.path
+        if target.is_file() and not force and sha256_of(target) == entry.sha256:
+            log(f"{name}: {target} is already there (sha256 matches)")
+            done.append(target)
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(target.name + ".part")
+        log(f"{name}: downloading {entry.url} -> {target}")
+        try:
+            with urllib.request.urlopen(entry.url, timeout=60) as response, open(partial, "wb") as out:
+                while chunk := response.read(1 << 20):
+                    out.write(chunk)
+        except OSError as err:
+            partial.unlink(missing_ok=True)
+            raise OSError(f"{name}: could not download {entry.url} ({type(err).__name__}: {err}). This needs a "
+                          f"network connection; on a machine without one, copy {entry.path} into {folder}.") from err
+        got = sha256_of(partial)
+        if got != entry.sha256:
+            partial.unlink()
+            raise ValueError(f"{name}: the download from {entry.url} has sha256 {got}, expected {entry.sha256}; "
+                             f"nothing was written. The source may have changed: please report it.")
+        partial.replace(target)
+        log(f"{name}: ok ({entry.size:,} bytes, sha256 {entry.sha256[:12]}…)")
+        done.append(target)
+    return done
+
+
+def check(data_dir: str | Path | None = None) -> dict[str, str]:
+    """Every known data file -> ``ok``, ``missing`` or ``checksum differs``."""
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    report = {}
+    for entry in (*MNIST_FILES, *CORPORA.values()):
+        path = folder / entry.path
+        report[entry.path] = ("missing" if not path.is_file() else
+                              "ok" if sha256_of(path) == entry.sha256 else "checksum differs")
+    return report
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -55,8 +169,8 @@ def read_idx(path: Path) -> np.ndarray:
 @lru_cache(maxsize=4)
 def _mnist_arrays(data_dir: str) -> tuple[np.ndarray, np.ndarray]:
     root = Path(data_dir) / "mnist"
-    images = read_idx(_need(root / "t10k-images-idx3-ubyte.gz"))
-    labels = read_idx(_need(root / "t10k-labels-idx1-ubyte.gz"))
+    images = read_idx(_need(Path(data_dir), MNIST_FILES[0]))
+    labels = read_idx(_need(Path(data_dir), MNIST_FILES[1]))
     if len(images) != 10000 or len(labels) != 10000:
         raise ValueError(f"expected the 10,000-image MNIST test split in {root}, got {len(images)} images")
     return images, labels
@@ -83,7 +197,8 @@ def load_mnist(split: str = "train", data_dir: str | Path | None = None):
 
 def load_shakespeare(split: str = "train", data_dir: str | Path | None = None) -> str:
     """Tiny Shakespeare text: ``train`` = first 90% of the characters, ``heldout`` = the last 10%, or ``all``."""
-    text = _need(Path(data_dir or default_data_dir()) / "tinyshakespeare.txt").read_text(encoding="utf-8")
+    entry = CORPORA["shakespeare"]
+    text = _need(Path(data_dir or default_data_dir()), entry).read_text(encoding="utf-8")
     cut = int(len(text) * SHAKESPEARE_TRAIN_FRACTION)
     if split == "train":
         return text[:cut]
@@ -92,3 +207,43 @@ def load_shakespeare(split: str = "train", data_dir: str | Path | None = None) -
     if split == "all":
         return text
     raise ValueError(f"split {split!r} is not one of train, heldout, all")
+
+
+def have(name: str, data_dir: str | Path | None = None) -> bool:
+    """Whether corpus ``name`` is in the data folder (tests skip on this)."""
+    return (Path(data_dir or default_data_dir()) / CORPORA[name].path).is_file()
+
+
+def missing_reason(name: str, data_dir: str | Path | None = None) -> str:
+    """Why a corpus is not available, and how to get it: the skip reason of the tests that need it."""
+    entry = CORPORA[name]
+    folder = Path(data_dir or default_data_dir())
+    return (f"{entry.what} is a training corpus, not shipped: not found at {folder / entry.path}; "
+            f"get it with `{FETCH_COMMAND}`")
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m studio.data", description=(
+        "The studio's data. `fetch` downloads the training corpora (needs a network connection; the MNIST split "
+        "the app uses ships in the repository's data/ folder); `check` verifies every file's sha256."))
+    p.add_argument("action", choices=["fetch", "check"])
+    p.add_argument("names", nargs="*", help=f"corpora to fetch (default: all of {', '.join(CORPORA)})")
+    p.add_argument("--data", type=Path, default=None,
+                   help="the data folder (default: $STUDIO_DATA, else the repository's data/ folder)")
+    p.add_argument("--force", action="store_true", help="download again even when the file is there")
+    args = p.parse_args(argv)
+    if args.action == "check":
+        report = check(args.data)
+        for path, state in report.items():
+            print(f"{state:>16}  {path}")
+        return 1 if any(v == "checksum differs" for v in report.values()) else 0
+    try:
+        fetch(args.names, args.data, force=args.force)
+    except (OSError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

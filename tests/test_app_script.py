@@ -11,13 +11,11 @@ from pathlib import Path
 import pytest
 from gradio_client import Client
 
-from studio.data import default_data_dir
 from tests.helpers import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (ROOT / "checkpoints" / "shakespeare-gpt").is_dir(), reason="no built-in models"),
-              pytest.mark.skipif(not (default_data_dir() / "mnist").is_dir(), reason="MNIST data not found")]
+              pytest.mark.skipif(not (ROOT / "checkpoints" / "shakespeare-gpt").is_dir(), reason="no built-in models")]
 
 
 def start(env_extra: dict, log_path: Path) -> tuple[subprocess.Popen, str]:

@@ -100,8 +100,6 @@ def test_gan_tab_samples_in_the_browser(page, shots):
     page.screenshot(path=str(shots / "gan.png"), full_page=True)
 
 
-@pytest.mark.skipif(not (__import__("studio.data", fromlist=["x"]).default_data_dir() / "mnist").is_dir(),
-                    reason="MNIST data not found")
 def test_vae_tab_interpolates_in_the_browser(page, shots):
     page.get_by_role("tab", name="VAE").click()
     steps = page.locator("#vae-steps input[type=number]")
@@ -113,8 +111,6 @@ def test_vae_tab_interpolates_in_the_browser(page, shots):
     page.screenshot(path=str(shots / "vae.png"), full_page=True)
 
 
-@pytest.mark.skipif(not (__import__("studio.data", fromlist=["x"]).default_data_dir() / "mnist").is_dir(),
-                    reason="MNIST data not found")
 def test_clicking_the_latent_map_decodes_that_point(page, shots):
     page.get_by_role("tab", name="VAE").click()
     page.locator("#vae-map").click()

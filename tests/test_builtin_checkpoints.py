@@ -7,12 +7,11 @@ import pytest
 
 from studio.catalog import builtin_specs, read_card_metadata
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir
+from studio.data import have, missing_reason
 from studio.registry import PICKLE_SUFFIXES, ModelRegistry
 
 CHECKPOINTS = REPO_ROOT / "checkpoints"
-HAVE_DATA = (default_data_dir() / "mnist").is_dir() and (default_data_dir() / "tinyshakespeare.txt").is_file()
-needs_data = pytest.mark.skipif(not HAVE_DATA, reason=f"data not found at {default_data_dir()}")
+needs_corpus = pytest.mark.skipif(not have("shakespeare"), reason=missing_reason("shakespeare"))
 
 
 def folders():
@@ -51,7 +50,7 @@ def shipped(key):
     return json.loads((Path(spec.source) / "eval.json").read_text())
 
 
-@needs_data
+@needs_corpus
 @pytest.mark.slow
 def test_text_model_meets_the_floor_and_its_shipped_figure_is_current(registry):
     from studio.text.evaluate import evaluate_checkpoint
@@ -61,7 +60,6 @@ def test_text_model_meets_the_floor_and_its_shipped_figure_is_current(registry):
     assert figures["heldout_nats_per_char"] == pytest.approx(shipped("shakespeare-gpt")["heldout_nats_per_char"], abs=1e-3)
 
 
-@needs_data
 def test_gan_meets_the_floor_and_its_shipped_figures_are_current(registry):
     from studio.gan.evaluate import evaluate_checkpoint
 
@@ -71,7 +69,6 @@ def test_gan_meets_the_floor_and_its_shipped_figures_are_current(registry):
     assert figures["fd_ratio"] == pytest.approx(shipped("mnist-dcgan")["fd_ratio"], rel=1e-3)
 
 
-@needs_data
 @pytest.mark.slow
 def test_diffusion_model_meets_the_floor_and_beats_the_gan(registry):
     from studio.diffusion.evaluate import evaluate_checkpoint
@@ -93,7 +90,6 @@ def test_builtin_diffusion_model_loads_with_diffusers_classes():
     assert scheduler.config.num_train_timesteps == 1000 and scheduler.config.beta_schedule == "linear"
 
 
-@needs_data
 @pytest.mark.parametrize("key, floor", [("mnist-vae-2d", 158.0), ("mnist-vae-16d", 112.0)])
 def test_vaes_meet_their_floors_and_shipped_figures_are_current(registry, key, floor):
     from studio.vae.evaluate import evaluate_checkpoint

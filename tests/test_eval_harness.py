@@ -1,4 +1,4 @@
-"""The eval harness on the shipped judge and the real data (../shared/data)."""
+"""The eval harness on the shipped judge and the real data (the MNIST split in the repository's data/ folder)."""
 
 import json
 import subprocess
@@ -9,13 +9,11 @@ import torch
 
 from studio.catalog import builtin_specs
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir, load_mnist
+from studio.data import load_mnist
 from studio.eval.sample_quality import balanced_labels, judge_figures
 from studio.registry import ModelRegistry
 
 CHECKPOINTS = REPO_ROOT / "checkpoints"
-pytestmark = pytest.mark.skipif(not (default_data_dir() / "mnist").is_dir(),
-                                reason=f"MNIST data not found at {default_data_dir()} (set STUDIO_DATA)")
 
 
 @pytest.fixture(scope="module")

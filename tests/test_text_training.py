@@ -11,11 +11,10 @@ import json
 
 import pytest
 
-from studio.data import default_data_dir
+from studio.data import default_data_dir, have, missing_reason
 
 pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not (default_data_dir() / "tinyshakespeare.txt").is_file(),
-                                 reason=f"Tiny Shakespeare not found at {default_data_dir()}")]
+              pytest.mark.skipif(not have("shakespeare"), reason=missing_reason("shakespeare"))]
 
 TINY = ["--n-layer", "1", "--n-head", "2", "--n-embd", "32", "--block-size", "32", "--batch-size", "4",
         "--warmup", "1", "--eval-every", "2", "--device", "cpu"]

@@ -5,12 +5,10 @@ import pytest
 import torch
 from PIL import Image
 
-from studio.data import default_data_dir
 from studio.registry import ModelRegistry, ModelSpec
 from studio.vae import engine
 from tests.helpers import launched, save_tiny_autoencoderkl, save_tiny_vae
 
-needs_data = pytest.mark.skipif(not (default_data_dir() / "mnist").is_dir(), reason="MNIST data not found")
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +65,6 @@ def test_determinism_under_a_seed(reg):
     assert torch.equal(r1["samples"], r2["samples"]) and len(r1["sigma"]) == 8
 
 
-@needs_data
 def test_latent_map_needs_2d_and_places_the_grid(reg):
     out = engine.latent_map(reg.get("vae-2d"), n=6, extent=2.0, spacing="linear")
     assert out["images"].shape == (36, 1, 28, 28) and out["axis"][0] == pytest.approx(-2.0)
@@ -79,7 +76,6 @@ def test_latent_map_needs_2d_and_places_the_grid(reg):
         engine.latent_map(reg.get("vae-8d"))
 
 
-@needs_data
 def test_latent_map_encodes_the_heldout_digits_once_per_model(reg, monkeypatch):
     from studio.data import load_mnist
 
@@ -160,7 +156,6 @@ def client(reg):
         yield c
 
 
-@needs_data
 def test_vae_endpoints_with_no_arguments(client):
     lerp_img, slerp_img, norms, seen, recipe, code = client.predict(api_name="/vae_interpolate")
     assert '"action": "interpolate"' in recipe and '"heldout"' in recipe and "interpolate(" in code
@@ -169,7 +164,6 @@ def test_vae_endpoints_with_no_arguments(client):
     assert client.predict(api_name="/vae_grid")
 
 
-@needs_data
 def test_vae_bad_input_messages(client):
     with pytest.raises(Exception, match="Endpoint A: no image uploaded"):
         client.predict("vae-8d", 10, "upload", api_name="/vae_interpolate")
@@ -180,7 +174,6 @@ def test_vae_bad_input_messages(client):
     assert client.predict(api_name="/vae_interpolate")  # keeps working
 
 
-@needs_data
 def test_vae_non_image_file_is_refused_clearly(client, tmp_path):
     from gradio_client import handle_file
 

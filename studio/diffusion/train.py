@@ -1,6 +1,6 @@
 """Train the built-in class-conditional DDPM on MNIST images 0..8999, padded to 32×32.
 
-    python -m studio.diffusion.train --data ../shared/data --out checkpoints/mnist-ddpm
+    python -m studio.diffusion.train --out checkpoints/mnist-ddpm
     python -m studio.diffusion.train --report --out checkpoints/mnist-ddpm   # figures + model card only
 
 The model is a diffusers ``UNet2DModel`` (three resolutions 32/16/8, self-attention at 8×8) with 11 class

@@ -26,7 +26,7 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("family", choices=FAMILIES + ["all"])
     p.add_argument("--json", action="store_true", help="print one JSON object on stdout")
-    p.add_argument("--data", type=Path, default=None, help="data folder (default: $STUDIO_DATA or ../shared/data)")
+    p.add_argument("--data", type=Path, default=None, help="data folder (default: $STUDIO_DATA, else the repository's data/ folder)")
     p.add_argument("--checkpoints", type=Path, default=REPO_ROOT / "checkpoints")
     p.add_argument("--device", default="cpu", help="cpu (default, the figures in the model cards), cuda or auto")
     p.add_argument("--no-write", action="store_true", help="do not write eval.json into the checkpoint folders")

@@ -1,6 +1,6 @@
 """Train the digit judge on MNIST images 0..8999; write checkpoints/digit-judge (safetensors + model card).
 
-    python -m studio.eval.train_judge --data ../shared/data --out checkpoints/digit-judge
+    python -m studio.eval.train_judge --out checkpoints/digit-judge
 
 Recipe: AdamW with a one-cycle learning rate, label smoothing 0.05, and random affine augmentation
 (rotation ±12°, scale 0.9–1.1, shift ±2 px) so the judge is robust to the slightly off-centre, slanted

@@ -1,6 +1,6 @@
 """Train the built-in class-conditional DCGAN on MNIST images 0..8999.
 
-    python -m studio.gan.train --data ../shared/data --out checkpoints/mnist-dcgan
+    python -m studio.gan.train --out checkpoints/mnist-dcgan
 
 DCGAN as in the paper: transposed-conv generator with batch norm, ReLU and tanh; strided-conv discriminator
 with LeakyReLU 0.2; the non-saturating BCE objective; Adam with lr 2e-4, β1 = 0.5. Two justified changes:

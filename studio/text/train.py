@@ -1,6 +1,6 @@
 """Train the built-in text model: a small GPT-2 on Tiny Shakespeare with a byte-level BPE tokenizer.
 
-    python -m studio.text.train --data ../shared/data --out checkpoints/shakespeare-gpt
+    python -m studio.text.train --out checkpoints/shakespeare-gpt
 
 Why byte-level BPE with 1,024 tokens rather than characters: every string a student types can be encoded (a
 65-character vocabulary has no digits but '3', no accents, no emoji); tokens are word pieces as in GPT-2, so

@@ -1,7 +1,7 @@
 """Train a built-in MNIST VAE on images 0..8999 (run twice: a 2-D latent for the map, a 16-D one).
 
-    python -m studio.vae.train --data ../shared/data --latent-dim 2 --out checkpoints/mnist-vae-2d
-    python -m studio.vae.train --data ../shared/data --latent-dim 16 --out checkpoints/mnist-vae-16d
+    python -m studio.vae.train --latent-dim 2 --out checkpoints/mnist-vae-2d
+    python -m studio.vae.train --latent-dim 16 --out checkpoints/mnist-vae-16d
 
 Loss: the negative ELBO = Bernoulli reconstruction (BCE summed over pixels) + β·KL(q(z|x) ‖ N(0, I)), with β
 warmed up linearly from 0 to 1 over the first epochs (Bowman et al. 2016, https://arxiv.org/abs/1511.06349) so

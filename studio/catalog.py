@@ -50,6 +50,29 @@ def hub_loader_for(family: str) -> str:
     return HUB_LOADERS[family]
 
 
+def local_loader_for(family: str, folder: Path) -> str:
+    """The loader for a model folder a user added: its model card's ``studio:`` loader when it has one (the
+    built-ins' format), a diffusers ``AutoencoderKL`` config in the VAE family, else the family's Hub loader."""
+    try:
+        studio = read_card_metadata(folder).get("studio")
+    except Exception:  # noqa: BLE001 - an unreadable card: fall back on the config
+        studio = None
+    if isinstance(studio, dict) and studio.get("loader"):
+        if studio.get("family") not in (None, family):
+            raise ValueError(f"{folder} holds a {studio['family']} model (its model card says so), not a {family} model.")
+        return str(studio["loader"])
+    config = folder / "config.json"
+    class_name = ""
+    if config.is_file():
+        try:
+            class_name = json.loads(config.read_text()).get("_class_name", "")
+        except (OSError, ValueError, AttributeError):
+            class_name = ""
+    if family == "vae":
+        return "diffusers-autoencoderkl" if class_name == "AutoencoderKL" else "mixin:studio.vae.model:ConvVAE"
+    return hub_loader_for(family)
+
+
 def read_card_metadata(folder: Path) -> dict:
     """The YAML front matter of ``folder/README.md`` as a dict ({} when there is none)."""
     from huggingface_hub import ModelCard

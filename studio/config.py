@@ -8,6 +8,7 @@
 | STUDIO_WARM_IMPORTS | 1 | ``1``: once serving, import the built-in models' libraries in the background (no weights loaded) |
 | STUDIO_HOSTED | 0 | ``1`` turns on hosted limits (see studio.config.Limits) and turns Hub loading off |
 | STUDIO_ALLOW_HUB | 1 (0 when hosted) | ``1`` lets users load models by Hugging Face Hub id |
+| STUDIO_ALLOW_LOCAL | 1 (0 when hosted) | ``1`` lets users add a model folder of this machine in a tab's add box |
 | STUDIO_CHECKPOINTS | <repo>/checkpoints | folder scanned for built-in checkpoints |
 | STUDIO_QUEUE_SIZE | 64 | requests waiting in the queue before new ones are turned away |
 | STUDIO_MAX_NEW_TOKENS | 400 (200 when hosted) | most tokens one text request may generate |
@@ -66,6 +67,7 @@ class Settings:
     warm_imports: bool = True  # import transformers / diffusers in the background once serving (STUDIO_WARM_IMPORTS)
     hosted: bool = False  # public hosting: limits on, Hub off unless allowed
     allow_hub: bool = True  # may users load models by Hub id
+    allow_local_models: bool = True  # may users add a folder of this machine (STUDIO_ALLOW_LOCAL; off when hosted)
     checkpoints_dir: Path = field(default_factory=lambda: REPO_ROOT / "checkpoints")
     queue_size: int = 64  # Gradio queue max_size
     hub_offline: bool = False  # HF_HUB_OFFLINE
@@ -93,6 +95,7 @@ class Settings:
             warm_imports=env_flag(env, "STUDIO_WARM_IMPORTS", True),
             hosted=hosted,
             allow_hub=env_flag(env, "STUDIO_ALLOW_HUB", not hosted),
+            allow_local_models=env_flag(env, "STUDIO_ALLOW_LOCAL", not hosted),
             checkpoints_dir=Path(env.get("STUDIO_CHECKPOINTS", str(REPO_ROOT / "checkpoints"))),
             queue_size=env_int(env, "STUDIO_QUEUE_SIZE", 64, minimum=1),
             hub_offline=env_flag(env, "HF_HUB_OFFLINE", False),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import gradio as gr
 
+from studio.errors import StudioError
 from studio.i18n import N_
 from studio.ui_common import HEAVY, format_metrics, user_errors
 
 COLUMNS = ["model", "family", "origin", "loaded", "device", "dtype", "params (M)", "size (MB)", "load (s)",
            "quality", "description", "error"]
 
+COLUMN_WIDTHS = ["150px", "80px", "110px", "70px", "80px", "90px", "95px", "90px", "80px", "240px", "300px", "260px"]
 
 QUALITY_LEGEND = (
     "**Quality** figures are measured by `python -m studio.eval FAMILY` with fixed seeds and shipped in each "
@@ -51,8 +53,10 @@ def build_models_tab(registry) -> None:
                 "need a download first. Models load on first use and stay cached; load them here before a class "
                 "so the first demo is instant.")
     memory = gr.Markdown(elem_id="models-memory")  # filled when the page opens, in the page's language
+    # Fixed widths (px), the table scrolling sideways on a narrow screen: left to share the width, the short
+    # columns (device, dtype, load (s)) were squeezed into one letter a line at 1366 px.
     table = gr.Dataframe(value=status_table(registry), headers=COLUMNS, interactive=False, wrap=True,
-                         label="Models", elem_id="models-table")
+                         label="Models", elem_id="models-table", column_widths=COLUMN_WIDTHS)
     gr.Markdown(QUALITY_LEGEND, elem_id="models-quality-legend")
     with gr.Row():
         choice = gr.Dropdown(choices=registry.keys(), value=(registry.keys() or [None])[0], label="Model",
@@ -74,19 +78,29 @@ def build_models_tab(registry) -> None:
         return snapshot()
 
     @user_errors
-    def models_load(key: str):
-        """Load one model into memory (no-op if it is loaded already)."""
+    def models_load(model: str):
+        """Load one model into memory (no-op if it is loaded already).
+
+        Args:
+            model: the model's key, as the status table lists it.
+        """
+        key = model
         if not key:
-            raise gr.Error("Choose a model to load.")
+            raise StudioError("Choose a model to load.")
         registry.get(key)
         row = next(r for r in registry.status() if r["key"] == key)
         return (*snapshot(), N_(f"Loaded **{key}** on `{row['device']}` in {row['load_s'] or 0:.2f} s."))
 
     @user_errors
-    def models_unload(key: str):
-        """Unload one model and free its memory."""
+    def models_unload(model: str):
+        """Unload one model and free its memory.
+
+        Args:
+            model: the model's key, as the status table lists it.
+        """
+        key = model
         if not key:
-            raise gr.Error("Choose a model to unload.")
+            raise StudioError("Choose a model to unload.")
         was = registry.unload(key)
         return (*snapshot(), N_(f"Unloaded **{key}**.") if was else N_(f"**{key}** was not loaded."))
 

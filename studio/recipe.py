@@ -20,6 +20,18 @@ from studio.errors import StudioError
 
 RECIPE_FORMAT = "generative-studio-recipe/1"
 ACTIONS: dict[tuple[str, str], Callable] = {}
+ENGINE_MODULES = {"text": "studio.text.engine", "vae": "studio.vae.engine", "gan": "studio.gan.engine",
+                  "diffusion": "studio.diffusion.engine"}  # where each family's @engine_action functions live
+
+
+def engine_actions(family: str | None = None) -> dict[tuple[str, str], Callable]:
+    """The registered engine actions, importing the families' engine modules first (a fresh process may not
+    have imported them yet; their ``@engine_action`` decorators fill ``ACTIONS`` on import)."""
+    import importlib
+
+    for name in ([family] if family in ENGINE_MODULES else ENGINE_MODULES):
+        importlib.import_module(ENGINE_MODULES[name])
+    return ACTIONS
 
 
 def engine_action(family: str, action: str):
@@ -123,9 +135,9 @@ class Recipe:
 
     def engine_function(self) -> Callable:
         try:
-            return ACTIONS[(self.family, self.action)]
+            return engine_actions(self.family)[(self.family, self.action)]
         except KeyError:
-            known = ", ".join(f"{f}/{a}" for f, a in sorted(ACTIONS)) or "none loaded"
+            known = ", ".join(f"{f}/{a}" for f, a in sorted(engine_actions())) or "none"
             raise StudioError(f"No engine action {self.family}/{self.action}; known: {known}.") from None
 
     def to_python(self) -> str:

@@ -50,6 +50,11 @@ LOADERS = {
 }
 # "mixin:<module>:<Class>" loads a PyTorchModelHubMixin class; only classes inside the studio package.
 MIXIN_PREFIX = "mixin:"
+# One lock for importing the model libraries, held by the background warm-up and by every load. transformers and
+# diffusers import their classes lazily (a module-level __getattr__), and two threads importing the same lazy
+# module at once can see it half-initialised: a first click while the warm-up ran failed 1 time in 3 with
+# "cannot import name 'AutoModelForCausalLM' from 'transformers'". Loads already queue on the one CPU/GPU.
+IMPORT_LOCK = threading.RLock()
 
 
 class Bundle:
@@ -99,6 +104,11 @@ class ModelSpec:
         """A folder on disk (an existing path, or one written as a path) rather than a Hub id."""
         s = self.source
         return s.startswith(("/", "./", "../", "~")) or Path(s).expanduser().exists() or not is_hub_id(s)
+
+
+def _looks_like_path(text: str) -> bool:
+    """Written as a path: absolute, relative with ./ or ../, from home, or a Windows drive or share."""
+    return text.startswith(("/", "./", "../", "~", "\\\\")) or (len(text) > 2 and text[1] == ":" and text[2] in "/\\")
 
 
 def is_hub_id(text: str) -> bool:
@@ -201,12 +211,13 @@ class ModelRegistry:
     """
 
     def __init__(self, specs=(), *, device: str = "auto", max_loaded: int = 4, allow_hub: bool = True,
-                 offline: bool | None = None, cache_dir: str | Path | None = None):
+                 offline: bool | None = None, cache_dir: str | Path | None = None, allow_local: bool = True):
         if max_loaded < 1:
             raise ValueError("max_loaded must be at least 1.")
         self.device = pick_device(device)  # decided once, here
         self.max_loaded = max_loaded
         self.allow_hub = allow_hub
+        self.allow_local = allow_local  # may users add a folder of this machine (off on a public Space)
         self.offline = env_flag(os.environ, "HF_HUB_OFFLINE", False) if offline is None else offline
         self.cache_dir = str(cache_dir) if cache_dir is not None else None
         self._specs: dict[str, ModelSpec] = {}
@@ -224,7 +235,8 @@ class ModelRegistry:
         from studio.catalog import default_catalog
 
         return cls(default_catalog(settings), device=settings.device, max_loaded=settings.max_loaded,
-                   allow_hub=settings.allow_hub, offline=settings.hub_offline)
+                   allow_hub=settings.allow_hub, offline=settings.hub_offline,
+                   allow_local=getattr(settings, "allow_local_models", True))
 
     # --- catalog ------------------------------------------------------------------------------------
     def register(self, spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
@@ -234,8 +246,82 @@ class ModelRegistry:
             self._specs[spec.key] = spec
         return spec
 
+    @property
+    def can_add(self) -> bool:
+        """Whether users may add models at all (from the Hub or from a local folder)."""
+        return self.allow_hub or self.allow_local
+
+    def unregister(self, key: str) -> None:
+        """Forget a model a user added (built-ins stay); unloads it first if it is loaded."""
+        spec = self.spec(key)
+        if spec.builtin:
+            raise StudioError(f"{key!r} is a built-in model; it can be unloaded, not removed.")
+        self.unload(key)
+        with self._lock:
+            self._specs.pop(key, None)
+            self._errors.pop(key, None)
+
+    def could_add(self, source: str) -> bool:
+        """Whether ``add_model`` would try ``source`` here: a folder path where local folders are allowed, a Hub id
+        where the Hub is (anything else is just an unknown key)."""
+        source = source.strip()
+        if _looks_like_path(source) or Path(source).expanduser().is_dir():
+            return self.allow_local
+        return self.allow_hub and is_hub_id(source)
+
+    def add_model(self, family: str, source, revision: str | None = None, *, loader: str | None = None) -> ModelSpec:
+        """Register what a user typed in a tab's add box: a Hugging Face Hub id or a local folder (the tab then
+        calls ``get``). A folder is written as a path (``/``, ``./``, ``../``, ``~``) or names an existing folder.
+
+        Args:
+            family (`str`): the tab's family.
+            source (`str`): a Hub id (``gpt2``, ``google/ddpm-cifar10-32``) or a folder path.
+            revision (`str`, *optional*): Hub branch, tag or commit.
+            loader (`str`, *optional*): the loader for a folder; by default read from the folder's model card
+                (``studio:`` block) or its config (diffusers ``_class_name``), else the family's Hub loader.
+        """
+        if not isinstance(source, str) or not source.strip():
+            raise StudioError("Type a Hugging Face Hub id or a local folder (e.g. 'gpt2' or /path/to/model).")
+        source = source.strip()
+        # an existing folder wins over a Hub id of the same spelling, as in from_pretrained
+        if _looks_like_path(source) or Path(source).expanduser().is_dir():
+            return self.add_local_model(family, source, loader=loader)
+        return self.add_hub_model(family, source, revision)
+
+    def add_local_model(self, family: str, folder, *, loader: str | None = None) -> ModelSpec:
+        """Register a model folder of this machine (safetensors only, checked when it loads). Refused where
+        ``allow_local`` is off (``STUDIO_HOSTED=1`` unless ``STUDIO_ALLOW_LOCAL=1``): a public server must not
+        open arbitrary folders of its disk."""
+        if not self.allow_local:
+            raise StudioError("Adding a folder of the server is turned off here (a hosted studio: STUDIO_HOSTED=1; "
+                              "the host can allow it with STUDIO_ALLOW_LOCAL=1). Type a Hugging Face Hub id instead.")
+        path = Path(str(folder).strip()).expanduser().resolve()
+        if not path.is_dir():
+            raise StudioError(f"No folder {path} on this machine. Type the path of a model folder (one that holds "
+                              f"config.json and *.safetensors), or a Hugging Face Hub id.")
+        check_weights(path, path.name)  # safetensors present; a pickle-only folder is refused with how to convert
+        for spec in self._specs.values():  # the same folder added again: the same model
+            if spec.is_local and Path(spec.source).expanduser().resolve() == path:
+                if spec.family != family:
+                    raise StudioError(f"{path} is already added as a {spec.family} model, not a {family} model.")
+                return spec
+        if loader is None:
+            from studio.catalog import local_loader_for
+
+            loader = local_loader_for(family, path)
+        base = re.sub(r"[^A-Za-z0-9._\-]+", "-", path.name).strip("-.") or "local-model"
+        if not base[0].isalnum():
+            base = "local-" + base
+        key, n = base, 2
+        while key in self._specs:
+            key, n = f"{base}-{n}", n + 1
+        return self.register(ModelSpec(key=key, family=family, source=str(path), loader=loader,
+                                       description=f"added by a user from the folder {path}"))
+
     def add_hub_model(self, family: str, repo_id: str, revision: str | None = None) -> ModelSpec:
         """Register a Hub id typed by a user (the tab then calls ``get``). Checks the id and the policy."""
+        if not isinstance(repo_id, str):
+            raise StudioError("Type a Hugging Face Hub id or a local folder (e.g. 'gpt2' or /path/to/model).")
         repo_id = (repo_id or "").strip()
         if not self.allow_hub:
             raise HubUnavailableError("Loading models from the Hugging Face Hub is turned off on this server "
@@ -295,6 +381,13 @@ class ModelRegistry:
                 with self._lock:
                     self._errors[key] = msg
                 raise ModelLoadError(msg) from err
+            except ImportError as err:  # the studio's own libraries, not the checkpoint
+                msg = (f"Model {key!r} could not be loaded: a library the studio needs failed to import "
+                       f"({type(err).__name__}: {str(err).strip()[:300]}). This is not a fault of the checkpoint; "
+                       f"try again, and if it persists reinstall the requirements (pip install -r requirements.txt).")
+                with self._lock:
+                    self._errors[key] = msg
+                raise ModelLoadError(msg) from err
             except Exception as err:  # corrupt files, wrong format, missing config...
                 msg = (f"Model {key!r} could not be loaded from {spec.source}: {type(err).__name__}: "
                        f"{str(err).strip()[:400]}. The checkpoint may be corrupt, incomplete or not a "
@@ -315,9 +408,10 @@ class ModelRegistry:
     def _load(self, spec: ModelSpec) -> _Loaded:
         folder = self._resolve_source(spec)
         check_weights(folder, spec.key)  # safetensors present, no pickle-only folder
-        loader = resolve_loader(spec.loader)
         dtype = pick_dtype(spec.family, self.device, spec.dtype)
-        bundle = loader(folder, device=self.device, dtype=dtype)
+        with IMPORT_LOCK:  # never while the warm-up (or another load) is importing the same libraries
+            loader = resolve_loader(spec.loader)
+            bundle = loader(folder, device=self.device, dtype=dtype)
         for module in bundle.modules().values():
             module.eval().requires_grad_(False)
         num_params = sum(p.numel() for m in bundle.modules().values() for p in m.parameters())
@@ -423,7 +517,8 @@ class ModelRegistry:
             spec = self.spec(key)
             start = time.perf_counter()
             try:
-                warm_loader_imports(spec.loader, Path(spec.source).expanduser() if spec.is_local else None)
+                with IMPORT_LOCK:
+                    warm_loader_imports(spec.loader, Path(spec.source).expanduser() if spec.is_local else None)
             except Exception as err:  # noqa: BLE001 - a warm-up must never take the server down
                 log.warning("warming the imports for %s failed: %s: %s", key, type(err).__name__, err)
                 continue

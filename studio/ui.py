@@ -6,6 +6,7 @@ import gradio as gr
 
 from studio import __version__, gradio_fixes, i18n, share
 from studio.config import Settings
+from studio.ui_common import CLOSE_TOASTS_JS, ERROR_SECONDS
 from studio.models_tab import build_models_tab, memory_markdown, status_table
 from studio.diffusion.tab import build_diffusion_tab
 from studio.explain import explanation
@@ -44,6 +45,8 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
                 table, memory = build_models_tab(registry)
         share.install(demo, tabs, {"text": tab_text, "vae": tab_vae, "gan": tab_gan, "diffusion": tab_diffusion,
                                    "models": tab_models})
+        for tab in (tab_text, tab_vae, tab_gan, tab_diffusion, tab_models):  # one tab's error stays with it
+            tab.select(None, None, None, js=CLOSE_TOASTS_JS, api_visibility="private")
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).
         demo.load(lambda: (status_table(registry), memory_markdown(registry)), None, [table, memory],
                   api_visibility="private")
@@ -70,11 +73,11 @@ def name_input_errors(demo: gr.Blocks) -> None:
             try:
                 return _original(payload)
             except gr.Error as err:
-                raise gr.Error(f"{_label}: {err.message}", print_exception=False) from None
+                raise gr.Error(f"{_label}: {err.message}", print_exception=False, duration=ERROR_SECONDS) from None
             except Exception as err:  # noqa: BLE001 - every failure becomes a message for the user
                 shown = repr(payload) if len(repr(payload)) <= 60 else repr(payload)[:57] + "..."
                 raise gr.Error(f"{_label}: {shown} is not a value this {_kind.lower()} accepts "
-                               f"({type(err).__name__}: {str(err)[:120]}).", print_exception=False) from None
+                               f"({type(err).__name__}: {str(err)[:120]}).", print_exception=False, duration=ERROR_SECONDS) from None
 
         block.preprocess = preprocess
         block._studio_wrapped = True
@@ -116,7 +119,7 @@ def _name_payload_errors(demo: gr.Blocks) -> None:
         except gr.Error:
             raise
         except Exception as err:  # noqa: BLE001 - every failure becomes a message for the user
-            raise gr.Error(_describe_bad_payload(block_fn, inputs, err), print_exception=False) from None
+            raise gr.Error(_describe_bad_payload(block_fn, inputs, err), print_exception=False, duration=ERROR_SECONDS) from None
 
     demo.preprocess_data = preprocess_data
 

@@ -12,6 +12,9 @@ from studio.errors import StudioError
 
 log = logging.getLogger("studio")
 HEAVY = "gpu"  # concurrency_id shared by every event that runs a model
+ERROR_SECONDS = 30  # an error toast closes by itself after this long (and when the user opens another tab)
+# Runs in the browser when a tab is opened: closes the toasts left open by the previous tab.
+CLOSE_TOASTS_JS = "() => { document.querySelectorAll('[data-testid=\"toast-close\"]').forEach((b) => b.click()); }"
 
 
 def user_errors(fn):
@@ -29,11 +32,11 @@ def user_errors(fn):
             log.warning("out of memory in %s: %s", fn.__name__, err)
             return gr.Error(f"{fn.__name__} ran out of memory ({type(err).__name__}). Try a smaller batch, grid or "
                             f"fewer steps or tokens; cached memory was freed and the other tabs keep working.",
-                            print_exception=False)
+                            print_exception=False, duration=ERROR_SECONDS)
         if isinstance(err, (StudioError, ValueError)):
-            return gr.Error(str(err), print_exception=False)
+            return gr.Error(str(err), print_exception=False, duration=ERROR_SECONDS)
         log.exception("unexpected error in %s", fn.__name__)
-        return gr.Error(f"{fn.__name__} failed: {type(err).__name__}: {err}", print_exception=False)
+        return gr.Error(f"{fn.__name__} failed: {type(err).__name__}: {err}", print_exception=False, duration=ERROR_SECONDS)
 
     if inspect.isgeneratorfunction(fn):
         @functools.wraps(fn)
@@ -74,9 +77,14 @@ def free_memory() -> None:
 
 
 def family_bundle(registry, key, family: str, what: str, *, loader_prefix: str | None = None):
-    """The registry's bundle for ``key``, checked to be a ``family`` model (``what`` names it for the user)."""
+    """The registry's bundle for ``key``, checked to be a ``family`` model (``what`` names it for the user). A
+    key the registry does not know, typed into a model picker, is taken as what the add box takes (a Hub id or
+    a folder) and added, where this server allows adding models."""
     if not key:
         raise StudioError(f"Choose a {what}.")
+    if isinstance(key, str) and key not in registry.keys() and registry.could_add(key):
+        spec, _ = add_model(registry, family, key)
+        key = spec.key
     spec = registry.spec(key)
     if spec.family != family:
         raise StudioError(f"{key!r} is a {spec.family} model; this needs a {what}.")
@@ -110,3 +118,28 @@ def quiz_order(n: int, seed: int) -> list[int]:
     import torch
 
     return torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+
+
+def add_model_box(registry, prefix: str, label: str, placeholder: str):
+    """A tab's add box (textbox + button), shown when users may add models (from the Hub or a local folder).
+    ``prefix`` starts the elem_ids (``text`` -> ``text-hub-id``, ``text-hub-add``)."""
+    what = ("a Hugging Face Hub id or the path of a model folder on this machine" if registry.allow_hub and
+            registry.allow_local else "a Hugging Face Hub id" if registry.allow_hub else
+            "the path of a model folder on this machine")
+    box = gr.Textbox(value="", label=label, placeholder=placeholder, elem_id=f"{prefix}-hub-id", scale=2,
+                     visible=registry.can_add, info=f"Type {what}; safetensors weights only.")
+    button = gr.Button("Add", elem_id=f"{prefix}-hub-add", scale=0, visible=registry.can_add)
+    return box, button
+
+
+def add_model(registry, family: str, source):
+    """Register what the user typed (Hub id or folder, ``ModelRegistry.add_model``) and load it now, so any
+    error shows at the add box. Returns (spec, bundle)."""
+    known = set(registry.keys())
+    spec = registry.add_model(family, source)
+    try:
+        return spec, registry.get(spec.key)
+    except Exception:
+        if spec.key not in known:  # a model that cannot load does not stay in the catalog
+            registry.unregister(spec.key)
+        raise

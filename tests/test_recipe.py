@@ -72,3 +72,17 @@ def test_recipe_can_only_name_registered_actions(tiny_text_dir):
         run_recipe(Recipe(family="text", action="os.system", model="tiny", params={}), reg)
     with pytest.raises(StudioError, match="is a text model"):
         run_recipe(Recipe(family="gan", action="test_continue", model="tiny", params={}), reg)
+
+
+def test_to_python_works_in_a_fresh_process():
+    """The action table used to fill only when an engine module happened to be imported."""
+    import subprocess
+    import sys
+
+    from studio.config import REPO_ROOT
+
+    code = ("from studio.recipe import Recipe\n"
+            "print(Recipe(family='gan', action='grid', model='mnist-dcgan', params={'n': 2}, seed=3).to_python())\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "from studio.gan.engine import grid" in out.stdout and "seed=3" in out.stdout

@@ -1,6 +1,8 @@
 import gc
 import shutil
+import sys
 import threading
+import time
 import weakref
 from pathlib import Path
 
@@ -289,3 +291,103 @@ def test_warm_imports_logs_and_leaves_out_a_model_whose_imports_fail(tmp_path, t
     thread = registry.warm_imports_in_background(["tiny"])
     thread.join(60)
     assert not thread.is_alive() and registry.loaded_keys() == ["tiny"]
+
+
+def _planted_loader(monkeypatch, name, *, warm=None, load=None):
+    """A loader module registered under LOADERS[name], with the given warm_imports and load functions."""
+    import types
+
+    module = types.ModuleType(f"studio_test_loader_{name}")
+    module.warm_imports = warm or (lambda folder=None: None)
+    module.load = load
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    monkeypatch.setitem(registry_mod.LOADERS, name, f"{module.__name__}:load")
+
+
+def test_a_load_never_imports_while_the_background_warm_up_does(tiny_text_dir, monkeypatch):
+    """The import race at start: a first click while the warm-up imports transformers must wait for it."""
+    from studio.text.loader import load_causal_lm
+
+    events = []
+
+    def warm(folder=None):
+        events.append(("warm-start", time.perf_counter()))
+        time.sleep(0.5)  # importing a lazy library takes seconds in a fresh process
+        events.append(("warm-end", time.perf_counter()))
+
+    def load(folder, *, device, dtype):
+        events.append(("load-start", time.perf_counter()))
+        return load_causal_lm(folder, device=device, dtype=dtype)
+
+    _planted_loader(monkeypatch, "racy", warm=warm, load=load)
+    reg = ModelRegistry([text_spec(tiny_text_dir, loader="racy")], device="cpu")
+    thread = reg.warm_imports_in_background(["tiny-text"])
+    deadline = time.time() + 10
+    while not events and time.time() < deadline:
+        time.sleep(0.01)
+    reg.get("tiny-text")  # the click, while the warm-up is importing
+    thread.join(30)
+    at = dict(events)
+    assert at["load-start"] >= at["warm-end"], events
+
+
+def test_a_failed_import_does_not_blame_the_checkpoint(tiny_text_dir, monkeypatch):
+    def load(folder, *, device, dtype):
+        raise ImportError("cannot import name 'AutoModelForCausalLM' from 'transformers'")
+
+    _planted_loader(monkeypatch, "broken-import", load=load)
+    reg = ModelRegistry([text_spec(tiny_text_dir, loader="broken-import")], device="cpu")
+    with pytest.raises(ModelLoadError) as err:
+        reg.get("tiny-text")
+    msg = str(err.value)
+    assert "failed to import" in msg and "AutoModelForCausalLM" in msg and "not a fault of the checkpoint" in msg
+    assert "corrupt" not in msg
+    assert reg.status()[0]["error"] == msg
+
+
+def test_a_local_folder_can_be_added_and_loaded(tiny_text_dir, tiny_unet_dir):
+    reg = ModelRegistry([], device="cpu", allow_hub=False)
+    spec = reg.add_model("text", str(tiny_text_dir))
+    assert spec.key == "tiny-text" and spec.is_local and spec.loader == "transformers-causal-lm"
+    assert reg.get(spec.key).model.config.n_layer == 1
+    assert reg.add_model("text", f"  {tiny_text_dir}/ ") is spec  # the same folder again: the same model
+    with pytest.raises(Exception, match="already added as a text model"):
+        reg.add_model("diffusion", str(tiny_text_dir))
+    unet = reg.add_model("diffusion", str(tiny_unet_dir))
+    assert unet.loader == "diffusers-unet" and reg.get(unet.key).num_classes == 10
+    with pytest.raises(Exception, match="No folder .*nowhere"):
+        reg.add_model("text", "/nowhere/at/all")
+    with pytest.raises(Exception, match="Type a Hugging Face Hub id or a local folder"):
+        reg.add_model("text", "   ")
+
+
+def test_an_added_folder_with_only_pickles_is_refused(tmp_path):
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "pytorch_model.bin").write_bytes(b"\x80\x02")
+    with pytest.raises(UnsafeCheckpointError, match="python -m studio.convert"):
+        ModelRegistry([], device="cpu").add_model("text", str(folder))
+
+
+def test_hosted_servers_refuse_local_folders_unless_allowed(tiny_text_dir):
+    from studio.config import Settings
+
+    hosted = Settings.from_env({"STUDIO_HOSTED": "1"})
+    assert not hosted.allow_local_models and not hosted.allow_hub
+    reg = ModelRegistry([], device="cpu", allow_hub=False, allow_local=hosted.allow_local_models)
+    with pytest.raises(Exception, match="turned off here .*STUDIO_ALLOW_LOCAL=1"):
+        reg.add_model("text", str(tiny_text_dir))
+    assert reg.keys() == []
+    allowed = Settings.from_env({"STUDIO_HOSTED": "1", "STUDIO_ALLOW_LOCAL": "1"})
+    reg = ModelRegistry([], device="cpu", allow_hub=False, allow_local=allowed.allow_local_models)
+    assert reg.add_model("text", str(tiny_text_dir)).key == "tiny-text"
+
+
+def test_a_hub_id_goes_to_the_hub_and_a_vae_folder_picks_its_loader(tmp_path):
+    from tests.helpers import save_tiny_autoencoderkl, save_tiny_vae
+
+    reg = ModelRegistry([], device="cpu", offline=True, cache_dir=tmp_path / "hf")
+    assert reg.add_model("vae", "stabilityai/sd-vae-ft-mse").loader == "diffusers-autoencoderkl"
+    kl = reg.add_model("vae", str(save_tiny_autoencoderkl(tmp_path / "kl")))
+    digits = reg.add_model("vae", str(save_tiny_vae(tmp_path / "digits", card=False)))
+    assert kl.loader == "diffusers-autoencoderkl" and digits.loader == "mixin:studio.vae.model:ConvVAE"

@@ -194,3 +194,33 @@ def test_presets_are_valid_and_distinct():
         p.validated()
     assert PRESETS["Neutral"].stages() == []
     assert PRESETS["Greedy"].inactive_controls()["temperature"].startswith("only used when sampling")
+
+
+def test_beam_search_cuts_every_beam_at_its_end_token_when_pad_differs(tiny_text_dir, monkeypatch):
+    """generate pads beams that end early; with a pad token other than end-of-text the studio showed the pad as
+    a generated token and said max_new_tokens instead of eos."""
+    from types import SimpleNamespace
+
+    reg = ModelRegistry([ModelSpec(key="p", family="text", source=str(tiny_text_dir),
+                                   loader="transformers-causal-lm")], device="cpu")
+    b = reg.get("p")
+    tok = b.tokenizer
+    monkeypatch.setattr(tok, "pad_token", "z")
+    eos, pad = tok.eos_token_id, tok.pad_token_id
+    assert pad != eos
+    a_, h_, o_ = tok.convert_tokens_to_ids(["a", "h", "o"])
+    prompt_ids = tok("the ")["input_ids"]
+
+    def fake_generate(ids, **kw):
+        assert kw["generation_config"].pad_token_id == pad and kw["generation_config"].num_return_sequences == 2
+        rows = [prompt_ids + [h_, a_, eos, pad, pad], prompt_ids + [o_, eos, pad, pad, pad]]
+        return SimpleNamespace(sequences=torch.tensor(rows), sequences_scores=torch.tensor([-0.5, -0.9]))
+
+    monkeypatch.setattr(b.model, "generate", fake_generate)
+    run = gen(b, mode="beam", num_beams=3, num_return_sequences=2, max_new_tokens=5)
+    assert [s.token_id for s in run.steps] == [h_, a_, eos]
+    assert run.stopped == "eos"
+    assert "z" not in run.text[len(run.prompt):] and run.text.endswith("ha<|endoftext|>")
+    assert [text for text, _ in run.beams] == ["ha", "o"]
+    assert [score for _, score in run.beams] == pytest.approx([-0.5, -0.9])
+    assert engine.cut_at_end([1, 2, 3], 9) == [1, 2, 3] and engine.cut_at_end([1, 9, 9], [7, 9]) == [1, 9]

@@ -137,7 +137,7 @@ def test_every_text_event_is_named_and_heavy_ones_share_the_gpu_queue(app):
 def test_hub_loading_refused_clearly_when_turned_off(app):
     _, client = app
     with pytest.raises(Exception, match=r"Hugging Face Hub is turned off on this server \(STUDIO_ALLOW_HUB=0\)"):
-        client.predict("gpt2", api_name="/text_add_hub_model")
+        client.predict("gpt2", api_name="/text_add_model")
 
 
 def test_recipe_export_then_apply_restores_every_control(app):

@@ -55,3 +55,27 @@ def load_unet(folder: Path, *, device: torch.device, dtype: torch.dtype) -> Diff
                            sample_size=int(unet.config.sample_size if isinstance(unet.config.sample_size, int)
                                            else unet.config.sample_size[0]),
                            in_channels=int(unet.config.in_channels))
+
+
+def num_classes_in(folder: Path) -> int | None:
+    """The class labels a saved UNet takes (0 = unconditional), read from its config without loading weights;
+    None when the folder holds no UNet config."""
+    import json
+
+    for config in (Path(folder) / "unet" / "config.json", Path(folder) / "config.json"):
+        if config.is_file():
+            try:
+                n_embeds = json.loads(config.read_text()).get("num_class_embeds") or 0
+            except (OSError, ValueError, AttributeError):
+                return None
+            return max(int(n_embeds) - 1, 0)
+    return None
+
+
+def num_classes_of(registry, key: str) -> int | None:
+    """The class labels model ``key`` takes: from the loaded bundle, else from a local folder's config; None
+    for a Hub model not loaded yet (its config is not read before the user loads it)."""
+    if registry.is_loaded(key):
+        return registry.get(key).num_classes
+    spec = registry.spec(key)
+    return num_classes_in(Path(spec.source).expanduser()) if spec.is_local else None

@@ -13,12 +13,13 @@ import torch.nn.functional as F
 
 from studio.diffusion import engine
 from studio.diffusion.evaluate import DEFAULTS
+from studio.diffusion.loader import num_classes_of
 from studio.errors import StudioError
 from studio.i18n import N_
 from studio.plots import figure_to_image, image_grid, schedule_plot, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, family_bundle, quiz_order, user_errors
+from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, user_errors
 
 INTRO_MORE = ("The scheduler decides how big each step is and how the next x_t follows from the guess. Every step "
               "is kept: scrub through them after the run.")
@@ -60,10 +61,8 @@ def build_diffusion_tab(registry, settings) -> None:
         model = gr.Dropdown(keys, value=default_model, label="Model", elem_id="diff-model", allow_custom_value=True,
                             scale=2)
         with gr.Column(scale=2):
-            with gr.Row():
-                hub_id = gr.Textbox(label="Add a Hub DDPM (UNet2DModel + scheduler)", elem_id="diff-hub-id",
-                                    placeholder="e.g. google/ddpm-cifar10-32", scale=2, visible=registry.allow_hub)
-                hub_btn = gr.Button("Add", elem_id="diff-hub-add", scale=0, visible=registry.allow_hub)
+            hub_id, hub_btn = add_model_box(registry, "diff", "Add a DDPM (UNet2DModel + scheduler): Hub id or folder",
+                                            "e.g. google/ddpm-cifar10-32")
     with gr.Row():
         scheduler = gr.Dropdown(list(engine.SCHEDULERS), value=DEFAULTS["scheduler"], label="Scheduler",
                                 elem_id="diff-scheduler")
@@ -130,7 +129,7 @@ def build_diffusion_tab(registry, settings) -> None:
         with gr.Row():
             gif_file = gr.File(label="GIF: x_t | x̂₀ step by step", elem_id="diff-gif")
             png_file = gr.File(label="PNG strip: x_t over x̂₀ at 10 steps", elem_id="diff-png")
-        recipe_json = gr.Code(language="json", label="Recipe", elem_id="diff-recipe")
+        recipe_json = gr.Code(value="", language="json", label="Recipe", elem_id="diff-recipe")
         python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="diff-python")
         apply_btn = gr.Button("Apply this recipe to the controls", elem_id="diff-apply")
 
@@ -200,10 +199,24 @@ def build_diffusion_tab(registry, settings) -> None:
     # --- handlers -----------------------------------------------------------------------------------
     @GPU
     @user_errors
-    def diffusion_run(key=default_model, sched_name=DEFAULTS["scheduler"], n_steps=DEFAULTS["steps"],
-                      eta_value=0.0, digit_value="any", w=DEFAULTS["guidance"], seed_value=0, n_batch=1):
+    def diffusion_run(model=default_model, scheduler=DEFAULTS["scheduler"], steps=DEFAULTS["steps"], eta=0.0,
+                      digit="any", guidance_scale=DEFAULTS["guidance"], seed=0, batch_size=1):
         """Run the reverse process, streaming x_t | x̂₀ | ε̂ as it goes; then the result, the scrubber at the last
-        step, the schedule plot, the guidance view and the recipe. Every argument has a default."""
+        step, the schedule plot, the guidance view and the recipe. Every argument has a default.
+
+        Args:
+            model: a diffusion model key (built-in, or a Hub id / local folder that was added).
+            scheduler: the diffusers scheduler ("DDPM", "DDIM", "DPM-Solver++ 2M", "Euler", "Euler ancestral",
+                "Heun", "UniPC").
+            steps: denoising steps.
+            eta: DDIM's noise (0 = deterministic, 1 = as noisy as DDPM); other schedulers ignore it.
+            digit: the class to draw, "0".."9"; "any" lets each seed draw one; "none" = unconditional.
+            guidance_scale: classifier-free guidance w (0 ignores the digit, 1 = plain conditional).
+            seed: image i uses seed + i; -1 draws a fresh seed.
+            batch_size: images drawn at once.
+        """
+        key, sched_name, n_steps, eta_value, digit_value, w, seed_value, n_batch = (
+            model, scheduler, steps, eta, digit, guidance_scale, seed, batch_size)
         bundle = bundle_for(key)
         seed_value = engine.resolve_seed(seed_value)
         params = params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value)
@@ -238,9 +251,24 @@ def build_diffusion_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def diffusion_compare(key=default_model, names=("DDIM", "DPM-Solver++ 2M", "Heun"), budget=10, eta_value=0.0,
-                          digit_value="any", w=DEFAULTS["guidance"], seed_value=0, n_batch=1, hide=False):
-        """The same seed and starting noise through up to three schedulers at an equal number of model evaluations."""
+    def diffusion_compare(model=default_model, schedulers=("DDIM", "DPM-Solver++ 2M", "Heun"), nfe_budget=10,
+                          eta=0.0, digit="any", guidance_scale=DEFAULTS["guidance"], seed=0, batch_size=1, quiz=False):
+        """The same seed and starting noise through up to three schedulers at an equal number of model evaluations.
+
+        Args:
+            model: a diffusion model key.
+            schedulers: one to three scheduler names.
+            nfe_budget: model evaluations per image (before guidance) each scheduler may spend; Heun spends two
+                per step.
+            eta: DDIM's noise.
+            digit: the class to draw, "0".."9", "any" or "none".
+            guidance_scale: classifier-free guidance w.
+            seed: the shared seed; -1 draws a fresh one.
+            batch_size: images per scheduler.
+            quiz: shuffle the strips and hide which scheduler made each until diffusion_reveal.
+        """
+        key, names, budget, eta_value, digit_value, w, seed_value, n_batch, hide = (
+            model, schedulers, nfe_budget, eta, digit, guidance_scale, seed, batch_size, quiz)
         bundle = bundle_for(key)
         if not names:
             raise StudioError("Tick one to three schedulers to compare.")
@@ -275,17 +303,28 @@ def build_diffusion_tab(registry, settings) -> None:
                           f"{runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
 
     @user_errors
-    def reveal(answer):
+    def diffusion_reveal(answer=None):
+        """The answer to this session's last quiz comparison: which scheduler made each strip. Needs a
+        diffusion_compare with quiz=True first."""
         if not answer:
-            raise StudioError("Nothing to reveal: tick the quiz box and press Compare first.")
+            raise StudioError("Nothing to reveal yet. Run a comparison with the quiz box ticked (diffusion_compare "
+                              "with quiz=True) first, then press Reveal.")
         return answer
 
     @user_errors
-    def diffusion_forward(key=default_model, index=0, t_value=250, seed_value=0):
-        """q(x_t | x₀) on a held-out MNIST digit at fixed t and at the chosen t."""
+    def diffusion_forward(model=default_model, heldout_index=0, timestep=250, seed=0):
+        """q(x_t | x₀) on a held-out MNIST digit at fixed t and at the chosen t.
+
+        Args:
+            model: a diffusion model key (its noise schedule is used).
+            heldout_index: which held-out digit, 0..999 (MNIST images 9000..9999).
+            timestep: the t to show last, 0..T-1.
+            seed: the seed of the one noise ε used at every t; -1 draws a fresh one.
+        """
         from studio.vae.engine import heldout_digit
 
-        bundle = bundle_for(key)
+        index, t_value, seed_value = heldout_index, timestep, seed
+        bundle = bundle_for(model)
         x, label, mnist_index = heldout_digit(index)
         x0 = F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0)  # (1, 1, 32, 32) in [-1, 1], as the model was trained
         if bundle.sample_size != 32:
@@ -303,10 +342,15 @@ def build_diffusion_tab(registry, settings) -> None:
         return strip, note
 
     @user_errors
-    def diffusion_export(key, run):
-        """The last run as a GIF (x_t | x̂₀ per step) and a PNG strip; file paths."""
+    def diffusion_export(model=default_model, run=None):
+        """This session's last run as a GIF (x_t | x̂₀ per step) and a PNG strip; file paths. Needs a
+        diffusion_run first.
+
+        Args:
+            model: the diffusion model key of that run.
+        """
         if run is None:
-            raise StudioError("Run the reverse process first; export saves the last run.")
+            raise StudioError("Run the reverse process first (diffusion_run); export saves this session's last run.")
         folder = Path(tempfile.mkdtemp(prefix="diffusion-export-"))
         s = _scale_for(run)
         frames = []
@@ -328,17 +372,40 @@ def build_diffusion_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def add_hub(repo_id):
-        spec = registry.add_hub_model("diffusion", repo_id)
-        bundle = registry.get(spec.key)  # download (or find in the cache) and load now, so errors show here
+    def diffusion_add_model(source=""):
+        """Add a diffusion model by Hugging Face Hub id (a DDPM-format UNet2DModel + scheduler, e.g.
+        google/ddpm-cifar10-32) or a local folder in that format, load it, and select it.
+
+        Args:
+            source: the Hub id or the folder's path (safetensors weights only).
+        """
+        spec, bundle = add_model(registry, "diffusion", source)
         # an unconditional model (e.g. google/ddpm-cifar10-32) takes no digit: say so in the control
-        return (gr.update(choices=registry.keys("diffusion"), value=spec.key),
-                "none" if bundle.num_classes == 0 else gr.skip())
+        return gr.update(choices=registry.keys("diffusion"), value=spec.key), digit_for(bundle.num_classes, "any")
+
+    def digit_for(num_classes, current):
+        """The Digit control's value for a model: 'none' for an unconditional one; a conditional one keeps the
+        user's choice unless it was 'none'."""
+        if num_classes == 0:
+            return "none"
+        return "any" if current == "none" else gr.skip()
 
     @user_errors
-    def apply_recipe(text):
-        """Set every control from a diffusion/run recipe (JSON), as exported by diffusion_run."""
-        r = Recipe.from_tab_box(text, family="diffusion", action="run", tab="Diffusion", verb="run")
+    def model_changed(key, current):
+        """Picking a model sets the controls to what it can do (an unconditional model takes no digit)."""
+        if not key or key not in registry.keys("diffusion"):
+            return gr.skip()
+        classes = num_classes_of(registry, key)
+        return gr.skip() if classes is None else digit_for(classes, current)
+
+    @user_errors
+    def diffusion_apply_recipe(recipe=""):
+        """Set every control from a diffusion/run recipe (JSON), as exported by diffusion_run.
+
+        Args:
+            recipe: the recipe's JSON text, as the Recipe box shows it.
+        """
+        r = Recipe.from_tab_box(recipe, family="diffusion", action="run", tab="Diffusion", verb="run")
         registry.spec(r.model)
         p = dict(DEFAULTS, digit="any", batch=1, eta=0.0) | r.params
         engine.check_run(bundle_for(r.model), p["scheduler"], p["steps"], p["guidance"], p["batch"], p["eta"],
@@ -364,9 +431,10 @@ def build_diffusion_tab(registry, settings) -> None:
                  api_visibility="private", trigger_mode="always_last")
     cmp_btn.click(diffusion_compare, [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
                   [cmp_gallery, cmp_note, quiz_answer], api_name="diffusion_compare", concurrency_id=HEAVY)
-    reveal_btn.click(reveal, quiz_answer, cmp_note, api_name="diffusion_reveal")
+    reveal_btn.click(diffusion_reveal, quiz_answer, cmp_note, api_name="diffusion_reveal")
     fwd_btn.click(diffusion_forward, [model, fwd_index, fwd_t, seed], [fwd_strip, fwd_note], api_name="diffusion_forward")
     export_btn.click(diffusion_export, [model, run_state], [gif_file, png_file], api_name="diffusion_export")
-    apply_btn.click(apply_recipe, recipe_json, controls, api_name="diffusion_apply_recipe")
-    hub_btn.click(add_hub, hub_id, [model, digit], api_name="diffusion_add_hub_model", concurrency_id=HEAVY)
+    apply_btn.click(diffusion_apply_recipe, recipe_json, controls, api_name="diffusion_apply_recipe")
+    hub_btn.click(diffusion_add_model, hub_id, [model, digit], api_name="diffusion_add_model", concurrency_id=HEAVY)
+    model.change(model_changed, [model, digit], digit, api_visibility="private")
     scheduler.change(scheduler_changed, scheduler, [sched_note, eta], api_visibility="private")

@@ -13,7 +13,7 @@ from studio.i18n import N_, T_
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, family_bundle, user_errors
+from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, user_errors
 
 TRUNCATION_NOTE = (
     "**Truncation: fidelity versus diversity.** The generator learned from latents drawn from N(0, I). Latents "
@@ -34,6 +34,8 @@ def build_gan_tab(registry, settings) -> None:
                 "digit judge (a separate classifier) says what it sees.")
     with gr.Row():
         model = gr.Dropdown(keys, value=default_model, label="Generator", elem_id="gan-model", allow_custom_value=True)
+        add_box, add_btn = add_model_box(registry, "gan", "Add a generator (studio format): Hub id or folder",
+                                         "a folder saved with Generator.save_pretrained")
         digit = gr.Dropdown(list(engine.DIGITS), value="any", label="Digit", elem_id="gan-digit",
                             info="'any': each seed also draws its digit")
         seed = gr.Number(value=0, precision=0, label="First seed", elem_id="gan-seed")
@@ -85,8 +87,21 @@ def build_gan_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def gan_grid(key, digit_value, seed_value, n, trunc, tau, psi_value):
-        """An N×N grid of samples from consecutive seeds, each judged; returns the gallery and a summary."""
+    def gan_grid(model=default_model, digit="any", seed=0, grid_side=min(4, max_side), truncation="none",
+                 threshold=1.5, psi=0.7):
+        """An N×N grid of samples from consecutive seeds, each judged; returns the gallery and a summary.
+
+        Args:
+            model: a generator key (e.g. mnist-dcgan).
+            digit: the class to draw, "0".."9", or "any" (each seed also draws its digit).
+            seed: the first seed; image i uses seed + i; -1 draws a fresh one.
+            grid_side: N, images per side (N×N samples).
+            truncation: "none", "resample" (redraw latent components beyond the threshold, BigGAN) or "rescale"
+                (multiply the latent by psi, StyleGAN).
+            threshold: τ for "resample".
+            psi: ψ for "rescale", 0..1.
+        """
+        key, digit_value, seed_value, n, trunc, tau, psi_value = model, digit, seed, grid_side, truncation, threshold, psi
         params = {"n": as_int("Grid side", n), "digit": digit_value, "truncation": trunc, "threshold": tau,
                   "psi": psi_value}
         first = engine.resolve_seed(seed_value)
@@ -112,8 +127,23 @@ def build_gan_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def gan_interpolate(key, digit_value, seed_value, seed_b_value, n_steps, trunc, tau, psi_value):
-        """lerp and slerp strips from seed A to seed B."""
+    def gan_interpolate(model=default_model, digit="any", seed=0, seed_b=1, steps=10, truncation="none",
+                        threshold=1.5, psi=0.7):
+        """lerp and slerp strips from seed A to seed B.
+
+        Args:
+            model: a generator key.
+            digit: the class, "0".."9", or "any" (each seed's own digit; the class embedding is interpolated too).
+            seed: seed A.
+            seed_b: seed B.
+            steps: images along the path.
+            truncation: "none", "resample" (redraw latent components beyond the threshold, BigGAN) or "rescale"
+                (multiply the latent by psi, StyleGAN).
+            threshold: τ for "resample".
+            psi: ψ for "rescale", 0..1.
+        """
+        key, digit_value, seed_value, seed_b_value, n_steps, trunc, tau, psi_value = (
+            model, digit, seed, seed_b, steps, truncation, threshold, psi)
         out = engine.interpolate(bundle_for(key), seed=engine.resolve_seed(seed_value),
                                  seed_b=engine.resolve_seed(seed_b_value), steps=as_int("Steps", n_steps),
                                  digit=digit_value, truncation=trunc, threshold=tau, psi=psi_value, judge=judge())
@@ -127,8 +157,23 @@ def build_gan_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def gan_walk(key, digit_value, seed_value, n_stops, n_frames, trunc, tau, psi_value):
-        """A looping latent walk through consecutive seeds, as an animated GIF."""
+    def gan_walk(model=default_model, digit="any", seed=0, seeds_visited=5, frames_between_seeds=12,
+                 truncation="none", threshold=1.5, psi=0.7):
+        """A looping latent walk through consecutive seeds, as an animated GIF.
+
+        Args:
+            model: a generator key.
+            digit: the class, "0".."9", or "any".
+            seed: the first seed visited.
+            seeds_visited: how many consecutive seeds the walk passes through.
+            frames_between_seeds: frames on each leg (slerp).
+            truncation: "none", "resample" (redraw latent components beyond the threshold, BigGAN) or "rescale"
+                (multiply the latent by psi, StyleGAN).
+            threshold: τ for "resample".
+            psi: ψ for "rescale", 0..1.
+        """
+        key, digit_value, seed_value, n_stops, n_frames, trunc, tau, psi_value = (
+            model, digit, seed, seeds_visited, frames_between_seeds, truncation, threshold, psi)
         out = engine.walk(bundle_for(key), seed=engine.resolve_seed(seed_value), stops=as_int("Seeds visited", n_stops),
                           frames_per_leg=as_int("Frames", n_frames), digit=digit_value, truncation=trunc,
                           threshold=tau, psi=psi_value)
@@ -136,13 +181,30 @@ def build_gan_tab(registry, settings) -> None:
         return write_gif([to_pil(f, scale=6) for f in out["frames"]], path, duration_ms=70)
 
     @user_errors
-    def gan_story(key):
-        """The shipped training log and snapshots."""
+    def gan_story(model=default_model):
+        """The shipped training log and snapshots: the loss curves and the same latents at saved steps.
+
+        Args:
+            model: a generator key whose checkpoint ships its training story (the built-in mnist-dcgan does).
+        """
+        key = model
         story = engine.training_story(bundle_for(key))
         if not story["history"]:
             raise StudioError(f"{key!r} ships no training log.")
         fig = loss_curves(story["history"], [("loss_d", T_("discriminator")), ("loss_g", T_("generator"))])
         return fig, [(p, N_(f"step {s} (epoch {e})")) for p, s, e in story["snapshots"]]
+
+    @GPU
+    @user_errors
+    def gan_add_model(source=""):
+        """Add a generator saved in the studio's format (PyTorchModelHubMixin: config.json + model.safetensors of
+        studio.gan.model.Generator) by Hugging Face Hub id or local folder, load it, and select it.
+
+        Args:
+            source: the Hub id or the folder's path (safetensors weights only).
+        """
+        spec, _ = add_model(registry, "gan", source)
+        return gr.update(choices=registry.keys("gan"), value=spec.key)
 
     def trunc_changed(t):
         return (gr.update(interactive=t == "resample", info=None if t == "resample" else "used by 'resample'"),
@@ -156,5 +218,6 @@ def build_gan_tab(registry, settings) -> None:
     walk_btn.click(gan_walk, [model, digit, seed, stops, frames, *common], walk_gif, api_name="gan_walk",
                    concurrency_id=HEAVY)
     story_btn.click(gan_story, model, [losses, snaps], api_name="gan_story")
+    add_btn.click(gan_add_model, add_box, model, api_name="gan_add_model", concurrency_id=HEAVY)
     truncation.change(trunc_changed, truncation, [threshold, psi], api_visibility="private")
     side.change(lambda n: gr.Gallery(columns=int(n)), side, gallery, api_visibility="private")  # N×N looks N×N

@@ -390,6 +390,16 @@ def generate(bundle, *, seed: int | None, prompt: str = "", max_new_tokens_limit
 
 
 @torch.no_grad()
+def cut_at_end(new_ids: list, eos_token_id) -> list:
+    """The generated ids up to and including the first end-of-text token; what ``generate`` puts after it is
+    padding (the pad token may differ from end-of-text)."""
+    ends = eos_token_id if isinstance(eos_token_id, (list, tuple, set)) else [eos_token_id]
+    for i, token_id in enumerate(new_ids):
+        if token_id in ends:
+            return new_ids[: i + 1]
+    return list(new_ids)
+
+
 def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> TextRun:
     """Beam search with transformers' ``generate`` (it does not stream), then the per-token view of the best
     beam recomputed in one forward pass."""
@@ -414,10 +424,9 @@ def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> 
     out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
     seqs = out.sequences.cpu()  # (R, T + new)
     scores = out.sequences_scores.cpu().tolist() if out.sequences_scores is not None else [0.0] * len(seqs)
-    best = seqs[0].tolist()
-    new = best[len(prompt_ids):]
-    while new and new[-1] == config.pad_token_id and new.count(config.pad_token_id) > 1:
-        new.pop()  # padding after an early end
+    # Beams that end early are padded to the longest: cut each at its first end-of-text token (kept, as the stop).
+    beam_ids = [cut_at_end(s[len(prompt_ids):], tok.eos_token_id) for s in seqs.tolist()]
+    new = beam_ids[0]
     # Per-token insight for the best beam: raw distributions at every position, in one pass.
     logits = model(torch.tensor([prompt_ids + new], device=device)).logits[0].cpu()  # (T', V)
     stages = settings.stages()
@@ -428,7 +437,7 @@ def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> 
         _, probs = shape(logits[len(prompt_ids) + i - 1], context, stages)
         steps.append(record(i, token_id, probs, names, tok, None))
     prompt_text = tok.decode(prompt_ids, clean_up_tokenization_spaces=False)
-    beams = [(tok.decode(s[len(prompt_ids):], skip_special_tokens=True), float(sc)) for s, sc in zip(seqs.tolist(), scores)]
+    beams = [(tok.decode(ids_, skip_special_tokens=True), float(sc)) for ids_, sc in zip(beam_ids, scores)]
     return TextRun(prompt=prompt_text, prompt_ids=prompt_ids, steps=steps,
                    text=prompt_text + tok.decode(new, clean_up_tokenization_spaces=False), notices=notices,
                    settings=asdict(settings), seed=seed,

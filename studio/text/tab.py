@@ -13,7 +13,7 @@ from studio.recipe import Recipe
 from studio.spaces_compat import GPU
 from studio.text import engine
 from studio.text.engine import PRESETS, DecodeSettings
-from studio.ui_common import HEAVY, family_bundle, quiz_order, user_errors
+from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, user_errors
 
 SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
@@ -68,9 +68,8 @@ def build_text_tab(registry, settings) -> None:
                 model = gr.Dropdown(keys, value=default_model, label="Model", elem_id="text-model",
                                     allow_custom_value=True, scale=3,
                                     info="Built-in: trained by this project, works offline. Hub models need a download.")
-                hub_id = gr.Textbox(label="Add a Hub model (any causal LM id)", placeholder="e.g. gpt2",
-                                    elem_id="text-hub-id", scale=2, visible=registry.allow_hub)
-                hub_btn = gr.Button("Add", elem_id="text-hub-add", scale=0, visible=registry.allow_hub)
+                hub_id, hub_btn = add_model_box(registry, "text", "Add a causal LM: Hub id or folder",
+                                                "e.g. gpt2")
             prompt = gr.Textbox(value=EXAMPLES[0], label="Prompt", lines=3, elem_id="text-prompt")
             gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
         with gr.Column(scale=2):
@@ -149,7 +148,7 @@ def build_text_tab(registry, settings) -> None:
         cmp_stats = gr.Markdown(elem_id="text-cmp-stats")
         cmp_answer = gr.State(None)
     with gr.Accordion("Recipe: export, import, reproduce in Python", open=False):
-        recipe_json = gr.Code(language="json", label="Recipe (edit or paste one, then Apply)", elem_id="text-recipe",
+        recipe_json = gr.Code(value="", language="json", label="Recipe (edit or paste one, then Apply)", elem_id="text-recipe",
                               interactive=True)
         apply_btn = gr.Button("Apply recipe to the controls", elem_id="text-recipe-apply")
         python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="text-python")
@@ -198,11 +197,34 @@ def build_text_tab(registry, settings) -> None:
     # --- handlers -----------------------------------------------------------------------------------
     @GPU
     @user_errors
-    def text_generate(key, prompt_text, *values):
+    def text_generate(model=default_model, prompt=EXAMPLES[0], mode="sample", temperature=0.8, top_k=0, top_p=0.95,
+                      min_p=0.0, typical_p=1.0, repetition_penalty=1.1, no_repeat_ngram_size=0, num_beams=4,
+                      length_penalty=1.0, early_stopping=True, num_return_sequences=1, max_new_tokens=120, seed=1234):
         """Generate from the prompt, streaming token by token; returns the coloured tokens, a summary, and the
-        per-token views. Every setting has a default, so it can be called with no arguments."""
-        *svals, seed_value = values
-        sdict = settings_dict(svals)
+        per-token views. Every setting has a default, so it can be called with no arguments.
+
+        Args:
+            model: a text model key from the Models tab (built-in, a Hub id or a local folder that was added).
+            prompt: the text the model continues.
+            mode: "greedy", "sample" or "beam".
+            temperature: divides the logits before sampling (sample mode); below 1 sharper, above 1 flatter.
+            top_k: keep only the k most likely tokens (0 = off).
+            top_p: nucleus sampling, keep the smallest set of tokens whose probability reaches p (1 = off).
+            min_p: drop tokens less likely than min_p times the top token's probability (0 = off).
+            typical_p: locally typical sampling mass (1 = off).
+            repetition_penalty: divides the logits of tokens already in the text (1 = off), every mode.
+            no_repeat_ngram_size: forbid repeating any n-gram of this size (0 = off), every mode.
+            num_beams: beams kept by beam search (beam mode).
+            length_penalty: beam scores are divided by length**alpha (beam mode).
+            early_stopping: stop the beam search once enough beams have ended (beam mode).
+            num_return_sequences: how many finished beams to return (beam mode).
+            max_new_tokens: the most tokens to generate.
+            seed: the random seed; -1 draws a fresh one (shown in the summary).
+        """
+        sdict = settings_dict([mode, temperature, top_k, top_p, min_p, typical_p, repetition_penalty,
+                               no_repeat_ngram_size, num_beams, length_penalty, early_stopping, num_return_sequences,
+                               max_new_tokens])
+        key, prompt_text, seed_value = model, prompt, seed
         bundle = bundle_for(key)
         s = DecodeSettings.from_dict(sdict).validated(max_new_tokens_limit=limit, vocab_size=len(bundle.tokenizer))
         seed_value = engine.resolve_seed(seed_value)
@@ -220,9 +242,9 @@ def build_text_tab(registry, settings) -> None:
         yield finish(key, prompt_text, run.to_dict(), asdict(s))
 
     @user_errors
-    def text_step(key, run, index):
+    def text_step(model, run, step):
         """Show the candidates at one step."""
-        return step_view(key, run, index)
+        return step_view(model, run, step)
 
     def on_select(run, evt: gr.SelectData):
         if not run or evt.index is None:
@@ -232,8 +254,17 @@ def build_text_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def text_sample(key, run, index, n, seed_value):
-        """Draw the next token N times at the chosen step and compare with the predicted probabilities."""
+    def text_sample(model=default_model, run=None, step=0, draws=500, seed=1234):
+        """Draw the next token N times at the chosen step of this session's last run and compare the counts with
+        the predicted probabilities. Needs a run made by text_generate (mode "sample") first.
+
+        Args:
+            model: the text model key of that run.
+            step: which generated token (0 = the first).
+            draws: how many times to draw the token (10 to 5000).
+            seed: the random seed of the draws; -1 draws a fresh one.
+        """
+        key, index, n, seed_value = model, step, draws, seed
         if not run or not run["steps"]:
             raise StudioError("Generate something first, then pick a step.")
         index = int(max(0, min(index, len(run["steps"]) - 1)))
@@ -247,9 +278,17 @@ def build_text_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def text_branch(key, run, index=0, token_id=None, seed_value=1234):
-        """Continue the run from the chosen step with another candidate token (default: the most likely token
-        other than the one that was picked)."""
+    def text_branch(model=default_model, run=None, step=0, token_id=None, seed=1234):
+        """Continue this session's last run from the chosen step with another candidate token (default: the most
+        likely token other than the one that was picked). Needs a run made by text_generate first.
+
+        Args:
+            model: the text model key of that run.
+            step: the step to branch at (0 = the first generated token).
+            token_id: the token id to put there instead (one of the step's candidates); None = the runner-up.
+            seed: the random seed of the continuation; -1 draws a fresh one.
+        """
+        key, index, seed_value = model, step, seed
         if not run or not run["steps"]:
             raise StudioError("Generate something first, then pick a step and a candidate.")
         index = int(max(0, min(index, len(run["steps"]) - 1)))
@@ -268,10 +307,28 @@ def build_text_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def text_compare(key, prompt_text, pa, ta, pb, tb, pc, tc, max_new_tokens, seed_value, quiz=False):
+    def text_compare(model=default_model, prompt=EXAMPLES[0], column_a_preset="Greedy", column_a_temperature=1.0,
+                     column_b_preset="Neutral", column_b_temperature=0.7, column_c_preset="Neutral",
+                     column_c_temperature=1.5, max_new_tokens=120, seed=1234, quiz=False):
         """The same prompt under up to three settings with shared randomness (one uniform draw per step).
-        ``quiz``: shuffle the columns (with the seed, so a class sees the same order again) and hide which
-        setting made which until ``text_reveal``."""
+
+        Args:
+            model: a text model key.
+            prompt: the text every column continues.
+            column_a_preset: column A's preset ("Greedy", "Neutral", "Balanced", ... or "(off)").
+            column_a_temperature: column A's temperature (sampling presets only).
+            column_b_preset: column B's preset.
+            column_b_temperature: column B's temperature.
+            column_c_preset: column C's preset.
+            column_c_temperature: column C's temperature.
+            max_new_tokens: tokens per column.
+            seed: the shared random seed; -1 draws a fresh one.
+            quiz: shuffle the columns (with the seed, so a class sees the same order again) and hide which setting
+                made which until text_reveal.
+        """
+        key, prompt_text, seed_value = model, prompt, seed
+        pa, ta, pb, tb, pc, tc = (column_a_preset, column_a_temperature, column_b_preset, column_b_temperature,
+                                  column_c_preset, column_c_temperature)
         cols, names = [], []
         for name, p, t in (("A", pa, ta), ("B", pb, tb), ("C", pc, tc)):
             if p == "(off)":
@@ -308,10 +365,12 @@ def build_text_tab(registry, settings) -> None:
         return (*outs, question, "\n\n".join(answer))
 
     @user_errors
-    def text_reveal(answer):
-        """The answer to the last quiz comparison: which setting each column had."""
+    def text_reveal(answer=None):
+        """The answer to this session's last quiz comparison: which setting each column had. Needs a
+        text_compare with quiz=True first."""
         if not answer:
-            raise StudioError("Nothing to reveal: tick the quiz box and press Compare first.")
+            raise StudioError("Nothing to reveal yet. Run a comparison with the quiz box ticked (text_compare with "
+                              "quiz=True) first, then press Reveal.")
         return answer
 
     def apply_preset(name):
@@ -327,9 +386,13 @@ def build_text_tab(registry, settings) -> None:
         return [*updates, note]
 
     @user_errors
-    def apply_recipe(text):
-        """Set every control from a text/generate recipe (JSON), as exported by text_generate."""
-        r = Recipe.from_tab_box(text, family="text", action="generate", tab="Text", verb="generate")
+    def text_apply_recipe(recipe=""):
+        """Set every control from a text/generate recipe (JSON), as exported by text_generate.
+
+        Args:
+            recipe: the recipe's JSON text, as the Recipe box shows it.
+        """
+        r = Recipe.from_tab_box(recipe, family="text", action="generate", tab="Text", verb="generate")
         params = dict(r.params)
         prompt_text = params.pop("prompt", "")
         s = DecodeSettings.from_dict(params).validated(max_new_tokens_limit=limit)
@@ -338,9 +401,14 @@ def build_text_tab(registry, settings) -> None:
         return [r.model, prompt_text, *[vals[k] for k in SETTING_NAMES], r.seed if r.seed is not None else -1]
 
     @user_errors
-    def add_hub(repo_id):
-        spec = registry.add_hub_model("text", repo_id)
-        registry.get(spec.key)  # download (or find in the cache) and load now, so errors show here
+    def text_add_model(source=""):
+        """Add a causal language model by Hugging Face Hub id (gpt2, HuggingFaceTB/SmolLM2-135M, ...) or a local
+        folder saved with save_pretrained, load it, and select it.
+
+        Args:
+            source: the Hub id or the folder's path (safetensors weights only; trust_remote_code is never set).
+        """
+        spec, _ = add_model(registry, "text", source)
         return gr.update(choices=registry.keys("text"), value=spec.key)
 
     # --- wiring -------------------------------------------------------------------------------------
@@ -362,5 +430,5 @@ def build_text_tab(registry, settings) -> None:
                   api_visibility="private")
     mode.change(mode_changed, mode, [*[components[k] for k in SETTING_NAMES if k != "max_new_tokens"], inactive_note],
                 api_visibility="private")
-    apply_btn.click(apply_recipe, recipe_json, [model, prompt, *setting_inputs, seed], api_name="text_apply_recipe")
-    hub_btn.click(add_hub, hub_id, model, api_name="text_add_hub_model", concurrency_id=HEAVY)
+    apply_btn.click(text_apply_recipe, recipe_json, [model, prompt, *setting_inputs, seed], api_name="text_apply_recipe")
+    hub_btn.click(text_add_model, hub_id, model, api_name="text_add_model", concurrency_id=HEAVY)

@@ -13,7 +13,7 @@ from studio.errors import StudioError
 from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, family_bundle, user_errors
+from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, user_errors
 from studio.vae import engine
 
 SOURCES = ["held-out digit", "upload", "draw"]
@@ -105,6 +105,9 @@ def build_vae_tab(registry, settings) -> None:
                                       allow_custom_value=True, elem_id="vae-photo-model")
             photo_a = gr.File(label="Photo A", file_types=["image"], type="filepath", elem_id="vae-photo-a", height=100)
             photo_b = gr.File(label="Photo B", file_types=["image"], type="filepath", elem_id="vae-photo-b", height=100)
+        with gr.Row():
+            add_box, add_btn = add_model_box(registry, "vae", "Add an AutoencoderKL: Hub id or folder",
+                                             "e.g. stabilityai/sd-vae-ft-mse")
         photo_btn = gr.Button("Interpolate the photos", elem_id="vae-photos")
         photo_lerp = gr.Gallery(label="lerp", columns=6, format="png", elem_id="vae-photo-lerp")
         photo_slerp = gr.Gallery(label="slerp", columns=6, format="png", elem_id="vae-photo-slerp")
@@ -151,8 +154,26 @@ def build_vae_tab(registry, settings) -> None:
     # --- handlers -----------------------------------------------------------------------------------
     @GPU
     @user_errors
-    def vae_interpolate(key, n_steps=10, a_source="held-out digit", a_digit="any", a_index=0, a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None, b_sketch=None):
-        """Interpolate between endpoints A and B: lerp and slerp rows, ‖z‖ along both, and A/B as the model sees them."""
+    def vae_interpolate(model=default_wide, steps=10, a_source="held-out digit", a_digit="any", a_index=0,
+                    a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None,
+                    b_sketch=None):
+        """Interpolate between endpoints A and B: lerp and slerp rows, ‖z‖ along both, and A/B as the model sees them.
+
+        Args:
+            model: a digit VAE key (e.g. mnist-vae-16d).
+            steps: images along the path, 2..16.
+            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
+            a_digit: for a held-out digit, its class ("any" or "0".."9").
+            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
+            a_upload: for "upload", an image file (any size, mode or format).
+            a_sketch: for "draw", the sketchpad's drawing.
+            b_source: where endpoint B comes from (as a_source).
+            b_digit: endpoint B's class (as a_digit).
+            b_index: endpoint B's index (as a_index).
+            b_upload: endpoint B's image file.
+            b_sketch: endpoint B's drawing.
+        """
+        key, n_steps = model, steps
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
         images, desc = two_endpoints(endpoint_values[:5], endpoint_values[5:])
         out = engine.interpolate_images(bundle_for(key), images=images, steps=int(n_steps))
@@ -164,8 +185,32 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def vae_grid(key, n=8, cd="any", ci=2, dd="any", di=3, a_source="held-out digit", a_digit="any", a_index=0, a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None, b_sketch=None):
-        """An N×N grid mixing four corners bilinearly (one batched decode)."""
+    def vae_grid(model=default_wide, grid_side=min(8, max_side), corner_c_digit="any", corner_c_index=2,
+                 corner_d_digit="any", corner_d_index=3, a_source="held-out digit", a_digit="any", a_index=0,
+                    a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None,
+                    b_sketch=None):
+        """An N×N grid mixing four corners bilinearly (one batched decode): A top-left, B top-right, C bottom-left,
+        D bottom-right.
+
+        Args:
+            model: a digit VAE key.
+            grid_side: N, images per side.
+            corner_c_digit: corner C's class ("any" or "0".."9"), a held-out digit.
+            corner_c_index: corner C's index among the held-out digits of that class.
+            corner_d_digit: corner D's class.
+            corner_d_index: corner D's index.
+            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
+            a_digit: for a held-out digit, its class ("any" or "0".."9").
+            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
+            a_upload: for "upload", an image file (any size, mode or format).
+            a_sketch: for "draw", the sketchpad's drawing.
+            b_source: where endpoint B comes from (as a_source).
+            b_digit: endpoint B's class (as a_digit).
+            b_index: endpoint B's index (as a_index).
+            b_upload: endpoint B's image file.
+            b_sketch: endpoint B's drawing.
+        """
+        key, n, cd, ci, dd, di = model, grid_side, corner_c_digit, corner_c_index, corner_d_digit, corner_d_index
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
         import torch
 
@@ -177,8 +222,26 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def vae_walk(key, n_steps=10, a_source="held-out digit", a_digit="any", a_index=0, a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None, b_sketch=None):
-        """A looping GIF: slerp from A to B and back."""
+    def vae_walk(model=default_wide, steps=10, a_source="held-out digit", a_digit="any", a_index=0,
+                    a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None,
+                    b_sketch=None):
+        """A looping GIF: slerp from A to B and back.
+
+        Args:
+            model: a digit VAE key.
+            steps: frames from A to B (at least 8).
+            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
+            a_digit: for a held-out digit, its class ("any" or "0".."9").
+            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
+            a_upload: for "upload", an image file (any size, mode or format).
+            a_sketch: for "draw", the sketchpad's drawing.
+            b_source: where endpoint B comes from (as a_source).
+            b_digit: endpoint B's class (as a_digit).
+            b_index: endpoint B's index (as a_index).
+            b_upload: endpoint B's image file.
+            b_sketch: endpoint B's drawing.
+        """
+        key, n_steps = model, steps
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
         images, _ = two_endpoints(endpoint_values[:5], endpoint_values[5:])
         out = engine.interpolate_images(bundle_for(key), images=images, steps=max(int(n_steps), 8))
@@ -188,8 +251,28 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def vae_map(key, n=15, ext=2.5, spc="quantile", a_source="held-out digit", a_digit="any", a_index=0, a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None, b_sketch=None):
-        """The 2-D latent map with held-out encodings (and the A→B path when the endpoints are given)."""
+    def vae_map(model=default_2d, grid_side=15, extent=2.5, spacing="quantile", a_source="held-out digit", a_digit="any", a_index=0,
+                    a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None,
+                    b_sketch=None):
+        """The 2-D latent map with held-out encodings (and the A→B path when the endpoints are given).
+
+        Args:
+            model: a VAE with a 2-D latent (e.g. mnist-vae-2d).
+            grid_side: decoded images per side of the map.
+            extent: the range shown, ±z ("linear") or ±σ ("quantile").
+            spacing: "linear" (equal steps in z) or "quantile" (equal prior probability per cell).
+            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
+            a_digit: for a held-out digit, its class ("any" or "0".."9").
+            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
+            a_upload: for "upload", an image file (any size, mode or format).
+            a_sketch: for "draw", the sketchpad's drawing.
+            b_source: where endpoint B comes from (as a_source).
+            b_digit: endpoint B's class (as a_digit).
+            b_index: endpoint B's index (as a_index).
+            b_upload: endpoint B's image file.
+            b_sketch: endpoint B's drawing.
+        """
+        key, n, ext, spc = model, grid_side, extent, spacing
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
         b = bundle_for(key)
         out = engine.latent_map(b, n=int(n), extent=float(ext), spacing=spc)
@@ -216,9 +299,20 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def vae_reconstruct(key, seed_value=0, a_source="held-out digit", a_digit="any", a_index=0, a_upload=None,
-                        a_sketch=None):
-        """Endpoint A, its reconstruction from μ, and samples from q(z|x)."""
+    def vae_reconstruct(model=default_wide, seed=0, a_source="held-out digit", a_digit="any", a_index=0,
+                        a_upload=None, a_sketch=None):
+        """Endpoint A, its reconstruction from μ, and samples from q(z|x).
+
+        Args:
+            model: a digit VAE key.
+            seed: the seed of the samples z = μ + σε; -1 draws a fresh one.
+            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
+            a_digit: for a held-out digit, its class ("any" or "0".."9").
+            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
+            a_upload: for "upload", an image file (any size, mode or format).
+            a_sketch: for "draw", the sketchpad's drawing.
+        """
+        key, seed_value = model, seed
         x, _ = endpoint("A", a_source, a_digit, a_index, a_upload, a_sketch)
         out = engine.reconstruct(bundle_for(key), seed=engine.resolve_seed(seed_value), images=x, samples=6)
         import torch
@@ -231,24 +325,53 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
-    def vae_prior(key, seed_value):
-        """16 digits decoded from z ~ N(0, I)."""
+    def vae_prior(model=default_wide, seed=0):
+        """16 digits decoded from z ~ N(0, I).
+
+        Args:
+            model: a digit VAE key.
+            seed: the seed of the 16 draws; -1 draws a fresh one.
+        """
+        key, seed_value = model, seed
         out = engine.sample_prior(bundle_for(key), seed=engine.resolve_seed(seed_value), n=16)
         return image_grid(out["images"], 8, scale=3)
 
     @GPU
     @user_errors
-    def vae_photos(key, a=None, b=None):
-        """Interpolate two photos through a Hub AutoencoderKL."""
+    def vae_photos(model=photo_keys[0] if photo_keys else None, photo_a=None, photo_b=None):
+        """Interpolate two photos through an AutoencoderKL (e.g. stabilityai/sd-vae-ft-mse): lerp and slerp rows.
+
+        Args:
+            model: an AutoencoderKL key, Hub id or folder (a typed Hub id or folder is added).
+            photo_a: the first photo (an image file).
+            photo_b: the second photo.
+        """
+        key, a, b = model, photo_a, photo_b
+        if a is None or b is None:
+            raise StudioError("Upload two photos (Photo A and Photo B), then interpolate.")
         if not key:
-            raise StudioError("No photo autoencoder is available: add one (e.g. stabilityai/sd-vae-ft-mse) where the "
-                              "Hub can be reached.")
+            raise StudioError("No photo autoencoder is available: add one (e.g. stabilityai/sd-vae-ft-mse, or a "
+                              "folder saved with AutoencoderKL.save_pretrained) in the box above.")
         bundle = family_bundle(registry, key, "vae", "photo autoencoder (AutoencoderKL)",
                                loader_prefix="diffusers-autoencoderkl")
-        if a is None or b is None:
-            raise StudioError("Upload two photos.")
         out = engine.interpolate_photos(bundle, images=[engine.open_image(a, max_pixels), engine.open_image(b, max_pixels)], steps=6)
         return out["lerp"], out["slerp"]
+
+    @GPU
+    @user_errors
+    def vae_add_model(source=""):
+        """Add a photo autoencoder (a diffusers AutoencoderKL) by Hugging Face Hub id or local folder, load it,
+        and select it in the photos picker. A folder in the studio's digit-VAE format goes to the digit pickers.
+
+        Args:
+            source: the Hub id (e.g. stabilityai/sd-vae-ft-mse) or the folder's path (safetensors weights only).
+        """
+        spec, _ = add_model(registry, "vae", source)
+        digits = [s.key for s in registry.specs("vae") if s.loader.startswith("mixin:")]
+        photos = [s.key for s in registry.specs("vae") if not s.loader.startswith("mixin:")]
+        if spec.loader.startswith("mixin:"):
+            return gr.update(choices=photos), gr.update(choices=digits, value=spec.key), gr.update(choices=digits)
+        return gr.update(choices=photos, value=spec.key), gr.update(choices=digits), gr.update(choices=digits)
 
     def preview(*values):
         try:
@@ -271,6 +394,8 @@ def build_vae_tab(registry, settings) -> None:
     prior_btn.click(vae_prior, [model, seed], prior_img, api_name="vae_prior", concurrency_id=HEAVY)
     photo_btn.click(vae_photos, [photo_model, photo_a, photo_b], [photo_lerp, photo_slerp], api_name="vae_photos",
                     concurrency_id=HEAVY)
+    add_btn.click(vae_add_model, add_box, [photo_model, model, map_model], api_name="vae_add_model",
+                  concurrency_id=HEAVY)
     for comp in ends:  # show A and B as the model sees them whenever an endpoint changes (uploads, drawings too)
         if isinstance(comp, (gr.Radio, gr.Dropdown, gr.Number, gr.File, gr.Sketchpad)):
             comp.change(preview, ends, seen, api_visibility="private", trigger_mode="always_last")

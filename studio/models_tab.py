@@ -11,7 +11,7 @@ from studio.ui_common import HEAVY, format_metrics, user_errors
 COLUMNS = ["model", "family", "origin", "loaded", "device", "dtype", "params (M)", "size (MB)", "load (s)",
            "quality", "description", "error"]
 
-COLUMN_WIDTHS = ["150px", "80px", "110px", "70px", "80px", "90px", "95px", "90px", "80px", "240px", "300px", "260px"]
+COLUMN_WIDTHS = ["150px", "95px", "110px", "70px", "80px", "90px", "95px", "90px", "80px", "240px", "300px", "260px"]
 
 QUALITY_LEGEND = (
     "**Quality** figures are measured by `python -m studio.eval FAMILY` with fixed seeds and shipped in each "

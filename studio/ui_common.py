@@ -9,6 +9,7 @@ import logging
 import gradio as gr
 
 from studio.errors import StudioError
+from studio.i18n import N_
 
 log = logging.getLogger("studio")
 HEAVY = "gpu"  # concurrency_id shared by every event that runs a model
@@ -83,7 +84,12 @@ def family_bundle(registry, key, family: str, what: str, *, loader_prefix: str |
     if not key:
         raise StudioError(f"Choose a {what}.")
     if isinstance(key, str) and key not in registry.keys() and registry.could_add(key):
-        spec, _ = add_model(registry, family, key)
+        try:
+            spec, _ = add_model(registry, family, key)
+        except StudioError as err:  # a typo of a known key reads better with the known keys named
+            known = ", ".join(registry.keys(family)) or "none"
+            raise StudioError(N_(f"Unknown model {key!r} (this tab's models: {known}). Tried as a Hub id or folder: "
+                                 f"{err}")) from None
         key = spec.key
     spec = registry.spec(key)
     if spec.family != family:

@@ -91,7 +91,9 @@ def test_a_typed_hub_id_in_the_photo_picker_is_taken_as_a_hub_id(tmp_path):
     Image.new("RGB", (32, 32)).save(img)
     with pytest.raises(Exception) as err:
         fn("stabilityai/sd-vae-ft-mse", str(img), str(img))
-    assert "not in the local Hugging Face cache" in str(err.value) and "Unknown model" not in str(err.value)
+    msg = err.value.message
+    assert msg.startswith("Unknown model 'stabilityai/sd-vae-ft-mse'")
+    assert "Tried as a Hub id or folder: " in msg and "not in the local Hugging Face cache" in msg
     assert "stabilityai/sd-vae-ft-mse" not in registry.keys()  # it could not load, so it was not kept
 
 

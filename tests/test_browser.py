@@ -205,7 +205,7 @@ def test_a_chinese_browser_gets_the_chinese_studio_and_settings_switch_it_to_eng
     pg.locator("#tab-diffusion-button").click()
     pg.get_by_text("比较调度器").click()
     pg.locator("#diff-reveal").click()
-    pg.wait_for_selector("text=没有可揭晓的内容：先勾选竞猜框并点击比较。", timeout=30_000)  # an error, in Chinese
+    pg.wait_for_selector("text=还没有可揭晓的答案。请先勾选测验框运行一次比较", timeout=30_000)  # an error, in Chinese
     # Settings -> Language -> English: the page and the server's messages switch together
     pg.locator("footer").get_by_text("设置").click()
     pg.get_by_role("combobox", name="Language").click()
@@ -215,7 +215,7 @@ def test_a_chinese_browser_gets_the_chinese_studio_and_settings_switch_it_to_eng
     assert [c["value"] for c in ctx.cookies() if c["name"] == "studio_lang"] == ["en"]
     assert pg.locator("#diff-run").inner_text() == "Run the reverse process"
     pg.locator("#diff-reveal").click()
-    pg.wait_for_selector("text=Nothing to reveal: tick the quiz box and press Compare first.", timeout=30_000)
+    pg.wait_for_selector("text=Nothing to reveal yet. Run a comparison with the quiz box ticked", timeout=30_000)
     ctx.close()
 
 

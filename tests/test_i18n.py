@@ -121,9 +121,9 @@ def test_server_answers_in_the_callers_language(studio):
     en = Client(studio, verbose=False)
     try:
         # the studio's own check (engine) and Gradio's slider check, each with the control's name
-        with pytest.raises(Exception, match="^没有可揭晓的内容：先勾选竞猜框并点击比较。$"):
+        with pytest.raises(Exception, match="^还没有可揭晓的答案。请先勾选测验框运行一次比较（diffusion_compare，quiz=True），再按“揭晓”。$"):
             zh.predict(api_name="/diffusion_reveal")
-        with pytest.raises(Exception, match="^Nothing to reveal: tick the quiz box and press Compare first.$"):
+        with pytest.raises(Exception, match=r"^Nothing to reveal yet\. Run a comparison with the quiz box ticked \(diffusion_compare with quiz=True\) first, then press Reveal\.$"):
             en.predict(api_name="/diffusion_reveal")
         with pytest.raises(Exception, match="^步数：值 5000 大于最大值 1000。$"):
             zh.predict("tiny-unet", "DDIM", 5000, 0, "1", 1.0, 0, 1, api_name="/diffusion_run")

@@ -118,6 +118,8 @@ class Recipe:
     @classmethod
     def from_tab_box(cls, text: str, *, family: str, action: str, tab: str, verb: str) -> "Recipe":
         """A recipe pasted into a tab's Recipe box, checked to be the ``family``/``action`` that tab applies."""
+        if text is not None and not isinstance(text, str):
+            raise StudioError(f"A recipe is JSON text (as the {tab} tab's Recipe box shows it), got {type(text).__name__}.")
         if not (text or "").strip():
             raise StudioError(f"The recipe box is empty: {verb} something (its recipe appears here) or paste one.")
         r = cls.from_json(text)

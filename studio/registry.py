@@ -103,7 +103,20 @@ class ModelSpec:
     def is_local(self) -> bool:
         """A folder on disk (an existing path, or one written as a path) rather than a Hub id."""
         s = self.source
-        return s.startswith(("/", "./", "../", "~")) or Path(s).expanduser().exists() or not is_hub_id(s)
+        if s.startswith(("/", "./", "../", "~")) or not is_hub_id(s):
+            return True
+        try:
+            return Path(s).expanduser().exists()
+        except (OSError, ValueError, RuntimeError):
+            return False
+
+
+def _is_dir(text: str) -> bool:
+    """Whether ``text`` names an existing folder; a name no folder can have (too long, NUL) is simply not one."""
+    try:
+        return Path(text).expanduser().is_dir()
+    except (OSError, ValueError, RuntimeError):  # ENAMETOOLONG, embedded NUL, ~user that does not exist
+        return False
 
 
 def _looks_like_path(text: str) -> bool:
@@ -265,7 +278,7 @@ class ModelRegistry:
         """Whether ``add_model`` would try ``source`` here: a folder path where local folders are allowed, a Hub id
         where the Hub is (anything else is just an unknown key)."""
         source = source.strip()
-        if _looks_like_path(source) or Path(source).expanduser().is_dir():
+        if _looks_like_path(source) or _is_dir(source):
             return self.allow_local
         return self.allow_hub and is_hub_id(source)
 
@@ -284,7 +297,7 @@ class ModelRegistry:
             raise StudioError("Type a Hugging Face Hub id or a local folder (e.g. 'gpt2' or /path/to/model).")
         source = source.strip()
         # an existing folder wins over a Hub id of the same spelling, as in from_pretrained
-        if _looks_like_path(source) or Path(source).expanduser().is_dir():
+        if _looks_like_path(source) or _is_dir(source):
             return self.add_local_model(family, source, loader=loader)
         return self.add_hub_model(family, source, revision)
 
@@ -295,6 +308,9 @@ class ModelRegistry:
         if not self.allow_local:
             raise StudioError("Adding a folder of the server is turned off here (a hosted studio: STUDIO_HOSTED=1; "
                               "the host can allow it with STUDIO_ALLOW_LOCAL=1). Type a Hugging Face Hub id instead.")
+        if not _is_dir(str(folder).strip()):
+            raise StudioError(f"No folder {str(folder).strip()[:200]} on this machine. Type the path of a model folder "
+                              f"(one that holds config.json and *.safetensors), or a Hugging Face Hub id.")
         path = Path(str(folder).strip()).expanduser().resolve()
         if not path.is_dir():
             raise StudioError(f"No folder {path} on this machine. Type the path of a model folder (one that holds "

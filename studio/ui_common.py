@@ -14,8 +14,9 @@ from studio.i18n import N_
 log = logging.getLogger("studio")
 HEAVY = "gpu"  # concurrency_id shared by every event that runs a model
 ERROR_SECONDS = 30  # an error toast closes by itself after this long (and when the user opens another tab)
-# Runs in the browser when a tab is opened: closes the toasts left open by the previous tab.
-CLOSE_TOASTS_JS = "() => { document.querySelectorAll('[data-testid=\"toast-close\"]').forEach((b) => b.click()); }"
+# Runs in the browser when a tab is opened: closes the error toasts left open by the previous tab. Warnings stay:
+# a shared link's "was not applied" warning comes with the tab the link opens.
+CLOSE_TOASTS_JS = ("() => { document.querySelectorAll('button.toast-close.error').forEach((b) => b.click()); }")
 
 
 def user_errors(fn):

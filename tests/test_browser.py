@@ -260,3 +260,16 @@ def test_closing_the_browser_tab_stops_the_generation_on_the_server(page, studio
         client.close()
     n_tokens = int(summary.split("**")[1].split()[0])
     assert n_tokens > after_close + 10, summary
+
+
+def test_an_error_toast_stays_with_its_tab(page):
+    """An error shown in one tab closes when another tab is opened (it used to stay over the next tabs)."""
+    page.get_by_role("tab", name="VAE").click()
+    page.locator("#vae-a-source label", has_text="upload").click()
+    page.locator("#vae-interpolate").click()
+    page.wait_for_selector("text=Endpoint A: no image uploaded", timeout=60_000)
+    assert page.locator("[data-testid=toast-body]").count() >= 1
+    page.get_by_role("tab", name="GAN").click()
+    page.wait_for_function("() => document.querySelectorAll('[data-testid=toast-body]').length === 0", timeout=10_000)
+    page.get_by_role("tab", name="VAE").click()
+    page.locator("#vae-a-source label", has_text="held-out digit").click()

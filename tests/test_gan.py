@@ -35,10 +35,19 @@ def test_grid_is_deterministic_by_seed_and_ordered(reg):
     assert engine.grid(b, seed=10, n=2, digit="7")["labels"] == [7, 7, 7, 7]
 
 
-def test_same_z_whatever_digit_is_asked():
-    z_any, _ = engine.seed_latent(5, 16)
-    z_again, _ = engine.seed_latent(5, 16)
-    assert torch.equal(z_any, z_again)
+@pytest.mark.parametrize("truncation", ["none", "resample", "rescale"])
+def test_same_z_whatever_digit_is_asked(reg, monkeypatch, truncation):
+    """Asking for a digit changes the class fed to the generator, never the latent a seed gives (resampling
+    draws after the class, so skipping the class draw when a digit is asked would shift it)."""
+    b = reg.get("tiny-gan")
+    fed = []
+    real = engine.render
+    monkeypatch.setattr(engine, "render", lambda g, z, labels: fed.append((z.clone(), labels.tolist())) or real(g, z, labels))
+    outs = [engine.grid(b, seed=5, n=2, digit=d, truncation=truncation, threshold=0.5, psi=0.6) for d in ("any", "3", "8")]
+    (z_any, l_any), (z3, l3), (z8, l8) = fed
+    assert torch.equal(z_any, z3) and torch.equal(z_any, z8)
+    assert l3 == [3] * 4 and l8 == [8] * 4 and l_any == [engine.seed_latent(s, b.model.z_dim)[1] for s in range(5, 9)]
+    assert not torch.equal(outs[1]["images"], outs[2]["images"])  # the class does change the picture
 
 
 @pytest.mark.parametrize("tau", [0.3, 1.0, 2.0])

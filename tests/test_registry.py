@@ -264,8 +264,7 @@ print(json.dumps({"before": before, "after": [m in sys.modules for m in mods], "
                          text=True, timeout=300)
     assert out.returncode == 0, out.stderr
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    if "shakespeare-gpt" not in r["builtin"] or "mnist-ddpm" not in r["builtin"]:
-        pytest.skip("built-in checkpoints not found")
+    assert {"shakespeare-gpt", "mnist-ddpm"} <= set(r["builtin"])  # they ship in the repository
     assert r["before"] == [False] * 4  # so the check below can fail
     assert r["after"] == [True] * 4
     assert r["done"] == r["builtin"] and r["loaded"] == []
@@ -391,3 +390,11 @@ def test_a_hub_id_goes_to_the_hub_and_a_vae_folder_picks_its_loader(tmp_path):
     kl = reg.add_model("vae", str(save_tiny_autoencoderkl(tmp_path / "kl")))
     digits = reg.add_model("vae", str(save_tiny_vae(tmp_path / "digits", card=False)))
     assert kl.loader == "diffusers-autoencoderkl" and digits.loader == "mixin:studio.vae.model:ConvVAE"
+
+
+def test_a_name_no_folder_can_have_is_not_taken_for_one():
+    reg = ModelRegistry([], device="cpu", allow_hub=False)
+    assert not reg.could_add("x" * 20_000) and not reg.could_add("a\0b")
+    with pytest.raises(Exception, match="No folder"):
+        reg.add_model("text", "/" + "x" * 5000)
+    assert ModelSpec(key="k", family="text", source="y" * 300, loader="transformers-causal-lm").is_local

@@ -31,19 +31,33 @@ def test_greedy_equals_transformers_generate(bundle):
     ref = bundle.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=20,
                                 pad_token_id=bundle.tokenizer.eos_token_id)
     got = [s.token_id for s in run.steps]
-    assert got == ref[0, len(run.prompt_ids):].tolist()[:len(got)]
+    ref = ref[0, len(run.prompt_ids):].tolist()
+    eos = bundle.tokenizer.eos_token_id
+    if eos in ref:
+        ref = ref[:ref.index(eos) + 1]  # generate pads after the end
+    assert got == ref and len(got) >= 1
     # and each greedy token is the argmax of the raw distribution
     assert all(s.stages[0].top[0][0] == s.token_id for s in run.steps)
 
 
-def test_greedy_with_repetition_penalty_matches_generate(bundle):
-    run = gen(bundle, mode="greedy", max_new_tokens=15, repetition_penalty=1.5, no_repeat_ngram_size=2)
-    ids = torch.tensor([run.prompt_ids])
-    ref = bundle.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=15,
-                                repetition_penalty=1.5, no_repeat_ngram_size=2,
-                                pad_token_id=bundle.tokenizer.eos_token_id)
+@pytest.mark.parametrize("penalties", [{"repetition_penalty": 1.5}, {"no_repeat_ngram_size": 2},
+                                       {"repetition_penalty": 1.3, "no_repeat_ngram_size": 3}])
+def test_greedy_with_penalties_matches_generate(bundle, penalties):
+    """Each processor changes the greedy path on this prompt (checked first, so a studio that skipped the
+    processors fails), and the whole sequence equals transformers' generate with the same processor: all 24
+    tokens, or up to and including the end-of-text token where the run stops there."""
+    n, prompt, eos = 24, "hello world", bundle.tokenizer.eos_token_id
+    plain = [s.token_id for s in gen(bundle, prompt=prompt, mode="greedy", max_new_tokens=n).steps]
+    run = gen(bundle, prompt=prompt, mode="greedy", max_new_tokens=n, **penalties)
     got = [s.token_id for s in run.steps]
-    assert got == ref[0, len(run.prompt_ids):].tolist()[:len(got)]
+    assert len(plain) == n and got != plain, "this prompt does not show the penalty; pick another"
+    ids = torch.tensor([run.prompt_ids])
+    ref = bundle.model.generate(ids, attention_mask=torch.ones_like(ids), do_sample=False, max_new_tokens=n,
+                                pad_token_id=eos, **penalties)[0, len(run.prompt_ids):].tolist()
+    if eos in ref:
+        ref = ref[:ref.index(eos) + 1]  # generate pads after the end
+    assert got == ref and len(got) >= 10
+    assert run.stopped == ("eos" if len(got) < n else "max_new_tokens")
 
 
 def test_same_seed_same_text_other_seed_other_text(bundle):
@@ -149,13 +163,42 @@ def test_empty_and_long_prompts_are_handled_and_announced(bundle):
     assert len(run.prompt_ids) == 63 and any("kept its last 63 tokens" in n for n in run.notices)
 
 
-def test_beam_search_returns_ranked_beams(bundle):
-    run = gen(bundle, mode="beam", num_beams=3, num_return_sequences=2, max_new_tokens=8)
-    assert len(run.beams) == 2 and run.beams[0][1] >= run.beams[1][1]
-    ids = torch.tensor([run.prompt_ids])
-    ref = bundle.model.generate(ids, attention_mask=torch.ones_like(ids), num_beams=3, do_sample=False,
-                                max_new_tokens=8, early_stopping=True, pad_token_id=bundle.tokenizer.eos_token_id)
-    assert [s.token_id for s in run.steps] == ref[0, len(run.prompt_ids):].tolist()[:len(run.steps)]
+@pytest.mark.parametrize("alpha", [1.0, 0.5])
+def test_beam_search_views_beams_scores_and_settings(bundle, monkeypatch, alpha):
+    """What the studio adds on top of generate, checked against the model itself: every step's candidates are the
+    model's distribution at that position (a forward pass per step here), each beam's score is its
+    log-probability over length^alpha, the best beam is the one shown, and the settings reach generate."""
+    asked = {}
+    real_generate = bundle.model.generate
+
+    def spy(*args, **kwargs):
+        asked.update(vars(kwargs["generation_config"]))
+        return real_generate(*args, **kwargs)
+
+    monkeypatch.setattr(bundle.model, "generate", spy)
+    n = 8
+    run = gen(bundle, prompt="hello world", mode="beam", num_beams=3, num_return_sequences=3, max_new_tokens=n,
+              length_penalty=alpha, early_stopping=False)
+    assert (asked["num_beams"], asked["num_return_sequences"], asked["length_penalty"]) == (3, 3, alpha)
+    assert asked["early_stopping"] is False and asked["do_sample"] is False
+    P, ids = run.prompt_ids, [s.token_id for s in run.steps]
+    assert ids == run.beam_ids[0] and len(run.beams) == len(run.beam_ids) == 3
+    for i, step in enumerate(run.steps):  # the per-token view: the raw distribution at this position
+        with torch.no_grad():
+            probs = torch.softmax(bundle.model(torch.tensor([P + ids[:i]])).logits[0, -1].float(), -1)
+        top = step.stages[0].top
+        assert [t for t, _ in top] == torch.topk(probs, len(top)).indices.tolist()
+        assert [p for _, p in top] == pytest.approx(torch.topk(probs, len(top)).values.tolist(), abs=1e-5)
+    scores = [score for _, score in run.beams]
+    assert scores == sorted(scores, reverse=True)
+    for (text, score), beam in zip(run.beams, run.beam_ids):
+        with torch.no_grad():
+            logp = torch.log_softmax(bundle.model(torch.tensor([P + beam])).logits[0].float(), -1)
+        total = sum(float(logp[len(P) + i - 1, t]) for i, t in enumerate(beam))
+        assert score * len(beam) ** alpha == pytest.approx(total, abs=1e-4)
+        assert text == bundle.tokenizer.decode(beam, skip_special_tokens=True)
+    assert run.stopped == ("eos" if ids[-1] == bundle.tokenizer.eos_token_id else "max_new_tokens")
+    assert run.logprob == pytest.approx(sum(-s.surprisal for s in run.steps))
 
 
 def test_branch_continues_from_the_chosen_candidate(bundle):

@@ -194,7 +194,8 @@ class TextRun:
     settings: dict
     seed: int | None
     stopped: str = ""  # "eos", "max_new_tokens" or "cancelled"
-    beams: list = field(default_factory=list)  # beam mode: [(text, score)]
+    beams: list = field(default_factory=list)  # beam mode: [(text, score)], best first
+    beam_ids: list = field(default_factory=list)  # beam mode: each beam's generated ids, cut at its end token
 
     @property
     def logprob(self) -> float:
@@ -210,7 +211,7 @@ class TextRun:
         recursive deep copy was a fifth of the Text tab's streaming time (benchmarks/tab_paths.py profile)."""
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d.update(prompt_ids=list(self.prompt_ids), notices=list(self.notices), settings=dict(self.settings),
-                 beams=[tuple(b) for b in self.beams], logprob=self.logprob, perplexity=self.perplexity,
+                 beams=[tuple(b) for b in self.beams], beam_ids=[list(b) for b in self.beam_ids], logprob=self.logprob, perplexity=self.perplexity,
                  steps=[{**vars(s), "stages": [{**vars(g), "top": list(g.top)} for g in s.stages]}
                         for s in self.steps])
         return d
@@ -441,7 +442,8 @@ def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> 
     return TextRun(prompt=prompt_text, prompt_ids=prompt_ids, steps=steps,
                    text=prompt_text + tok.decode(new, clean_up_tokenization_spaces=False), notices=notices,
                    settings=asdict(settings), seed=seed,
-                   stopped="eos" if new and new[-1] == tok.eos_token_id else "max_new_tokens", beams=beams)
+                   stopped="eos" if new and new[-1] == tok.eos_token_id else "max_new_tokens", beams=beams,
+                   beam_ids=beam_ids)
 
 
 @engine_action("text", "compare")

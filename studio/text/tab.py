@@ -333,7 +333,7 @@ def build_text_tab(registry, settings) -> None:
         for name, p, t in (("A", pa, ta), ("B", pb, tb), ("C", pc, tc)):
             if p == "(off)":
                 continue
-            if p not in PRESETS or p == "Beam":
+            if not isinstance(p, str) or p not in PRESETS or p == "Beam":
                 raise StudioError(f"Column {name}: preset must be one of {', '.join(COMPARE_PRESETS)}, got {p!r}.")
             col = {k: v for k, v in asdict(PRESETS[p]).items() if k != "max_new_tokens"}
             if col["mode"] == "sample":

@@ -106,10 +106,13 @@ def heldout_digit(index: int = 0, digit: str | int | None = None, data_dir=None)
         raise ValueError(f"index must be a whole number, got {index!r}.")
     index = int(index)
     pool = torch.arange(len(y))
-    if digit not in (None, "", "any"):
-        d = int(digit)
-        if not 0 <= d <= 9:
+    if isinstance(digit, str) and digit.strip() in ("", "any"):
+        digit = None
+    if digit is not None:
+        text = str(digit).strip() if isinstance(digit, (str, int)) and not isinstance(digit, bool) else ""
+        if not (text.isdigit() and len(text) == 1):
             raise ValueError(f"digit must be 0..9 or 'any', got {digit!r}.")
+        d = int(text)
         pool = torch.nonzero(y == d).flatten()
     if not 0 <= index < len(pool):
         what = N_(f"held-out images of digit {digit}") if digit not in (None, "", "any") else N_("held-out images")

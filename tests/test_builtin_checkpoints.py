@@ -109,3 +109,24 @@ def test_builtin_text_model_loads_with_auto_classes():
     ids = tok("ROMEO: 3 ducats, café 🙂")["input_ids"]  # byte-level BPE: any text encodes
     assert tok.decode(ids) == "ROMEO: 3 ducats, café 🙂"
     assert model(__import__("torch").tensor([ids])).logits.shape[-1] == len(tok)
+
+
+def test_readme_quality_table_matches_each_checkpoints_eval_json():
+    """The README's table of current figures is what eval.json (written by `python -m studio.eval`) holds."""
+    import re
+
+    readme = (REPO_ROOT / "README.md").read_text()
+    table = readme[readme.index("Current figures of the built-in checkpoints"):]
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w-]+)` \| ([^|]+) \|", table, re.M)}
+    formats = {"heldout_nats_per_char": "{:.3f} nats/char", "heldout_neg_elbo_nats": "{:.2f} nats −ELBO",
+               "judge_accuracy": "judge accuracy {:.1%}", "fd_ratio": "FD ratio {:.3f}",
+               "heldout_accuracy": "{:.2%} held-out accuracy"}
+    checked = 0
+    for spec in builtin_specs(CHECKPOINTS):
+        figures = json.loads((Path(spec.source) / "eval.json").read_text())
+        assert spec.key in rows, f"{spec.key} missing from the README's quality table"
+        for name, fmt in formats.items():
+            if isinstance(figures.get(name), (int, float)):
+                assert fmt.format(figures[name]) in rows[spec.key], (spec.key, name, rows[spec.key])
+                checked += 1
+    assert checked >= 8

@@ -82,3 +82,17 @@ def test_models_tab_shows_the_measured_figures():
     shipped = json.loads((CHECKPOINTS / "digit-judge" / "eval.json").read_text())["heldout_accuracy"]
     assert row["quality"] == f"held-out accuracy {shipped:.2%}"
     assert row["origin"] == "built-in" and row["loaded"] == "no" and row["params (M)"] > 0
+
+
+def test_the_readmes_fd_sanity_figures_come_from_their_command():
+    import re
+
+    out = subprocess.run([sys.executable, "benchmarks/fd_sanity.py"], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr
+    got = {m[0]: float(m[1]) for m in re.findall(r"^RESULT fd_ratio_(\w+) ([\d.]+)$", out.stdout, re.M)}
+    readme = (REPO_ROOT / "README.md").read_text()
+    line = readme[readme.index("As a check of the figures"):][:300]
+    assert f"`fd_ratio` {got['real']:.2f}" in line and f"blurred (3×3 box) {got['blurred']:.2f}" in line
+    assert f"uniform noise {got['noise']:.0f}" in line
+    assert got["real"] < 1.2 < 3 < got["blurred"] < 100 < got["noise"]  # the ratio orders them as it should

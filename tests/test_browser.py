@@ -275,35 +275,30 @@ def test_an_error_toast_stays_with_its_tab(page):
     page.locator("#vae-a-source label", has_text="held-out digit").click()
 
 
-def test_models_table_keeps_short_columns_readable_at_1366_px(studio):
+def test_models_table_keeps_short_columns_readable_at_1366_px(studio, page):
     """At a common laptop width, with descriptions as long as the real catalog's, the device, dtype and load (s)
     columns were squeezed into one letter a line."""
-    from playwright.sync_api import sync_playwright
-
     url, reg = studio
     words = "a model with a description as long as the built-in models' descriptions are, and then some more "
     if "long-description" not in reg.keys():
         reg.register(ModelSpec(key="long-description", family="text", source="/nowhere/long-description",
                                loader="transformers-causal-lm", description=words * 3))
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            pg = browser.new_page(viewport={"width": 1366, "height": 900})
-            pg.goto(url, wait_until="load")
-            pg.get_by_role("tab", name="Models").click()
-            pg.locator("#models-load").click()  # a loaded row fills device, dtype and load (s)
-            pg.wait_for_function("() => (document.querySelector('#models-table')?.innerText || '').includes('cpu')",
-                                 timeout=60_000)
-            widths = pg.evaluate("""() => {
-                const out = {};
-                for (const cell of document.querySelectorAll('#models-table th')) {
-                    const name = cell.innerText.trim();
-                    if (['device', 'dtype', 'load (s)', 'family'].includes(name)) out[name] = cell.getBoundingClientRect().width;
-                }
-                return out;
-            }""")
-        finally:
-            browser.close()
+    pg = page.context.browser.new_page(viewport={"width": 1366, "height": 900})
+    try:
+        pg.goto(url, wait_until="load")
+        pg.get_by_role("tab", name="Models").click()
+        pg.locator("#models-load").click()  # a loaded row fills device, dtype and load (s)
+        pg.wait_for_function("() => (document.querySelector('#models-table')?.innerText || '').includes('cpu')",
+                             timeout=60_000)
+        widths = pg.evaluate("""() => {
+            const out = {};
+            for (const cell of document.querySelectorAll('#models-table th')) {
+                const name = cell.innerText.trim();
+                if (['device', 'dtype', 'load (s)', 'family'].includes(name)) out[name] = cell.getBoundingClientRect().width;
+            }
+            return out;
+        }""")
+    finally:
+        pg.close()
     assert set(widths) == {"device", "dtype", "load (s)", "family"}, widths
     assert min(widths.values()) >= 60, widths  # a short word fits on one line

@@ -392,25 +392,17 @@ class ModelRegistry:
                     self._errors[key] = str(err)
                 raise
             except torch.cuda.OutOfMemoryError as err:
-                msg = (f"Model {key!r} does not fit in GPU memory ({err}). Unload other models on the Models tab "
-                       f"or set STUDIO_DEVICE=cpu.")
-                with self._lock:
-                    self._errors[key] = msg
-                raise ModelLoadError(msg) from err
+                raise self._failed(key, f"Model {key!r} does not fit in GPU memory ({err}). Unload other models on "
+                                        f"the Models tab or set STUDIO_DEVICE=cpu.") from err
             except ImportError as err:  # the studio's own libraries, not the checkpoint
-                msg = (f"Model {key!r} could not be loaded: a library the studio needs failed to import "
-                       f"({type(err).__name__}: {str(err).strip()[:300]}). This is not a fault of the checkpoint; "
-                       f"try again, and if it persists reinstall the requirements (pip install -r requirements.txt).")
-                with self._lock:
-                    self._errors[key] = msg
-                raise ModelLoadError(msg) from err
+                raise self._failed(key, f"Model {key!r} could not be loaded: a library the studio needs failed to "
+                                        f"import ({type(err).__name__}: {str(err).strip()[:300]}). This is not a fault "
+                                        f"of the checkpoint; try again, and if it persists reinstall the requirements "
+                                        f"(pip install -r requirements.txt).") from err
             except Exception as err:  # corrupt files, wrong format, missing config...
-                msg = (f"Model {key!r} could not be loaded from {spec.source}: {type(err).__name__}: "
-                       f"{str(err).strip()[:400]}. The checkpoint may be corrupt, incomplete or not a "
-                       f"{spec.family} model in a format the studio reads.")
-                with self._lock:
-                    self._errors[key] = msg
-                raise ModelLoadError(msg) from err
+                raise self._failed(key, f"Model {key!r} could not be loaded from {spec.source}: {type(err).__name__}: "
+                                        f"{str(err).strip()[:400]}. The checkpoint may be corrupt, incomplete or not "
+                                        f"a {spec.family} model in a format the studio reads.") from err
             entry.load_seconds = time.perf_counter() - start
             with self._lock:
                 self._loaded[key] = entry
@@ -420,6 +412,12 @@ class ModelRegistry:
             if evicted:
                 self._free(evicted)
             return entry.bundle
+
+    def _failed(self, key: str, msg: str) -> ModelLoadError:
+        """Record a failed load's message for ``status()`` and return the error to raise."""
+        with self._lock:
+            self._errors[key] = msg
+        return ModelLoadError(msg)
 
     def _load(self, spec: ModelSpec) -> _Loaded:
         folder = self._resolve_source(spec)

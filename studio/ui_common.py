@@ -150,3 +150,14 @@ def add_model(registry, family: str, source):
         if spec.key not in known:  # a model that cannot load does not stay in the catalog
             registry.unregister(spec.key)
         raise
+
+
+def shared_args(*lines: str):
+    """Append ``Args:`` entries shared by several handlers to a handler's docstring (Gradio reads each handler's
+    own docstring for the API page and the MCP schema). ``lines`` are written without indentation."""
+
+    def decorate(fn):
+        fn.__doc__ = fn.__doc__.rstrip() + "\n" + "".join(f"            {line}\n" for line in lines) + "        "
+        return fn
+
+    return decorate

@@ -13,7 +13,7 @@ from studio.i18n import N_, T_
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, user_errors
+from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, shared_args, user_errors
 
 TRUNCATION_NOTE = (
     "**Truncation: fidelity versus diversity.** The generator learned from latents drawn from N(0, I). Latents "
@@ -23,6 +23,12 @@ TRUNCATION_NOTE = (
     "and the diversity figure go down."
 )
 
+
+TRUNCATION_ARGS = (  # Args: lines shared by several handlers' docstrings (see shared_args)
+    'truncation: "none", "resample" (redraw latent components beyond the threshold, BigGAN) or "rescale"\n                (multiply the latent by psi, StyleGAN).',
+    'threshold: τ for "resample".',
+    'psi: ψ for "rescale", 0..1.',
+)
 
 def build_gan_tab(registry, settings) -> None:
     keys = registry.keys("gan")
@@ -87,6 +93,7 @@ def build_gan_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
+    @shared_args(*TRUNCATION_ARGS)
     def gan_grid(model=default_model, digit="any", seed=0, grid_side=min(4, max_side), truncation="none",
                  threshold=1.5, psi=0.7):
         """An N×N grid of samples from consecutive seeds, each judged; returns the gallery and a summary.
@@ -96,10 +103,6 @@ def build_gan_tab(registry, settings) -> None:
             digit: the class to draw, "0".."9", or "any" (each seed also draws its digit).
             seed: the first seed; image i uses seed + i; -1 draws a fresh one.
             grid_side: N, images per side (N×N samples).
-            truncation: "none", "resample" (redraw latent components beyond the threshold, BigGAN) or "rescale"
-                (multiply the latent by psi, StyleGAN).
-            threshold: τ for "resample".
-            psi: ψ for "rescale", 0..1.
         """
         key, digit_value, seed_value, n, trunc, tau, psi_value = model, digit, seed, grid_side, truncation, threshold, psi
         params = {"n": as_int("Grid side", n), "digit": digit_value, "truncation": trunc, "threshold": tau,
@@ -127,6 +130,7 @@ def build_gan_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
+    @shared_args(*TRUNCATION_ARGS)
     def gan_interpolate(model=default_model, digit="any", seed=0, seed_b=1, steps=10, truncation="none",
                         threshold=1.5, psi=0.7):
         """lerp and slerp strips from seed A to seed B.
@@ -137,10 +141,6 @@ def build_gan_tab(registry, settings) -> None:
             seed: seed A.
             seed_b: seed B.
             steps: images along the path.
-            truncation: "none", "resample" (redraw latent components beyond the threshold, BigGAN) or "rescale"
-                (multiply the latent by psi, StyleGAN).
-            threshold: τ for "resample".
-            psi: ψ for "rescale", 0..1.
         """
         key, digit_value, seed_value, seed_b_value, n_steps, trunc, tau, psi_value = (
             model, digit, seed, seed_b, steps, truncation, threshold, psi)
@@ -157,6 +157,7 @@ def build_gan_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
+    @shared_args(*TRUNCATION_ARGS)
     def gan_walk(model=default_model, digit="any", seed=0, seeds_visited=5, frames_between_seeds=12,
                  truncation="none", threshold=1.5, psi=0.7):
         """A looping latent walk through consecutive seeds, as an animated GIF.
@@ -167,10 +168,6 @@ def build_gan_tab(registry, settings) -> None:
             seed: the first seed visited.
             seeds_visited: how many consecutive seeds the walk passes through.
             frames_between_seeds: frames on each leg (slerp).
-            truncation: "none", "resample" (redraw latent components beyond the threshold, BigGAN) or "rescale"
-                (multiply the latent by psi, StyleGAN).
-            threshold: τ for "resample".
-            psi: ψ for "rescale", 0..1.
         """
         key, digit_value, seed_value, n_stops, n_frames, trunc, tau, psi_value = (
             model, digit, seed, seeds_visited, frames_between_seeds, truncation, threshold, psi)

@@ -13,7 +13,7 @@ from studio.errors import StudioError
 from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, user_errors
+from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, shared_args, user_errors
 from studio.vae import engine
 
 SOURCES = ["held-out digit", "upload", "draw"]
@@ -22,6 +22,21 @@ SLERP_NOTE = ("**Why slerp?** A d-dimensional Gaussian puts almost all its sampl
               "The straight line between two such points cuts inside the sphere, through latents the decoder "
               "rarely saw in training; slerp follows the sphere. The plot shows ‖z‖ along both paths.")
 
+
+ENDPOINT_A_ARGS = (  # Args: lines shared by several handlers' docstrings (see shared_args)
+    'a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".',
+    'a_digit: for a held-out digit, its class ("any" or "0".."9").',
+    'a_index: for a held-out digit, which one (the index among the held-out digits of that class).',
+    'a_upload: for "upload", an image file (any size, mode or format).',
+    'a_sketch: for "draw", the sketchpad\'s drawing.',
+)
+ENDPOINT_B_ARGS = (  # Args: lines shared by several handlers' docstrings (see shared_args)
+    'b_source: where endpoint B comes from (as a_source).',
+    "b_digit: endpoint B's class (as a_digit).",
+    "b_index: endpoint B's index (as a_index).",
+    "b_upload: endpoint B's image file.",
+    "b_sketch: endpoint B's drawing.",
+)
 
 def endpoint_inputs(name: str, default_index: int):
     with gr.Column(min_width=220):
@@ -154,6 +169,7 @@ def build_vae_tab(registry, settings) -> None:
     # --- handlers -----------------------------------------------------------------------------------
     @GPU
     @user_errors
+    @shared_args(*ENDPOINT_A_ARGS, *ENDPOINT_B_ARGS)
     def vae_interpolate(model=default_wide, steps=10, a_source="held-out digit", a_digit="any", a_index=0,
                     a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None,
                     b_sketch=None):
@@ -162,16 +178,6 @@ def build_vae_tab(registry, settings) -> None:
         Args:
             model: a digit VAE key (e.g. mnist-vae-16d).
             steps: images along the path, 2..16.
-            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
-            a_digit: for a held-out digit, its class ("any" or "0".."9").
-            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
-            a_upload: for "upload", an image file (any size, mode or format).
-            a_sketch: for "draw", the sketchpad's drawing.
-            b_source: where endpoint B comes from (as a_source).
-            b_digit: endpoint B's class (as a_digit).
-            b_index: endpoint B's index (as a_index).
-            b_upload: endpoint B's image file.
-            b_sketch: endpoint B's drawing.
         """
         key, n_steps = model, steps
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
@@ -185,6 +191,7 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
+    @shared_args(*ENDPOINT_A_ARGS, *ENDPOINT_B_ARGS)
     def vae_grid(model=default_wide, grid_side=min(8, max_side), corner_c_digit="any", corner_c_index=2,
                  corner_d_digit="any", corner_d_index=3, a_source="held-out digit", a_digit="any", a_index=0,
                     a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None,
@@ -199,16 +206,6 @@ def build_vae_tab(registry, settings) -> None:
             corner_c_index: corner C's index among the held-out digits of that class.
             corner_d_digit: corner D's class.
             corner_d_index: corner D's index.
-            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
-            a_digit: for a held-out digit, its class ("any" or "0".."9").
-            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
-            a_upload: for "upload", an image file (any size, mode or format).
-            a_sketch: for "draw", the sketchpad's drawing.
-            b_source: where endpoint B comes from (as a_source).
-            b_digit: endpoint B's class (as a_digit).
-            b_index: endpoint B's index (as a_index).
-            b_upload: endpoint B's image file.
-            b_sketch: endpoint B's drawing.
         """
         key, n, cd, ci, dd, di = model, grid_side, corner_c_digit, corner_c_index, corner_d_digit, corner_d_index
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
@@ -222,6 +219,7 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
+    @shared_args(*ENDPOINT_A_ARGS, *ENDPOINT_B_ARGS)
     def vae_walk(model=default_wide, steps=10, a_source="held-out digit", a_digit="any", a_index=0,
                     a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None,
                     b_sketch=None):
@@ -230,16 +228,6 @@ def build_vae_tab(registry, settings) -> None:
         Args:
             model: a digit VAE key.
             steps: frames from A to B (at least 8).
-            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
-            a_digit: for a held-out digit, its class ("any" or "0".."9").
-            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
-            a_upload: for "upload", an image file (any size, mode or format).
-            a_sketch: for "draw", the sketchpad's drawing.
-            b_source: where endpoint B comes from (as a_source).
-            b_digit: endpoint B's class (as a_digit).
-            b_index: endpoint B's index (as a_index).
-            b_upload: endpoint B's image file.
-            b_sketch: endpoint B's drawing.
         """
         key, n_steps = model, steps
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
@@ -251,6 +239,7 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
+    @shared_args(*ENDPOINT_A_ARGS, *ENDPOINT_B_ARGS)
     def vae_map(model=default_2d, grid_side=15, extent=2.5, spacing="quantile", a_source="held-out digit", a_digit="any", a_index=0,
                     a_upload=None, a_sketch=None, b_source="held-out digit", b_digit="any", b_index=1, b_upload=None,
                     b_sketch=None):
@@ -261,16 +250,6 @@ def build_vae_tab(registry, settings) -> None:
             grid_side: decoded images per side of the map.
             extent: the range shown, ±z ("linear") or ±σ ("quantile").
             spacing: "linear" (equal steps in z) or "quantile" (equal prior probability per cell).
-            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
-            a_digit: for a held-out digit, its class ("any" or "0".."9").
-            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
-            a_upload: for "upload", an image file (any size, mode or format).
-            a_sketch: for "draw", the sketchpad's drawing.
-            b_source: where endpoint B comes from (as a_source).
-            b_digit: endpoint B's class (as a_digit).
-            b_index: endpoint B's index (as a_index).
-            b_upload: endpoint B's image file.
-            b_sketch: endpoint B's drawing.
         """
         key, n, ext, spc = model, grid_side, extent, spacing
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
@@ -299,6 +278,7 @@ def build_vae_tab(registry, settings) -> None:
 
     @GPU
     @user_errors
+    @shared_args(*ENDPOINT_A_ARGS)
     def vae_reconstruct(model=default_wide, seed=0, a_source="held-out digit", a_digit="any", a_index=0,
                         a_upload=None, a_sketch=None):
         """Endpoint A, its reconstruction from μ, and samples from q(z|x).
@@ -306,11 +286,6 @@ def build_vae_tab(registry, settings) -> None:
         Args:
             model: a digit VAE key.
             seed: the seed of the samples z = μ + σε; -1 draws a fresh one.
-            a_source: where endpoint A comes from: "held-out digit", "upload" or "draw".
-            a_digit: for a held-out digit, its class ("any" or "0".."9").
-            a_index: for a held-out digit, which one (the index among the held-out digits of that class).
-            a_upload: for "upload", an image file (any size, mode or format).
-            a_sketch: for "draw", the sketchpad's drawing.
         """
         key, seed_value = model, seed
         x, _ = endpoint("A", a_source, a_digit, a_index, a_upload, a_sketch)

@@ -1,4 +1,4 @@
-"""Registry costs for every built-in model: the first load in a fresh process, a reload, and a warm hit.
+"""Registry costs for every built-in model: the first load in a fresh process and a reload.
 
     python benchmarks/registry.py
     python benchmarks/registry.py --only mnist-ddpm
@@ -7,12 +7,11 @@
 Each model is measured in its own fresh Python process (``studio.registry`` already imported), so the first
 load includes importing that family's libraries (transformers, diffusers) — what the first request to a tab
 costs in a freshly started ``python app.py`` — and no model's figure carries another's imports. Then the model is
-unloaded and loaded again (libraries imported, files in the OS cache: the cost of a load after an eviction),
-then fetched 20,000 times from the cache (a warm hit).
+unloaded and loaded again (libraries imported, files in the OS cache: the cost of a load after an eviction).
+What a user waits for once a model is loaded (a click to its first answer) is `tab_paths.py`'s figure.
 
-Prints a table on stderr, then per built-in `RESULT registry_first_load_s_<key> <s>`,
-`RESULT registry_cold_load_s_<key> <s>` (the reload) and `RESULT registry_warm_hit_us_<key> <µs>`, and
-`RESULT registry_warm_hit_us <µs>` (the worst warm hit).
+Prints a table on stderr, then per built-in `RESULT registry_first_load_s_<key> <s>` and
+`RESULT registry_cold_load_s_<key> <s>` (the reload).
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def measure(key: str) -> dict:
-    """In this (fresh) process: first load, reload after unload, warm hit."""
+    """In this (fresh) process: first load, reload after unload."""
     from benchmarks.common import synchronize
     from studio.config import Settings
     from studio.registry import ModelRegistry
@@ -45,12 +44,7 @@ def measure(key: str) -> dict:
     registry.get(key)
     synchronize(registry.device)
     reload = time.perf_counter() - start
-    n = 20000
-    start = time.perf_counter()
-    for _ in range(n):
-        registry.get(key)
-    warm_us = (time.perf_counter() - start) / n * 1e6
-    return {"first": first, "reload": reload, "warm_us": warm_us}
+    return {"first": first, "reload": reload}
 
 
 def main() -> None:
@@ -83,13 +77,11 @@ def main() -> None:
                              check=True, env=env)
         results[key] = json.loads(out.stdout.strip().splitlines()[-1])
         r = results[key]
-        print(f"{key:16} first load {r['first']:7.3f} s   reload {r['reload']:7.3f} s   warm hit {r['warm_us']:6.2f} µs",
+        print(f"{key:16} first load {r['first']:7.3f} s   reload {r['reload']:7.3f} s",
               file=sys.stderr)
     for key, r in results.items():
         print(f"RESULT registry_first_load_s_{key} {r['first']:.3f}")
         print(f"RESULT registry_cold_load_s_{key} {r['reload']:.3f}")
-        print(f"RESULT registry_warm_hit_us_{key} {r['warm_us']:.2f}")
-    print(f"RESULT registry_warm_hit_us {max(r['warm_us'] for r in results.values()):.2f}")
 
 
 if __name__ == "__main__":

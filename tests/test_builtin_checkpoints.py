@@ -70,14 +70,45 @@ def test_gan_meets_the_floor_and_its_shipped_figures_are_current(registry):
 
 
 @pytest.mark.slow
-def test_diffusion_model_meets_the_floor_and_beats_the_gan(registry):
-    from studio.diffusion.evaluate import evaluate_checkpoint
+def test_diffusion_model_meets_the_floor_beats_the_gan_and_its_card_table_is_current(registry, monkeypatch):
+    """Through the harness (`python -m studio.eval diffusion --table`), the default setting and one more row of
+    the card's table are re-measured (the whole table takes ~20 min; the rest is checked against eval.json)."""
+    from studio.diffusion import evaluate as ev
+    from studio.eval.runner import run
 
-    figures = evaluate_checkpoint(registry, "mnist-ddpm")  # 1,000 samples at the tab's default setting
+    default = (ev.DEFAULTS["scheduler"], ev.DEFAULTS["steps"], ev.DEFAULTS["guidance"])
+    assert ev.CARD_TABLE[0] == default and ("Euler ancestral", 10, 1.0) in ev.CARD_TABLE
+    monkeypatch.setattr(ev, "CARD_TABLE", [default, ("Euler ancestral", 10, 1.0)])
+    results, missing = run(["diffusion"], registry, write=False, table=True)
+    figures = results["mnist-ddpm"]  # 1,000 samples per setting
     assert figures["judge_accuracy"] >= 0.95
     assert figures["fd_ratio"] < shipped("mnist-dcgan")["fd_ratio"]
     assert figures["judge_accuracy"] == pytest.approx(shipped("mnist-ddpm")["judge_accuracy"], abs=2e-3)
     assert figures["fd_ratio"] == pytest.approx(shipped("mnist-ddpm")["fd_ratio"], rel=1e-2)
+    shipped_rows = {(r["scheduler"], r["steps"], r["guidance"]): r for r in shipped("mnist-ddpm")["table"]}
+    assert len(figures["table"]) == 2
+    for row in figures["table"]:
+        want = shipped_rows[(row["scheduler"], row["steps"], row["guidance"])]
+        assert row["nfe"] == want["nfe"]
+        assert row["judge_accuracy"] == pytest.approx(want["judge_accuracy"], abs=2e-3), row
+        assert row["fd_ratio"] == pytest.approx(want["fd_ratio"], rel=1e-2), row
+
+
+def test_diffusion_cards_table_is_the_eval_json_table_of_the_harness_settings(tmp_path):
+    from studio.diffusion import evaluate as ev
+
+    rows = shipped("mnist-ddpm")["table"]
+    assert [(r["scheduler"], r["steps"], r["guidance"]) for r in rows] == ev.CARD_TABLE
+    card = (CHECKPOINTS / "mnist-ddpm" / "README.md").read_text()
+    assert ev.markdown_table(rows) in card
+    assert "`python -m studio.eval diffusion --table`" in card
+    # the harness's writer replaces exactly the table: other rows in, the rest of the card kept
+    (tmp_path / "README.md").write_text(card)
+    changed = [dict(r, judge_accuracy=0.5) for r in rows[:2]]
+    ev.write_card_table(tmp_path, changed)
+    after = (tmp_path / "README.md").read_text()
+    assert ev.markdown_table(changed) in after and ev.markdown_table(rows) not in after
+    assert after.replace(ev.markdown_table(changed), ev.markdown_table(rows)) == card
 
 
 def test_builtin_diffusion_model_loads_with_diffusers_classes():

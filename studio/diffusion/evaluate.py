@@ -1,6 +1,8 @@
 """The eval harness's diffusion figures: 1,000 class-conditional samples (100 per digit, seeds 0..999) at the
 tab's default scheduler, steps and guidance, judged against the held-out digits (``judge_accuracy``,
-``fd_ratio``; see studio.eval.sample_quality)."""
+``fd_ratio``; see studio.eval.sample_quality). With ``table=True`` (``python -m studio.eval diffusion --table``)
+also every setting of the model card's table (``CARD_TABLE``), which the harness writes into eval.json and
+the card."""
 
 from __future__ import annotations
 
@@ -12,6 +14,12 @@ from studio.eval.sample_quality import balanced_labels, judge_figures
 N_PER_CLASS = 100
 # The tab's defaults, and the setting the quality floor is measured at.
 DEFAULTS = {"scheduler": "Euler ancestral", "steps": 20, "guidance": 1.0}
+# The card's table: the default, then fewer and more steps at the same guidance, a deterministic sampler, a
+# fast solver at 10 steps, and two guidance scales (the diversity / fidelity trade). (scheduler, steps, w)
+CARD_TABLE = [("Euler ancestral", 20, 1.0), ("Euler ancestral", 10, 1.0), ("Euler ancestral", 50, 1.0),
+              ("DDIM", 50, 1.0), ("UniPC", 10, 1.0), ("Euler ancestral", 20, 1.25), ("DPM-Solver++ 2M", 20, 2.0)]
+TABLE_HEADER = ("| scheduler | steps | model evaluations per image (NFE, guidance included) | guidance w "
+                "| judge accuracy | FD ratio |")
 
 
 @torch.inference_mode()
@@ -41,8 +49,43 @@ def sample_figures(registry, key: str, *, scheduler: str, steps: int, guidance: 
     return judge_figures(registry.get(judge_key).model, images, labels, data_dir)
 
 
-def evaluate_checkpoint(registry, key: str, *, data_dir=None, judge_key="digit-judge") -> dict:
+def table_row(scheduler: str, steps: int, guidance: float, figures: dict) -> dict:
+    return {"scheduler": scheduler, "steps": steps, "nfe": engine.nfe(scheduler, steps, guidance), "guidance": guidance,
+            "judge_accuracy": figures["judge_accuracy"], "fd_ratio": round(figures["fd_ratio"], 3)}
+
+
+def markdown_table(rows: list[dict]) -> str:
+    """The card's table (header, rule, one line per row of eval.json's ``table``)."""
+    lines = [TABLE_HEADER, "|---|---|---|---|---|---|"]
+    lines += [f"| {r['scheduler']} | {r['steps']} | {r['nfe']} | {r['guidance']:g} | {r['judge_accuracy']:.1%} | "
+              f"{r['fd_ratio']:.2f} |" for r in rows]
+    return "\n".join(lines)
+
+
+def write_card_table(folder, rows: list[dict]) -> None:
+    """Replace the settings table in ``folder``/README.md with ``rows``."""
+    from pathlib import Path
+
+    card = Path(folder) / "README.md"
+    text = card.read_text()
+    start = text.index(TABLE_HEADER)
+    end = text.find("\n\n", start)
+    card.write_text(text[:start] + markdown_table(rows) + (text[end:] if end >= 0 else "\n"))
+
+
+def evaluate_checkpoint(registry, key: str, *, data_dir=None, judge_key="digit-judge", table: bool = False) -> dict:
     f = sample_figures(registry, key, data_dir=data_dir, judge_key=judge_key, **DEFAULTS)
-    return {"judge_accuracy": f["judge_accuracy"], "fd_ratio": f["fd_ratio"],
-            "settings": {"samples": f["n_samples"], "per_class": N_PER_CLASS, "seeds": "0..999 (sample i uses seed i)",
-                         **DEFAULTS, "fd": f["fd"], "fd_reference": f["fd_reference"]}}
+    out = {"judge_accuracy": f["judge_accuracy"], "fd_ratio": f["fd_ratio"],
+           "settings": {"samples": f["n_samples"], "per_class": N_PER_CLASS, "seeds": "0..999 (sample i uses seed i)",
+                        **DEFAULTS, "fd": f["fd"], "fd_reference": f["fd_reference"]}}
+    if table:
+        rows = []
+        for scheduler, steps, w in CARD_TABLE:
+            if (scheduler, steps, w) == (DEFAULTS["scheduler"], DEFAULTS["steps"], DEFAULTS["guidance"]):
+                g = f  # the default setting, measured above
+            else:
+                g = sample_figures(registry, key, scheduler=scheduler, steps=steps, guidance=w, data_dir=data_dir,
+                                   judge_key=judge_key)
+            rows.append(table_row(scheduler, steps, w, g))
+        out["table"] = rows
+    return out

@@ -1,6 +1,6 @@
 """Measure the built-in checkpoints.
 
-    python -m studio.eval FAMILY [--json] [--data DIR] [--checkpoints DIR] [--no-write]
+    python -m studio.eval FAMILY [--json] [--data DIR] [--checkpoints DIR] [--no-write] [--table]
 
 FAMILY is text, vae, gan, diffusion, judge or all. Prints one JSON object on stdout (with --json; a table
 otherwise), keyed by checkpoint key; logs go to stderr. Each checkpoint's figures are also written to its
@@ -30,6 +30,9 @@ def main(argv=None) -> int:
     p.add_argument("--checkpoints", type=Path, default=REPO_ROOT / "checkpoints")
     p.add_argument("--device", default="cpu", help="cpu (default, the figures in the model cards), cuda or auto")
     p.add_argument("--no-write", action="store_true", help="do not write eval.json into the checkpoint folders")
+    p.add_argument("--table", action="store_true",
+                   help="diffusion: also re-measure every setting of the model card's table (about 20 min on 2 CPU "
+                        "cores) and rewrite the table in eval.json and the card")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s: %(message)s")
 
@@ -41,15 +44,19 @@ def main(argv=None) -> int:
     with contextlib.redirect_stdout(sys.stderr):
         registry = ModelRegistry(builtin_specs(args.checkpoints), device=args.device, max_loaded=3)
         families = FAMILIES if args.family == "all" else [args.family]
-        results, missing = run(families, registry, data_dir=args.data, write=not args.no_write)
+        results, missing = run(families, registry, data_dir=args.data, write=not args.no_write, table=args.table)
     for line in missing:
         print(f"missing: {line}", file=sys.stderr)
     if args.json:
         print(json.dumps(results, indent=2))
     else:
         for key, entry in results.items():
-            figures = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("settings", "family"))
+            figures = ", ".join(f"{k}={v}" for k, v in entry.items() if k not in ("settings", "family", "table"))
             print(f"{key} ({entry['family']}): {figures}")
+            if "table" in entry:
+                from studio.diffusion.evaluate import markdown_table
+
+                print(markdown_table(entry["table"]))
     return 0
 
 

@@ -53,8 +53,11 @@ def find_evaluator(family: str):
     return getattr(module, "evaluate_checkpoint", None)
 
 
-def run(families, registry, *, data_dir=None, write: bool = True) -> tuple[dict, list[str]]:
-    """Evaluate every built-in checkpoint of ``families``. Returns (results by key, what is missing)."""
+def run(families, registry, *, data_dir=None, write: bool = True, table: bool = False) -> tuple[dict, list[str]]:
+    """Evaluate every built-in checkpoint of ``families``. Returns (results by key, what is missing).
+
+    ``table``: also re-measure each diffusion checkpoint's card table of settings (its evaluator's ``table``);
+    with ``write`` the table goes into eval.json and the card's README.md."""
     data_dir = str(data_dir or default_data_dir())
     results, missing = {}, []
     for family in families:
@@ -69,7 +72,8 @@ def run(families, registry, *, data_dir=None, write: bool = True) -> tuple[dict,
         for key in keys:
             log.info("evaluating %s (%s)...", key, family)
             start = time.perf_counter()
-            figures = evaluator(registry, key, data_dir=data_dir, judge_key=JUDGE_KEY)
+            extra = {"table": True} if table and family == "diffusion" else {}
+            figures = evaluator(registry, key, data_dir=data_dir, judge_key=JUDGE_KEY, **extra)
             seconds = time.perf_counter() - start
             entry = {"family": family, **figures, "device": str(registry.device),
                      "eval_seconds": round(seconds, 1)}
@@ -81,4 +85,6 @@ def run(families, registry, *, data_dir=None, write: bool = True) -> tuple[dict,
                 # keep what the training script's report added (e.g. the diffusion card's table of settings)
                 earlier = json.loads(path.read_text()) if path.is_file() else {}
                 path.write_text(json.dumps({**earlier, **entry}, indent=2) + "\n")
+                if "table" in entry:
+                    importlib.import_module(EVALUATORS[family]).write_card_table(folder, entry["table"])
     return results, missing

@@ -15,13 +15,13 @@ limit_malloc_arenas()
 start_malloc_trimmer()
 
 from studio.config import Settings  # noqa: E402
-from studio.registry import ModelRegistry  # noqa: E402
-from studio.ui import build_studio, launch_kwargs  # noqa: E402
+from studio.catalog import registry_from_settings  # noqa: E402
+from studio.ui.app import build_studio, launch_kwargs  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 settings = Settings.from_env()
-registry = ModelRegistry.from_settings(settings)
+registry = registry_from_settings(settings)
 demo = build_studio(registry, settings)
 demo.queue(max_size=settings.queue_size)
 

@@ -17,7 +17,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.common import add_device_argument, announce, settings, timed  # noqa: E402
 from studio.gan import engine  # noqa: E402
-from studio.registry import ModelRegistry  # noqa: E402
+from studio.catalog import registry_from_settings  # noqa: E402
 
 
 def main() -> None:
@@ -26,7 +26,7 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=30)
     add_device_argument(p)
     args = p.parse_args()
-    reg = ModelRegistry.from_settings(settings(args))
+    reg = registry_from_settings(settings(args))
     announce(reg.device)
     bundle, judge = reg.get(args.model), reg.get("digit-judge").model
     engine.grid(bundle, seed=0, n=8, judge=judge)  # warm-up

@@ -32,9 +32,9 @@ def measure(key: str) -> dict:
     """In this (fresh) process: first load, reload after unload."""
     from benchmarks.common import synchronize
     from studio.config import Settings
-    from studio.registry import ModelRegistry
+    from studio.catalog import registry_from_settings
 
-    registry = ModelRegistry.from_settings(Settings.from_env())
+    registry = registry_from_settings(Settings.from_env())
     start = time.perf_counter()
     registry.get(key)
     synchronize(registry.device)
@@ -59,9 +59,9 @@ def main() -> None:
         print(json.dumps(measure(args.child)))
         return
 
-    from studio.registry import ModelRegistry
+    from studio.catalog import registry_from_settings
 
-    registry = ModelRegistry.from_settings(settings(args))
+    registry = registry_from_settings(settings(args))
     announce(registry.device)
     builtins = [s.key for s in registry.specs() if s.builtin]
     env = {**os.environ, "STUDIO_DEVICE": str(registry.device)}  # the children load onto the same device

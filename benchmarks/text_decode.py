@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.common import add_device_argument, announce, settings, timed  # noqa: E402
+from studio.catalog import registry_from_settings  # noqa: E402
 from studio.registry import ModelRegistry, ModelSpec  # noqa: E402
 from studio.text import engine  # noqa: E402
 
@@ -37,7 +38,7 @@ def main() -> None:
                                        loader="transformers-causal-lm")], device=settings(args).device)
         key = "bench"
     else:
-        reg, key = ModelRegistry.from_settings(settings(args)), args.model
+        reg, key = registry_from_settings(settings(args)), args.model
     announce(reg.device)
     bundle = reg.get(key)
     model, tok = bundle.model, bundle.tokenizer

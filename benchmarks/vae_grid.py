@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from benchmarks.common import add_device_argument, announce, settings, timed  # noqa: E402
-from studio.registry import ModelRegistry  # noqa: E402
+from studio.catalog import registry_from_settings  # noqa: E402
+from studio.data import heldout_digit  # noqa: E402
 from studio.vae import engine  # noqa: E402
 
 
@@ -28,10 +29,10 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=30)
     add_device_argument(p)
     args = p.parse_args()
-    reg = ModelRegistry.from_settings(settings(args))
+    reg = registry_from_settings(settings(args))
     announce(reg.device)
     bundle = reg.get(args.model)
-    corners = torch.cat([engine.heldout_digit(i)[0] for i in range(4)])  # (4, 1, 28, 28)
+    corners = torch.cat([heldout_digit(i)[0] for i in range(4)])  # (4, 1, 28, 28)
     out = engine.corner_grid(bundle, images=corners, n=16)  # warm-up
     assert out["images"].shape == (256, 1, 28, 28)
     times = [timed(lambda: engine.corner_grid(bundle, images=corners, n=16), reg.device) for _ in range(args.repeats)]

@@ -84,9 +84,9 @@ def stale_messages(data: dict, sources: dict | None = None) -> list[str]:
 def page_strings() -> list[str]:
     from studio.catalog import builtin_specs
     from studio.config import Settings
-    from studio.i18n import ui_strings
+    from studio.ui.i18n import ui_strings
     from studio.registry import ModelRegistry
-    from studio.ui import build_studio
+    from studio.ui.app import build_studio
 
     registry = ModelRegistry(builtin_specs(ROOT / "checkpoints"), device="cpu")
     demo = build_studio(registry, Settings(), localize=False)

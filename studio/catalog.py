@@ -1,4 +1,5 @@
-"""The catalog: built-in checkpoints found under ``checkpoints/`` and a few known Hub ids per family.
+"""The catalog: built-in checkpoints found under ``checkpoints/`` and a few known Hub ids per family, and the
+registry app.py builds from them (:func:`registry_from_settings`).
 
 A built-in checkpoint is a folder whose model card (``README.md``) carries a ``studio:`` block in its YAML
 front matter::
@@ -22,12 +23,10 @@ import json
 import logging
 from pathlib import Path
 
-from studio.registry import ModelSpec
+from studio.loading import ModelSpec, read_card_metadata
+from studio.registry import ModelRegistry
 
 log = logging.getLogger(__name__)
-
-HUB_LOADERS = {"text": "transformers-causal-lm", "diffusion": "diffusers-unet", "vae": "diffusers-autoencoderkl",
-               "gan": "mixin:studio.gan.model:Generator"}
 
 # Real Hub models the tabs accept. They need a download (or a filled Hugging Face cache) before use.
 KNOWN_HUB_MODELS = [
@@ -42,45 +41,6 @@ KNOWN_HUB_MODELS = [
     ModelSpec(key="ddpm-cifar10-32", family="diffusion", source="google/ddpm-cifar10-32", loader="diffusers-unet",
               description="Unconditional DDPM on CIFAR-10, 32x32 RGB (Ho et al., 2020)", license="apache-2.0"),
 ]
-
-
-def hub_loader_for(family: str) -> str:
-    if family not in HUB_LOADERS:
-        raise ValueError(f"The {family} family does not load Hub models.")
-    return HUB_LOADERS[family]
-
-
-def local_loader_for(family: str, folder: Path) -> str:
-    """The loader for a model folder a user added: its model card's ``studio:`` loader when it has one (the
-    built-ins' format), a diffusers ``AutoencoderKL`` config in the VAE family, else the family's Hub loader."""
-    try:
-        studio = read_card_metadata(folder).get("studio")
-    except Exception:  # noqa: BLE001 - an unreadable card: fall back on the config
-        studio = None
-    if isinstance(studio, dict) and studio.get("loader"):
-        if studio.get("family") not in (None, family):
-            raise ValueError(f"{folder} holds a {studio['family']} model (its model card says so), not a {family} model.")
-        return str(studio["loader"])
-    config = folder / "config.json"
-    class_name = ""
-    if config.is_file():
-        try:
-            class_name = json.loads(config.read_text()).get("_class_name", "")
-        except (OSError, ValueError, AttributeError):
-            class_name = ""
-    if family == "vae":
-        return "diffusers-autoencoderkl" if class_name == "AutoencoderKL" else "mixin:studio.vae.model:ConvVAE"
-    return hub_loader_for(family)
-
-
-def read_card_metadata(folder: Path) -> dict:
-    """The YAML front matter of ``folder/README.md`` as a dict ({} when there is none)."""
-    from huggingface_hub import ModelCard
-
-    card_path = folder / "README.md"
-    if not card_path.is_file():
-        return {}
-    return ModelCard.load(card_path).data.to_dict()
 
 
 def builtin_specs(checkpoints_dir: Path) -> list[ModelSpec]:
@@ -113,6 +73,13 @@ def builtin_specs(checkpoints_dir: Path) -> list[ModelSpec]:
             log.warning("skipping %s: bad studio block in its model card (%s)", folder, err)
     order = {"text": 0, "vae": 1, "gan": 2, "diffusion": 3, "judge": 4}
     return sorted(specs, key=lambda s: (order[s.family], s.key))
+
+
+def registry_from_settings(settings) -> ModelRegistry:
+    """The registry app.py builds: built-in checkpoints plus known Hub ids (when Hub loading is on)."""
+    return ModelRegistry(default_catalog(settings), device=settings.device, max_loaded=settings.max_loaded,
+                         allow_hub=settings.allow_hub, offline=settings.hub_offline,
+                         allow_local=settings.allow_local_models)
 
 
 def default_catalog(settings) -> list[ModelSpec]:

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from studio.registry import PICKLE_SUFFIXES
+from studio.loading import PICKLE_SUFFIXES
 
 TARGET_NAMES = {"pytorch_model.bin": "model.safetensors", "diffusion_pytorch_model.bin": "diffusion_pytorch_model.safetensors"}
 

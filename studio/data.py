@@ -21,11 +21,17 @@ import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from studio.config import REPO_ROOT
+from studio.checks import whole_number
+from studio.config import REPO_ROOT, Settings
 from studio.errors import StudioError
+from studio.i18n import N_
+
+if TYPE_CHECKING:
+    import torch
 
 MNIST_TRAIN = slice(0, 9000)
 MNIST_HELDOUT = slice(9000, 10000)
@@ -247,3 +253,105 @@ def main(argv=None) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ---- one digit for a tab: a held-out MNIST image, or an upload or a drawing made to look like one ----
+
+def open_image(path, max_pixels: int | None = None):
+    """Open an uploaded file as an image, with a clear message when it is not one (or is too large:
+    ``max_pixels``, width × height, by default ``Settings.max_upload_pixels``).
+
+    The size is checked from the header, before any pixel is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    max_pixels = Settings().max_upload_pixels if max_pixels is None else max_pixels
+
+    name = Path(str(path)).name
+    try:
+        img = Image.open(path)
+    except (UnidentifiedImageError, OSError, ValueError):
+        raise ValueError(f"{name} is not an image file the studio can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"{name} is far too large; at most {max_pixels:,} pixels are accepted.") from None
+    if img.width * img.height > max_pixels:
+        raise ValueError(f"{name} is {img.width}×{img.height}; at most {max_pixels:,} pixels are accepted "
+                         f"(width × height).")
+    try:
+        img.load()
+    except (OSError, ValueError, SyntaxError):
+        raise ValueError(f"{name} is damaged or truncated: it could not be decoded as an image.") from None
+    return img
+
+
+def prepare_digit(image) -> tuple[torch.Tensor, np.ndarray]:
+    """Any image (PIL or array, any size, mode, background) -> (1, 1, 28, 28) in [0, 1] as MNIST was made:
+    ink white on black, cropped to the strokes, scaled to fit 20×20, centred by mass in 28×28.
+    Returns the tensor and the 28×28 array "as the model sees it". Raises ValueError for an empty image."""
+    import torch
+    from PIL import Image, ImageOps
+
+    if image is None:
+        raise ValueError("No image given: upload one, draw, or pick a held-out digit.")
+    if isinstance(image, np.ndarray):
+        arr = image
+        if arr.dtype != np.uint8:
+            arr = np.clip(arr * (255 if arr.max() <= 1 else 1), 0, 255).astype(np.uint8)
+        image = Image.fromarray(arr)
+    max_pixels = Settings().max_upload_pixels
+    if image.width * image.height > max_pixels:
+        raise ValueError(f"The image is {image.width}×{image.height}; at most {max_pixels:,} pixels are accepted.")
+    if image.width < 4 or image.height < 4:
+        raise ValueError(f"The image is {image.width}×{image.height} pixels; it needs to be at least 4×4.")
+    ink = None
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        alpha = np.asarray(rgba)[..., 3].astype(np.float32) / 255
+        if alpha.min() < 0.99:  # strokes on a transparent canvas (a sketch): alpha says where the ink is
+            gray = np.asarray(rgba.convert("L")).astype(np.float32) / 255
+            opaque = alpha > 0.5
+            dark_strokes = (gray[opaque].mean() if opaque.any() else 0.0) < 0.5
+            ink = alpha * (1 - gray) if dark_strokes else alpha * gray
+    if ink is None:
+        gray = np.asarray(ImageOps.exif_transpose(image).convert("L")).astype(np.float32) / 255
+        ink = 1 - gray if np.median(gray) > 0.5 else gray  # dark strokes on light paper: invert
+    if ink.max() - ink.min() < 0.1 or ink.max() < 0.2:
+        raise ValueError("The image is empty or all one shade: no strokes were found. Draw or upload a digit.")
+    ink = (ink - ink.min()) / (ink.max() - ink.min())
+    ys, xs = np.nonzero(ink > 0.2)
+    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
+    h, w = crop.shape
+    scale = 20 / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    small = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize((nw, nh), Image.LANCZOS)).astype(np.float32) / 255
+    canvas = np.zeros((28, 28), np.float32)
+    total = small.sum()
+    cy = (small.sum(1) * np.arange(nh)).sum() / total if total > 0 else nh / 2
+    cx = (small.sum(0) * np.arange(nw)).sum() / total if total > 0 else nw / 2
+    top = int(round(14 - cy))
+    left = int(round(14 - cx))
+    top, left = min(max(top, 0), 28 - nh), min(max(left, 0), 28 - nw)
+    canvas[top:top + nh, left:left + nw] = small
+    return torch.from_numpy(canvas)[None, None], canvas
+
+
+def heldout_digit(index: int = 0, digit: str | int | None = None, data_dir=None) -> tuple[torch.Tensor, int, int]:
+    """A held-out MNIST image (9000..9999): the ``index``-th of all, or of one ``digit``.
+    Returns (image (1, 1, 28, 28), its label, its MNIST index)."""
+    import torch
+
+    x, y = load_mnist("heldout", data_dir)
+    index = whole_number("index", index)
+    pool = torch.arange(len(y))
+    if isinstance(digit, str) and digit.strip() in ("", "any"):
+        digit = None
+    if digit is not None:
+        text = str(digit).strip() if isinstance(digit, (str, int)) and not isinstance(digit, bool) else ""
+        if not (text.isdigit() and len(text) == 1):
+            raise ValueError(f"digit must be 0..9 or 'any', got {digit!r}.")
+        d = int(text)
+        pool = torch.nonzero(y == d).flatten()
+    if not 0 <= index < len(pool):
+        what = N_(f"held-out images of digit {digit}") if digit not in (None, "", "any") else N_("held-out images")
+        raise ValueError(f"index must be in [0, {len(pool) - 1}] ({len(pool)} {what}), got {index}.")
+    i = int(pool[index])
+    return x[i:i + 1], int(y[i]), 9000 + i

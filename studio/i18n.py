@@ -1,16 +1,17 @@
 """The interface in English and Simplified Chinese.
 
-The studio is written in English. This module translates it, from one catalog per language
-(``studio/locales/zh-CN.json``), in two places:
+The studio is written in English. This module (no gradio in it) holds the catalog, one per language
+(``studio/locales/zh-CN.json``), the markers :func:`N_` (text a user reads) and :func:`T_` (text drawn in a
+plot), and :func:`translate`. It is used in two places:
 
 * **The page** (labels, help text, buttons, tab names, explanations with their maths): after the Blocks are
-  built, :func:`localize_blocks` swaps every English string the catalog knows for a ``gr.I18n`` key, and the
+  built, ``studio/ui/i18n.py`` swaps every English string the catalog knows for a ``gr.I18n`` key, and the
   browser shows it in its own language (Gradio picks it from the browser, and its Settings panel switches it).
 * **What the server says** (error messages, warnings, notes and captions a handler writes): Gradio does not
   translate these in the browser, so :func:`translate` does it on the server, in the language the page is
-  showing. A small script in the page's ``<head>`` (:data:`HEAD`) keeps a ``studio_lang`` cookie equal to the
-  page's language, so every request carries it; API callers without the cookie get the language their
-  ``Accept-Language`` header asks for, else English.
+  showing. A small script in the page's ``<head>`` (``studio.ui.i18n.HEAD``) keeps a ``studio_lang`` cookie
+  equal to the page's language, so every request carries it; API callers without the cookie get the language
+  their ``Accept-Language`` header asks for (:func:`request_lang`), else English.
 
 Catalog sections: ``ui`` maps an English string to its translation, exactly. ``messages`` maps an English
 *template* to a translated one: the template is the f-string as written in the source, ``{name}`` marking
@@ -30,44 +31,22 @@ import logging
 import re
 from http.cookies import SimpleCookie
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import gradio as gr
+from typing import Callable
 
 log = logging.getLogger("studio")
 
 LANGS = ("en", "zh-CN")
 COOKIE = "studio_lang"
 LOCALES = Path(__file__).parent / "locales"
-# Which component attributes carry text the user reads; ``value`` only for components whose value is text
-# the studio wrote (a Markdown panel, a button's caption), never for a user's input.
-TEXT_ATTRS = ("label", "info", "placeholder")
-
-
-def _value_text() -> tuple:
-    import gradio as gr
-
-    return (gr.Markdown, gr.Button, gr.DownloadButton, gr.UploadButton, gr.HTML)
 _PLACEHOLDER = re.compile(r"\{[^{}]+\}")
 _LETTERS = re.compile(r"[A-Za-z]{2,}")
 SEPARATORS = ("\n", " · ")  # text built line by line, or from parts joined with " · ", is translated part by part
 
-# Keeps the studio_lang cookie equal to the language the page shows (Gradio sets <html lang> from the browser's
-# language or from Settings -> Language), so that messages written on the server follow the page.
-HEAD = """<script>
-(() => {
-  const sync = () => {
-    const lang = document.documentElement.lang || navigator.language || "en";
-    document.cookie = "studio_lang=" + encodeURIComponent(lang) + "; path=/; SameSite=Lax";
-  };
-  sync();
-  new MutationObserver(sync).observe(document.documentElement, {attributes: true, attributeFilter: ["lang"]});
-})();
-</script>"""
+_LANG = __import__("contextvars").ContextVar("studio_lang", default=None)  # set per event (studio/ui/patches.py)
 
-
-_LANG = __import__("contextvars").ContextVar("studio_lang", default=None)  # set per event by install()
+# The language of the request being served outside an event the UI layer wrapped; studio/ui/i18n.py puts in
+# Gradio's (this module imports no gradio).
+request_fallback: Callable[[], str] = lambda: "en"
 
 # Fonts matplotlib can draw Simplified Chinese with, most usual first: Linux (apt fonts-noto-cjk, Source Han,
 # WenQuanYi), Windows (Microsoft YaHei, SimHei), macOS (PingFang, Hiragino, STHeiti). Plot text is translated
@@ -100,14 +79,6 @@ def key_of(english: str) -> str:
     return english
 
 
-def i18n() -> gr.I18n:
-    """The ``gr.I18n`` passed to ``launch``: each page string's key, with its English and its translation."""
-    import gradio as gr
-
-    ui = catalog("zh-CN")["ui"]
-    return gr.I18n(en={key_of(k): k for k in ui}, **{"zh-CN": {key_of(k): v for k, v in ui.items()}})
-
-
 def normalize(lang: str | None) -> str:
     """A browser language tag -> one of LANGS: any Chinese but Traditional -> zh-CN, else English."""
     tag = (lang or "").strip().lower()
@@ -133,14 +104,10 @@ def request_lang(request) -> str:
 
 
 def current_lang() -> str:
-    """The language of the event being handled (set by :func:`install`, or by :func:`using`), else that of
-    the request Gradio is running a function for, else English."""
+    """The language of the event being handled (set by studio/ui/patches.py, or by :func:`using`), else that of
+    the request Gradio is running a function for (:data:`request_fallback`), else English."""
     lang = _LANG.get()
-    if lang is not None:
-        return lang
-    from gradio.context import LocalContext
-
-    return request_lang(LocalContext.request.get(None))
+    return lang if lang is not None else request_fallback()
 
 
 @contextlib.contextmanager
@@ -286,50 +253,6 @@ def _missing(text: str) -> None:
         log.info("no zh-CN translation for %r", text)
 
 
-def translate_output(value, lang: str):
-    """A handler's return value with the text in it translated: strings, (image, caption) pairs in galleries,
-    ``gr.update`` labels and text values. Files, images and numbers pass through."""
-    if lang == "en":
-        return value
-    if isinstance(value, str):
-        return value if _looks_like_path(value) else translate(value, lang)
-    if isinstance(value, tuple):
-        return tuple(translate_output(v, lang) for v in value)
-    if isinstance(value, list):
-        return [translate_output(v, lang) for v in value]
-    if isinstance(value, dict) and value.get("__type__") == "update":
-        out = dict(value)
-        for attr in ("label", "info", "placeholder", "value"):
-            if isinstance(out.get(attr), str) and not _looks_like_path(out[attr]):
-                out[attr] = translate(out[attr], lang)
-        return out
-    return value
-
-
-def _looks_like_path(text: str) -> bool:
-    return "\n" not in text and (text.startswith("/") or text.startswith(("http://", "https://")) or
-                                 Path(text).suffix.lower() in (".png", ".gif", ".json", ".py", ".txt", ".webp"))
-
-
-def english(text) -> str:
-    """The English of a page string: a ``gr.I18n`` key's text, or the string itself ("" for None)."""
-    key = getattr(text, "key", None) if type(text).__name__ == "I18nData" else None
-    if key is not None:
-        return _english_by_key().get(key, key)
-    return "" if text is None else str(text)
-
-
-@functools.cache
-def _english_by_key() -> dict[str, str]:
-    return {key_of(k): k for k in catalog("zh-CN")["ui"]}
-
-
-@functools.cache
-def _cells(lang: str) -> dict[str, str]:
-    """Exact translations for table cells ("yes", "built-in", ...): page strings and words, never templates."""
-    return {**catalog(lang)["ui"], **catalog(lang)["words"]}
-
-
 def is_text(text) -> bool:
     """Whether a string is words a reader reads (has a word of two letters), not a number, key or symbol."""
     return isinstance(text, str) and bool(_LETTERS.search(text))
@@ -341,117 +264,3 @@ _IDENTIFIER = re.compile(r"^[A-Za-z0-9_.]+[-/_][A-Za-z0-9_./-]+$")
 def is_identifier(text) -> bool:
     """A model key or Hub id (``mnist-ddpm``, ``google/ddpm-cifar10-32``): a name, never translated."""
     return isinstance(text, str) and bool(_IDENTIFIER.match(text))
-
-
-def ui_strings(demo: gr.Blocks):
-    """Every (block, attribute, text) on the page that a user reads: labels, help text, placeholders, tab and
-    accordion names, Markdown panels, button captions, and the shown names of choices."""
-    import gradio as gr
-
-    for block in demo.blocks.values():
-        for attr in TEXT_ATTRS:
-            text = getattr(block, attr, None)
-            if is_text(text) or isinstance(text, gr.i18n.I18nData):
-                yield block, attr, text
-        if isinstance(block, _value_text()) and not callable(block.value):
-            if is_text(block.value) or isinstance(block.value, gr.i18n.I18nData):
-                yield block, "value", block.value
-        for i, choice in enumerate(getattr(block, "choices", None) or []):
-            if isinstance(choice, tuple) and not is_identifier(choice[0]) and (
-                    is_text(choice[0]) or isinstance(choice[0], gr.i18n.I18nData)):
-                yield block, f"choices[{i}]", choice[0]
-        if isinstance(block, gr.Dataframe):
-            for i, header in enumerate(getattr(block, "headers", None) or []):
-                if is_text(header):
-                    yield block, f"headers[{i}]", header
-
-
-def localize_blocks(demo: gr.Blocks, lang: str = "zh-CN") -> list[str]:
-    """Swap every page string the catalog translates for a ``gr.I18n`` key; return the ones it does not."""
-    import gradio as gr
-
-    ui = catalog(lang)["ui"]
-    maker = i18n()
-    missing = []
-    for block, attr, text in list(ui_strings(demo)):
-        if isinstance(text, gr.i18n.I18nData):
-            continue
-        if text not in ui:
-            missing.append(text)
-            continue
-        if attr.startswith("headers["):
-            continue  # a table's headers travel with its value: translated on the server (_translate_prediction)
-        if attr.startswith("choices["):
-            i = int(attr[8:-1])
-            block.choices[i] = (maker(key_of(text)), block.choices[i][1])
-        elif attr == "value":
-            block.value = str(maker(key_of(text)))
-        else:
-            setattr(block, attr, maker(key_of(text)))
-    return missing
-
-
-def _translate_prediction(block, value, lang: str):
-    """One output value for ``block``, its studio-written text translated (user content is left alone)."""
-    import gradio as gr
-
-    if isinstance(value, dict) and value.get("__type__") == "update":
-        out = dict(value)
-        for attr in TEXT_ATTRS:
-            if isinstance(out.get(attr), str):
-                out[attr] = translate(out[attr], lang)
-        if "value" in out:
-            out["value"] = _translate_prediction(block, out["value"], lang)
-        return out
-    if isinstance(block, _value_text()) and isinstance(value, str):
-        return translate(value, lang)
-    if isinstance(block, gr.Dataframe) and isinstance(value, list):
-        cells = _cells(lang)
-        return {"headers": [translate(h, lang) for h in (block.headers or [])],
-                "data": [[cells.get(c, c) if isinstance(c, str) else c for c in row] for row in value]}
-    if isinstance(block, gr.Gallery) and isinstance(value, list):
-        return [(v[0], translate(v[1], lang)) if isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], str)
-                else v for v in value]
-    return value
-
-
-def install(demo: gr.Blocks) -> None:
-    """Translate what the server says in the page's language: every event's error message, and the text its
-    handler writes into Markdown panels, buttons, gallery captions and label updates."""
-    import gradio as gr
-
-    if getattr(demo, "_studio_i18n", False):
-        return
-    original_api, original_post = demo.process_api, demo.postprocess_data
-
-    async def process_api(block_fn, inputs, state=None, request=None, *args, **kwargs):
-        req = request[0] if isinstance(request, list) and request else request
-        lang = request_lang(req)
-        token = _LANG.set(lang)
-        try:
-            return await original_api(block_fn, inputs, state, request, *args, **kwargs)
-        except gr.Error as err:
-            if lang != "en" and isinstance(err.message, str):
-                err.message = translate(err.message, lang)
-                err.args = (err.message, *err.args[1:])
-                if getattr(err, "title", None) == "Error":
-                    err.title = translate("Error", lang)
-            raise
-        finally:
-            _LANG.reset(token)
-
-    async def postprocess_data(block_fn, predictions, state):
-        lang = _LANG.get() or "en"
-        if lang != "en":
-            outputs = list(block_fn.outputs)
-            if len(outputs) == 1 and not block_fn.batch:
-                predictions = _translate_prediction(outputs[0], predictions, lang)
-            elif isinstance(predictions, dict) and "__type__" not in predictions:
-                predictions = {b: _translate_prediction(b, v, lang) for b, v in predictions.items()}
-            elif isinstance(predictions, (list, tuple)) and len(predictions) == len(outputs):
-                predictions = [_translate_prediction(b, v, lang) for b, v in zip(outputs, predictions)]
-        return await original_post(block_fn, predictions, state)
-
-    demo.process_api = process_api
-    demo.postprocess_data = postprocess_data
-    demo._studio_i18n = True

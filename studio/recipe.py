@@ -148,9 +148,9 @@ class Recipe:
         args = "".join(f",\n    {k}={v!r}" for k, v in self.params.items())
         return (f"# Reproduces a Generative Studio run (studio {self.version}).\n"
                 f"from studio.config import Settings\n"
-                f"from studio.registry import ModelRegistry\n"
+                f"from studio.catalog import registry_from_settings\n"
                 f"from {fn.__module__} import {fn.__name__}\n\n"
-                f"registry = ModelRegistry.from_settings(Settings.from_env())\n"
+                f"registry = registry_from_settings(Settings.from_env())\n"
                 f"result = {fn.__name__}(\n    registry.get({self.model!r}),\n    seed={self.seed!r}{args},\n)\n")
 
 

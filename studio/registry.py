@@ -14,9 +14,7 @@ Rules it enforces for every source, built-in or Hub:
 
 from __future__ import annotations
 
-import functools
 import gc
-import importlib
 import logging
 import os
 import re
@@ -24,109 +22,28 @@ import sys
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
 from studio.config import env_flag
 from studio.device import pick_device, pick_dtype
-from studio.errors import HubUnavailableError, ModelLoadError, StudioError, UnknownModelError, UnsafeCheckpointError
+from studio.errors import HubUnavailableError, ModelLoadError, StudioError, UnknownModelError
+from studio.loading import (Bundle, ModelSpec, _is_dir, _looks_like_path, check_weights, hub_loader_for, is_hub_id,
+                            local_loader_for, resolve_loader, safetensors_summary, warm_loader_imports)
 
-FAMILIES = ("text", "vae", "gan", "diffusion", "judge")
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 # What a Hub download fetches: configs, safetensors weights, tokenizer files, the model card. Never pickles.
 HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md", "*.tiktoken"]
 
 log = logging.getLogger("studio.registry")
 
-# loader name -> "module:function", imported on first use so `python app.py` starts without importing
-# transformers or diffusers. A loader takes (folder, *, device, dtype) and returns a Bundle.
-LOADERS = {
-    "transformers-causal-lm": "studio.text.loader:load_causal_lm",
-    "diffusers-unet": "studio.diffusion.loader:load_unet",
-    "diffusers-autoencoderkl": "studio.vae.loader:load_autoencoderkl",
-}
-# "mixin:<module>:<Class>" loads a PyTorchModelHubMixin class; only classes inside the studio package.
-MIXIN_PREFIX = "mixin:"
 # One lock for importing the model libraries, held by the background warm-up and by every load. transformers and
 # diffusers import their classes lazily (a module-level __getattr__), and two threads importing the same lazy
 # module at once can see it half-initialised: a first click while the warm-up ran failed 1 time in 3 with
 # "cannot import name 'AutoModelForCausalLM' from 'transformers'". Loads already queue on the one CPU/GPU.
 IMPORT_LOCK = threading.RLock()
-
-
-class Bundle:
-    """What a loader returns: the model(s) and everything needed to run them. Families subclass it."""
-
-    def modules(self) -> dict[str, torch.nn.Module]:
-        """The ``nn.Module`` parts, for parameter counts, sizes and device moves."""
-        return {name: value for name, value in vars(self).items() if isinstance(value, torch.nn.Module)}
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """One model the studio can offer.
-
-    Args:
-        key (`str`): the name users and recipes use (``shakespeare-gpt``, ``gpt2``).
-        family (`str`): one of ``FAMILIES``; picks the tab and the dtype policy.
-        source (`str`): a local folder (absolute, or relative to the working directory) or a Hub repo id.
-        loader (`str`): a name in ``LOADERS`` or ``mixin:<studio module>:<Class>``.
-        revision (`str`, *optional*): Hub branch, tag or commit; ignored for folders.
-        dtype (`str`, defaults to ``"auto"``): ``auto`` follows ``studio.device.DTYPE_POLICY``.
-        description (`str`): one line for the Models tab.
-        license (`str`): the weights' licence.
-        builtin (`bool`): shipped in ``checkpoints/``, trained by this project.
-        metrics (`dict`): measured quality figures (from the eval command), shown on the Models tab.
-    """
-
-    key: str
-    family: str
-    source: str
-    loader: str
-    revision: str | None = None
-    dtype: str = "auto"
-    description: str = ""
-    license: str = ""
-    builtin: bool = False
-    metrics: dict = field(default_factory=dict, compare=False, hash=False)
-
-    def __post_init__(self):
-        if self.family not in FAMILIES:
-            raise ValueError(f"ModelSpec {self.key!r}: family {self.family!r} is not one of {', '.join(FAMILIES)}.")
-        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._/\-]*", self.key):
-            raise ValueError(f"ModelSpec key {self.key!r} may hold only letters, digits, '.', '_', '-' and '/'.")
-
-    @property
-    def is_local(self) -> bool:
-        """A folder on disk (an existing path, or one written as a path) rather than a Hub id."""
-        s = self.source
-        if s.startswith(("/", "./", "../", "~")) or not is_hub_id(s):
-            return True
-        try:
-            return Path(s).expanduser().exists()
-        except (OSError, ValueError, RuntimeError):
-            return False
-
-
-def _is_dir(text: str) -> bool:
-    """Whether ``text`` names an existing folder; a name no folder can have (too long, NUL) is simply not one."""
-    try:
-        return Path(text).expanduser().is_dir()
-    except (OSError, ValueError, RuntimeError):  # ENAMETOOLONG, embedded NUL, ~user that does not exist
-        return False
-
-
-def _looks_like_path(text: str) -> bool:
-    """Written as a path: absolute, relative with ./ or ../, from home, or a Windows drive or share."""
-    return text.startswith(("/", "./", "../", "~", "\\\\")) or (len(text) > 2 and text[1] == ":" and text[2] in "/\\")
-
-
-def is_hub_id(text: str) -> bool:
-    """``name`` or ``owner/name`` in the Hub's alphabet (no path separators beyond one slash)."""
-    return bool(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._\-]{0,95}(/[A-Za-z0-9][A-Za-z0-9._\-]{0,95})?", text)) and ".." not in text
 
 
 @dataclass
@@ -138,77 +55,6 @@ class _Loaded:
     size_mb: float
     load_seconds: float
     folder: Path
-
-
-def resolve_loader(name: str) -> Callable[..., Bundle]:
-    """Turn a loader name into the function; refuse anything outside the studio package."""
-    if name.startswith(MIXIN_PREFIX):
-        module_name, _, class_name = name[len(MIXIN_PREFIX):].partition(":")
-        if not module_name.startswith("studio.") or not class_name:
-            raise ModelLoadError(f"Loader {name!r} is not allowed: mixin loaders must name a class in the studio package.")
-        cls = getattr(importlib.import_module(module_name), class_name)
-        from studio.mixin_loader import load_mixin  # local import: keeps app start light
-
-        return lambda folder, *, device, dtype: load_mixin(cls, folder, device=device, dtype=dtype)
-    if name not in LOADERS:
-        raise ModelLoadError(f"Unknown loader {name!r}; known: {', '.join(sorted(LOADERS))}, or mixin:<module>:<Class>.")
-    module_name, _, fn_name = LOADERS[name].partition(":")
-    return getattr(importlib.import_module(module_name), fn_name)
-
-
-def warm_loader_imports(name: str, folder: Path | None) -> None:
-    """Import the code loader ``name`` needs (its module, and whatever its ``warm_imports(folder)`` names)."""
-    if name.startswith(MIXIN_PREFIX):
-        resolve_loader(name)  # imports the class's module; the mixin itself is light
-        return
-    resolve_loader(name)
-    warm = getattr(importlib.import_module(LOADERS[name].partition(":")[0]), "warm_imports", None)
-    if warm is not None:
-        warm(folder)
-
-
-def check_weights(folder: Path, key: str) -> list[Path]:
-    """The safetensors files under ``folder``; refuse a folder that holds only pickles, or no weights."""
-    safetensors = sorted(folder.rglob("*.safetensors"))
-    if safetensors:
-        return safetensors
-    pickles = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
-    if pickles:
-        names = ", ".join(str(p.relative_to(folder)) for p in pickles[:3])
-        raise UnsafeCheckpointError(
-            f"Model {key!r} at {folder} has only pickle weights ({names}). Pickle files can run arbitrary code "
-            f"when loaded, so the studio loads safetensors only. Convert it once, on a machine you trust: "
-            f"`python -m studio.convert {folder}` (reads the pickle with torch.load(weights_only=True) and "
-            f"writes .safetensors beside it), or for a transformers model "
-            f"`model.save_pretrained(folder, safe_serialization=True)`."
-        )
-    raise ModelLoadError(f"Model {key!r}: no weights found in {folder} (expected *.safetensors files).")
-
-
-def safetensors_summary(files: list[Path]) -> tuple[int, float]:
-    """(parameter count, size in MB) read from safetensors headers, without loading any tensor. Cached by
-    (path, size, mtime): the Models tab asks on every page load."""
-    key = tuple((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
-    return _summary(key)
-
-
-@functools.lru_cache(maxsize=256)
-def _summary(files: tuple) -> tuple[int, float]:
-    from safetensors import safe_open
-
-    params, size = 0, 0
-    for path, nbytes, _ in files:
-        size += nbytes
-        try:
-            with safe_open(path, framework="pt") as handle:
-                for name in handle.keys():
-                    n = 1
-                    for d in handle.get_slice(name).get_shape():
-                        n *= d
-                    params += n
-        except Exception:  # a corrupt file is reported when the model is loaded, not here
-            return 0, size / 1e6
-    return params, size / 1e6
 
 
 class ModelRegistry:
@@ -241,15 +87,6 @@ class ModelRegistry:
         self._key_locks: dict[str, threading.Lock] = {}
         for spec in specs:
             self.register(spec)
-
-    @classmethod
-    def from_settings(cls, settings) -> "ModelRegistry":
-        """The registry app.py builds: built-in checkpoints plus known Hub ids (when Hub loading is on)."""
-        from studio.catalog import default_catalog
-
-        return cls(default_catalog(settings), device=settings.device, max_loaded=settings.max_loaded,
-                   allow_hub=settings.allow_hub, offline=settings.hub_offline,
-                   allow_local=getattr(settings, "allow_local_models", True))
 
     # --- catalog ------------------------------------------------------------------------------------
     def register(self, spec: ModelSpec, *, replace: bool = False) -> ModelSpec:
@@ -322,8 +159,6 @@ class ModelRegistry:
                     raise StudioError(f"{path} is already added as a {spec.family} model, not a {family} model.")
                 return spec
         if loader is None:
-            from studio.catalog import local_loader_for
-
             loader = local_loader_for(family, path)
         base = re.sub(r"[^A-Za-z0-9._\-]+", "-", path.name).strip("-.") or "local-model"
         if not base[0].isalnum():
@@ -350,8 +185,6 @@ class ModelRegistry:
             if existing.family != family:
                 raise StudioError(f"{repo_id!r} is a {existing.family} model, not a {family} model.")
             return existing
-        from studio.catalog import hub_loader_for
-
         return self.register(ModelSpec(key=repo_id, family=family, source=repo_id, revision=revision,
                                        loader=hub_loader_for(family), description="added by a user from the Hub"))
 

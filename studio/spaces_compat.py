@@ -10,10 +10,7 @@ try:  # pragma: no cover - depends on the environment
     import spaces as _spaces
 
     GPU = _spaces.GPU
-    HAS_SPACES = True
 except ImportError:
-    HAS_SPACES = False
-
     def GPU(fn=None, **_kwargs):  # noqa: N802 - mirrors spaces.GPU
         """No-op stand-in for ``spaces.GPU``: returns the function unchanged, with or without arguments."""
         if fn is None:

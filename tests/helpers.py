@@ -124,7 +124,7 @@ class launched:
         from gradio_client import Client
 
         from studio.config import Settings
-        from studio.ui import build_studio, launch_kwargs
+        from studio.ui.app import build_studio, launch_kwargs
 
         self.demo = build_studio(self.registry, self.settings or Settings(allow_hub=False))
         self.demo.queue()

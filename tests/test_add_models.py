@@ -6,8 +6,9 @@ import pytest
 from PIL import Image
 
 from studio.config import Settings
+from studio.catalog import registry_from_settings
 from studio.registry import ModelRegistry
-from studio.ui import build_studio
+from studio.ui.app import build_studio
 from tests.helpers import (launched, save_tiny_autoencoderkl, save_tiny_gan, save_tiny_text_model, save_tiny_unet,
                            tiny_family_specs)
 
@@ -99,7 +100,7 @@ def test_a_typed_hub_id_in_the_photo_picker_is_taken_as_a_hub_id(tmp_path):
 
 def test_hosted_studio_refuses_a_server_folder(folders, tmp_path):
     settings = Settings.from_env({"STUDIO_HOSTED": "1"})
-    registry = ModelRegistry.from_settings(settings)
+    registry = registry_from_settings(settings)
     demo = build_studio(registry, settings)
     fn = next(f.fn for f in demo.fns.values() if f.api_name == "text_add_model")
     with pytest.raises(Exception, match="turned off here"):

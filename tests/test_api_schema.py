@@ -8,7 +8,7 @@ from gradio import utils as gr_utils
 
 from studio.config import Settings
 from studio.registry import ModelRegistry
-from studio.ui import build_studio
+from studio.ui.app import build_studio
 from tests.helpers import tiny_family_specs
 
 

@@ -5,7 +5,7 @@ from gradio_client import Client
 
 from studio.config import Settings
 from studio.registry import ModelRegistry, ModelSpec
-from studio.ui import build_studio, launch_kwargs
+from studio.ui.app import build_studio, launch_kwargs
 from tests.helpers import free_port
 
 

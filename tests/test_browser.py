@@ -194,7 +194,9 @@ def test_a_chinese_browser_gets_the_chinese_studio_and_settings_switch_it_to_eng
     assert [c["value"] for c in ctx.cookies() if c["name"] == "studio_lang"] == ["zh-CN"]
     pg.locator("#tab-gan-button").click()
     assert pg.locator("#gan-sample").inner_text() == "采样网格"
-    assert pg.locator("#gan-digit input").input_value() == "任意"  # a choice's shown name; its value stays "any"
+    # a choice's shown name; its value stays "any" (the dropdown fills its input a moment after the tab shows)
+    pg.wait_for_function("() => document.querySelector('#gan-digit input')?.value === '任意'", timeout=10_000)
+    assert pg.locator("#gan-digit input").input_value() == "任意"
     pg.locator("#gan-sample").click()
     pg.wait_for_function("() => document.querySelector('#gan-stats')?.innerText.includes('多样性')", timeout=60_000)
     assert "种子 0 · 要求" in pg.locator("#gan-gallery").inner_text()

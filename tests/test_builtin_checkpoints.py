@@ -8,7 +8,8 @@ import pytest
 from studio.catalog import builtin_specs, read_card_metadata
 from studio.config import REPO_ROOT
 from studio.data import have, missing_reason
-from studio.registry import PICKLE_SUFFIXES, ModelRegistry
+from studio.loading import PICKLE_SUFFIXES
+from studio.registry import ModelRegistry
 
 CHECKPOINTS = REPO_ROOT / "checkpoints"
 needs_corpus = pytest.mark.skipif(not have("shakespeare"), reason=missing_reason("shakespeare"))

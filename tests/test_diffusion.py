@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import types
 
 import pytest
 import torch
@@ -120,20 +121,20 @@ def test_forward_process_matches_the_closed_form(cond):
                                    rtol=0)
     assert out["alpha_bar"][0] > 0.999 and out["alpha_bar"][2] < 1e-3  # DDPM linear schedule ends near pure noise
     assert out["snr"] == sorted(out["snr"], reverse=True)
-    with pytest.raises(ValueError, match=r"t must be in \[0, 999\]"):
+    with pytest.raises(ValueError, match=r"t must be a whole number in \[0, 999\], got 1000\."):
         engine.forward_process(cond, seed=0, x0=x0, timesteps=[1000])
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"steps": 0}, r"steps must be in \[1, 1000\]"),
-    ({"steps": 10_000}, r"steps must be in \[1, 1000\]"),
+    ({"steps": 0}, r"steps must be a whole number in \[1, 1000\], got 0\."),
+    ({"steps": 10_000}, r"steps must be a whole number in \[1, 1000\], got 10000\."),
     ({"steps": 2.5}, "whole number"),
     ({"scheduler": "PLMS"}, "scheduler must be one of DDPM, DDIM"),
     ({"guidance": float("nan")}, "guidance w must be a number"),
-    ({"guidance": float("inf")}, r"guidance w must be in \[0, 20\]"),
-    ({"guidance": -1}, r"guidance w must be in \[0, 20\]"),
-    ({"batch": 17}, r"batch size must be in \[1, 16\]"),
-    ({"eta": 2}, r"η must be in \[0, 1\]"),
+    ({"guidance": float("inf")}, r"guidance w must be a number in \[0, 20\.0\], got inf\."),
+    ({"guidance": -1}, r"guidance w must be a number in \[0, 20\.0\], got -1\."),
+    ({"batch": 17}, r"batch size must be a whole number in \[1, 16\], got 17\."),
+    ({"eta": 2}, r"η must be a number in \[0, 1\], got 2\."),
     ({"digit": "12"}, "digit must be 'any', 'none' or 0..9"),
     ({"scheduler": "Heun", "steps": 1}, "Heun needs at least 2 steps"),
 ])
@@ -143,7 +144,7 @@ def test_bad_settings_get_clear_messages(cond, kwargs, message):
 
 
 def test_hosted_limit_on_batch_is_reported(cond):
-    with pytest.raises(ValueError, match=r"batch size must be in \[1, 8\]"):
+    with pytest.raises(ValueError, match=r"batch size must be a whole number in \[1, 8\]"):
         engine.run(cond, seed=0, batch=9, max_batch=8)
 
 
@@ -269,3 +270,99 @@ def test_export_writes_a_gif_per_step_and_a_png_strip(client):
         assert im.info["duration"] > first  # ...held longer
     with Image.open(png) as im:
         assert im.width > im.height
+
+
+def test_pictures_guidance_panel_shows_the_three_predictions_and_their_gap(cond):
+    """The guidance panel, made without a server: per image, x̂₀ of the conditional, unconditional and guided ε̂
+    over [−1, 1], then those ε̂ over [−2, 2]; the gap is the RMS of ε̂(y) − ε̂(∅)."""
+    import numpy as np
+
+    from studio.diffusion import pictures
+
+    run = engine.sample(cond, seed=0, scheduler="DDIM", steps=3, guidance=3.0, digit="5", batch=2)
+    img, gap = pictures.guidance(run, 1)
+    v = run.guidance_view(1)
+    s = pictures.scale_for(run)
+    size = run.x_t.shape[-1] * s
+    arr = np.asarray(img.convert("L"), dtype=np.float32) / 255
+    assert img.width >= 6 * size and img.height >= 2 * size  # 6 columns, one row per image
+    want = (v["cond"][1][:2] - v["uncond"][1][:2]).pow(2).mean().sqrt().item()
+    assert gap == pytest.approx(want, rel=1e-6) and gap > 0
+    # each cell, sampled back at the model's resolution, is that prediction's grey levels
+    want_cells = []
+    for i in range(2):
+        want_cells += [((v[p][0][i] + 1) / 2).clamp(0, 1) for p in ("cond", "uncond", "guided")]
+        want_cells += [((v[p][1][i] + 2) / 4).clamp(0, 1) for p in ("cond", "uncond", "guided")]
+    pad = (img.width - 6 * size) // 7
+    n = run.x_t.shape[-1]
+    for j, want_cell in enumerate(want_cells):
+        row, col = divmod(j, 6)
+        y0, x0 = pad + row * (size + pad), pad + col * (size + pad)
+        shown = arr[y0:y0 + size:s, x0:x0 + size:s]
+        assert shown.shape == (n, n)
+        assert np.allclose(shown, want_cell[0].numpy(), atol=1.5 / 255), f"cell {j}"
+    plain = engine.sample(cond, seed=0, scheduler="DDIM", steps=3, guidance=1.0, digit="5", batch=2)
+    assert pictures.guidance(plain, 1) == (None, None)
+
+
+def test_pictures_strips_frames_and_the_digit_as_x0(cond, rgb):
+    from studio.diffusion import pictures
+
+    run = engine.sample(cond, seed=1, scheduler="DDIM", steps=5, guidance=1.0, digit="3", batch=3)
+    s, size = pictures.scale_for(run), run.x_t.shape[-1]
+    assert s == 128 // size
+    assert len(pictures.export_frames(run, hold=8)) == run.steps + 8
+    assert len(pictures.result_images(run)) == 3 and pictures.result_images(run)[0].size == (size * s, size * s)
+    assert pictures.compare_strip(run).height >= 3 * size * s  # one row per image (3 here)
+    assert pictures.export_strip(run).height >= 6 * size * s  # x_t and x̂₀ rows per image
+    other = engine.sample(cond, seed=1, scheduler="Euler", steps=5, guidance=1.0, digit="3", batch=3)
+    assert pictures.same_start([run, other])
+    assert not pictures.same_start([run, engine.sample(cond, seed=2, scheduler="Euler", steps=5, guidance=1.0,
+                                                       digit="3", batch=3)])
+    digit = torch.zeros(1, 1, 28, 28)
+    digit[..., 10:18, 12:16] = 1.0
+    x0 = pictures.digit_as_x0(cond, digit)
+    assert x0.shape == (cond.in_channels, cond.sample_size, cond.sample_size)
+    mnist_size = types.SimpleNamespace(sample_size=32, in_channels=1)  # the built-in model's shape
+    x0 = pictures.digit_as_x0(mnist_size, digit)
+    assert x0.shape == (1, 32, 32) and x0[0, :2].eq(-1).all() and x0[0, :, :2].eq(-1).all()  # black border
+    assert torch.equal(x0[0, 2:30, 2:30], digit[0, 0] * 2 - 1)  # the digit itself, in [-1, 1], moved by 2 px
+    x0_rgb = pictures.digit_as_x0(rgb, digit)
+    assert x0_rgb.shape == (3, rgb.sample_size, rgb.sample_size) and torch.equal(x0_rgb[0], x0_rgb[2])
+
+
+def test_the_handlers_are_functions_a_test_calls_with_keyword_arguments(tiny_unet_dir):
+    """No server: the tab's handlers are module-level functions of the tab's context; the wired versions that
+    Gradio calls have the context bound, the tab's model as the default, and the same documented parameters."""
+    import inspect
+
+    from studio.diffusion import tab
+    from studio.errors import StudioError
+    from studio.ui.common import bind, wired
+
+    reg = ModelRegistry([ModelSpec(key="tiny-cond", family="diffusion", source=str(tiny_unet_dir),
+                                   loader="diffusers-unet", builtin=True)], device="cpu")
+    ctx = tab.DiffusionContext.of(reg, Settings(max_batch=2))
+    assert ctx.default_model == "tiny-cond" and ctx.max_batch == 2
+    *previews, final = tab.diffusion_run(ctx, model="tiny-cond", scheduler="DDIM", steps=3, seed=5, batch_size=2)
+    run = final[7]
+    assert isinstance(run, engine.DiffusionRun) and run.steps == 3 and run.seeds == [5, 6]
+    direct = engine.sample(reg.get("tiny-cond"), seed=5, scheduler="DDIM", steps=3, guidance=1.0, digit="any", batch=2)
+    assert torch.equal(run.images, direct.images)  # the handler draws what the engine draws
+    strip, note = tab.diffusion_forward(ctx, model="tiny-cond", heldout_index=3, timestep=500, seed=0)
+    assert "t = 500" in note and strip.width > strip.height
+    with pytest.raises(ValueError, match=r"batch size must be a whole number in \[1, 2\]"):
+        list(tab.diffusion_run(ctx, model="tiny-cond", batch_size=3))  # the context's limit
+    handler = bind(tab.diffusion_run, ctx, model="tiny-cond")
+    params = inspect.signature(handler).parameters
+    assert list(params)[0] == "model" and params["model"].default == "tiny-cond" and "ctx" not in params
+    assert handler.__name__ == "diffusion_run" and "Args:" in handler.__doc__
+    assert list(params) == list(inspect.signature(tab.diffusion_run).parameters)[1:]
+    with pytest.raises(TypeError, match="takes the tab's context as its first argument"):
+        bind(tab.scheduler_changed, ctx)
+    import gradio as gr
+
+    with pytest.raises(gr.Error, match="Run the reverse process first"):
+        wired(tab.diffusion_export, ctx)()
+    with pytest.raises(StudioError, match="Run the reverse process first"):
+        tab.diffusion_export(ctx, model="tiny-cond")

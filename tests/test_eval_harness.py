@@ -75,7 +75,7 @@ def test_cli_names_what_is_missing(tmp_path):
 
 
 def test_models_tab_shows_the_measured_figures():
-    from studio.models_tab import COLUMNS, status_table
+    from studio.ui.models_tab import COLUMNS, status_table
 
     reg = ModelRegistry(builtin_specs(CHECKPOINTS), device="cpu")
     row = dict(zip(COLUMNS, next(r for r in status_table(reg) if r[0] == "digit-judge")))

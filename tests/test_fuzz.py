@@ -21,7 +21,7 @@ SCALARS = [None, -1, 0, 10**12, -(10**12), 0.5, 1e308, True, "", " ", "x" * 20_0
            "<script>alert(1)</script>", "../../etc/passwd", [1, 2], [], {"a": 1}, {}]
 FILE_COMPONENTS = {"file", "image", "sketchpad", "imageeditor", "gallery"}
 GENERIC = ("verbose error reporting", "Error", "")
-# what studio.ui_common.user_errors makes of an exception nobody expected: a crash, not a clear message
+# what studio.ui.common.user_errors makes of an exception nobody expected: a crash, not a clear message
 CRASH = re.compile(r"^\w+ failed: [A-Za-z_.]+: ")
 
 

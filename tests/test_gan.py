@@ -136,3 +136,21 @@ def test_gan_bad_input_through_the_api_and_recovery(client):
         client.predict("tiny-gan", "any", -5, api_name="/gan_grid")
     gallery, *_ = client.predict(api_name="/gan_grid")
     assert len(gallery) == 16
+
+
+def test_ema_update_averages_the_weights_and_copies_the_batchnorm_statistics():
+    from studio.ema import ema_update
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+    ema = __import__("copy").deepcopy(model)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    model.train()(torch.randn(4, 1, 5, 5) * 3 + 2)  # moves BatchNorm's running statistics
+    before = [p.clone() for p in ema.parameters()]
+    ema_update(ema, model, 0.9)
+    for e, b, m in zip(ema.parameters(), before, model.parameters()):
+        assert torch.allclose(e, 0.9 * b + 0.1 * m, atol=1e-6)
+    for name, buf in model[1].named_buffers():
+        assert torch.equal(dict(ema[1].named_buffers())[name], buf), name

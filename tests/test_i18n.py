@@ -13,10 +13,11 @@ from gradio_client import Client
 
 from scripts.i18n_extract import page_strings, source_messages, stale_messages
 from studio import i18n
+from studio.ui import i18n as ui_i18n
 from studio.catalog import builtin_specs
 from studio.config import Settings
 from studio.registry import ModelRegistry
-from studio.ui import build_studio
+from studio.ui.app import build_studio
 from tests.helpers import launched, tiny_family_specs
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,11 +63,11 @@ def test_translations_keep_placeholders_and_formulas(zh):
 def test_the_built_page_uses_i18n_keys_for_every_string():
     registry = ModelRegistry(builtin_specs(REPO / "checkpoints"), device="cpu")
     demo = build_studio(registry, Settings())
-    plain = [(getattr(b, "elem_id", None), attr, text) for b, attr, text in i18n.ui_strings(demo)
+    plain = [(getattr(b, "elem_id", None), attr, text) for b, attr, text in ui_i18n.ui_strings(demo)
              if not isinstance(text, gr.i18n.I18nData) and not attr.startswith("headers[")
              and "__i18n__" not in str(text)]
     assert not plain, f"page strings shown in English only: {plain[:5]}"
-    tr = i18n.i18n().translations_dict
+    tr = ui_i18n.gr_i18n().translations_dict
     assert set(tr) == {"en", "zh-CN"} and set(tr["en"]) == set(tr["zh-CN"])
 
 

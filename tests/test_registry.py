@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio import registry as registry_mod
+from studio import loading
 from studio.errors import HubUnavailableError, ModelLoadError, UnknownModelError, UnsafeCheckpointError
 from studio.registry import ModelRegistry, ModelSpec
 from tests import helpers
@@ -36,7 +36,7 @@ def test_get_returns_ready_bundle(tiny_text_dir):
 
 
 def test_loads_exactly_once_under_8_concurrent_threads(tiny_text_dir, monkeypatch):
-    monkeypatch.setitem(registry_mod.LOADERS, "slow-text", "tests.helpers:load_slow_text")
+    monkeypatch.setitem(loading.LOADERS, "slow-text", "tests.helpers:load_slow_text")
     helpers.LOAD_CALLS.clear()
     reg = ModelRegistry([text_spec(tiny_text_dir, loader="slow-text")], device="cpu")
     barrier = threading.Barrier(8)
@@ -214,7 +214,7 @@ def test_unknown_key_lists_known_models(tiny_text_dir):
 
 def test_mixin_loader_refuses_classes_outside_the_studio():
     with pytest.raises(ModelLoadError, match="not allowed"):
-        registry_mod.resolve_loader("mixin:os:system")
+        loading.resolve_loader("mixin:os:system")
 
 
 def test_conv_mixin_models_run_channels_last_on_the_cpu_with_the_same_results(tiny_gan_dir):
@@ -251,8 +251,8 @@ def test_warm_imports_imports_each_family_library_and_loads_no_weights():
     code = """
 import json, sys
 from studio.config import Settings
-from studio.registry import ModelRegistry
-r = ModelRegistry.from_settings(Settings(allow_hub=False, hub_offline=True))
+from studio.catalog import registry_from_settings
+r = registry_from_settings(Settings(allow_hub=False, hub_offline=True))
 mods = ["transformers.models.gpt2.modeling_gpt2", "diffusers.models.unets.unet_2d",
         "diffusers.schedulers.scheduling_dpmsolver_multistep", "diffusers.schedulers.scheduling_unipc_multistep"]
 before = [m in sys.modules for m in mods]
@@ -300,7 +300,7 @@ def _planted_loader(monkeypatch, name, *, warm=None, load=None):
     module.warm_imports = warm or (lambda folder=None: None)
     module.load = load
     monkeypatch.setitem(sys.modules, module.__name__, module)
-    monkeypatch.setitem(registry_mod.LOADERS, name, f"{module.__name__}:load")
+    monkeypatch.setitem(loading.LOADERS, name, f"{module.__name__}:load")
 
 
 def test_a_load_never_imports_while_the_background_warm_up_does(tiny_text_dir, monkeypatch):

@@ -211,13 +211,13 @@ def test_branch_continues_from_the_chosen_candidate(bundle):
 
 @pytest.mark.parametrize("kw, msg", [
     ({"mode": "nucleus"}, "mode must be one of greedy, sample, beam"),
-    ({"temperature": 0}, r"temperature must be in \(0, 5\]"),
-    ({"temperature": float("nan")}, "temperature must be a finite number"),
-    ({"top_p": 1.5}, r"top_p must be in \(0, 1\]"),
-    ({"top_k": -1}, "top_k must be in"),
-    ({"top_k": 2.5}, "top_k must be a whole number"),
-    ({"max_new_tokens": 0}, r"max_new_tokens must be in \[1, 1024\]"),
-    ({"max_new_tokens": "ten"}, "max_new_tokens must be a number"),
+    ({"temperature": 0}, r"temperature must be a number in \(0, 5\], got 0\."),
+    ({"temperature": float("nan")}, r"temperature must be a number in \(0, 5\], got nan\."),
+    ({"top_p": 1.5}, r"top_p must be a number in \(0, 1\], got 1\.5\."),
+    ({"top_k": -1}, r"top_k must be a whole number in \[0, \d+\], got -1\."),
+    ({"top_k": 2.5}, r"top_k must be a whole number in \[0, \d+\], got 2\.5\."),
+    ({"max_new_tokens": 0}, r"max_new_tokens must be a whole number in \[1, 1024\], got 0\."),
+    ({"max_new_tokens": "ten"}, r"max_new_tokens must be a whole number in \[1, 1024\], got 'ten'\."),
     ({"mode": "beam", "num_beams": 2, "num_return_sequences": 3}, "cannot exceed num_beams"),
     ({"beam_width": 3}, "Unknown decoding setting"),
 ])
@@ -227,7 +227,7 @@ def test_bad_settings_are_refused_with_the_reason(bundle, kw, msg):
 
 
 def test_hosted_limit_on_new_tokens(bundle):
-    with pytest.raises(ValueError, match=r"max_new_tokens must be in \[1, 50\]"):
+    with pytest.raises(ValueError, match=r"max_new_tokens must be a whole number in \[1, 50\]"):
         gen(bundle, max_new_tokens=80, max_new_tokens_limit=50)
 
 

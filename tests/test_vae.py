@@ -5,6 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
+from studio import data
 from studio.registry import ModelRegistry, ModelSpec
 from studio.vae import engine
 from tests.helpers import launched, save_tiny_autoencoderkl, save_tiny_vae
@@ -109,7 +110,7 @@ def test_prepare_digit_accepts_every_mode(mode):
     img = Image.new("L", (300, 200), 255)
     img.paste(0, (120, 40, 160, 170))  # a dark "1" on white paper
     img = img.convert(mode) if mode != "I;16" else img.convert("I").convert("I;16")
-    x, seen = engine.prepare_digit(img)
+    x, seen = data.prepare_digit(img)
     assert x.shape == (1, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
     assert seen.max() == pytest.approx(1.0) and seen[0, 0] == 0  # ink is white, background black
     assert 8 <= np.nonzero(seen.sum(0))[0].mean() <= 20  # centred
@@ -118,7 +119,7 @@ def test_prepare_digit_accepts_every_mode(mode):
 def test_prepare_digit_sketch_with_transparency():
     img = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
     img.paste((0, 0, 0, 255), (100, 50, 180, 230))
-    x, _ = engine.prepare_digit(img)
+    x, _ = data.prepare_digit(img)
     assert x.max() == pytest.approx(1.0)
 
 
@@ -130,7 +131,7 @@ def test_prepare_digit_sketch_with_transparency():
 ])
 def test_prepare_digit_refuses_empty_images(img, msg):
     with pytest.raises(ValueError, match=msg):
-        engine.prepare_digit(img)
+        data.prepare_digit(img)
 
 
 def test_recipe_endpoints_round_trip(reg):
@@ -207,3 +208,20 @@ def test_photo_interpolation_through_the_tab(client, tmp_path):
     assert len(lerp_gallery) == 6 and len(slerp_gallery) == 6
     with pytest.raises(Exception, match="is not a photo autoencoder"):
         client.predict("vae-8d", *paths, api_name="/vae_photos")
+
+
+def test_the_tabs_batches_and_points_are_engine_calls(reg):
+    """What the VAE tab used to do with torch itself: stacking endpoints and corners, decoding a clicked point,
+    the reconstruction row."""
+    a, b = digits(1, 0), digits(2, 1)
+    both = engine.stack_digits(a, b)
+    assert both.shape == (3, 1, 28, 28) and torch.equal(both[0], a[0]) and torch.equal(both[1:], b)
+    with pytest.raises(ValueError, match=r"digits are \(k, 1, 28, 28\) images, got shapes \[\(1, 28, 28\)\]"):
+        engine.stack_digits(a, a[0])
+    model = reg.get("vae-2d").model
+    img = engine.decode_points(model, [[0.5, -1.0]])
+    assert torch.equal(img, engine.decode(model, torch.tensor([[0.5, -1.0]])))
+    with pytest.raises(ValueError, match=r"points are lists of 2 numbers, got shape \(1, 3\)"):
+        engine.decode_points(model, [[0.5, -1.0, 2.0]])
+    out = engine.reconstruct(reg.get("vae-2d"), seed=3, images=a, samples=4)
+    assert torch.equal(out["row"], torch.cat([out["input"], out["mean"], out["samples"]])) and len(out["row"]) == 6

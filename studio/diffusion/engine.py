@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 
 import torch
 
+from studio.checks import number, whole_number
+from studio.config import Settings
 from studio.device import make_generator, resolve_seed
 from studio.i18n import N_
 from studio.recipe import engine_action
@@ -51,9 +53,14 @@ SCHEDULER_NOTES = {
 }
 ETA_SCHEDULERS = ("DDIM",)  # schedulers whose step takes η
 DIGIT_CHOICES = ("any", "none", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
-MAX_STEPS = 1000
-MAX_BATCH = 16
-MAX_GUIDANCE = 20.0
+MAX_GUIDANCE = 20.0  # the slider's end: a property of the maths shown, not a resource limit (those are in Settings)
+# The tab's defaults, and the setting the card's quality figure is measured at (studio/diffusion/evaluate.py): a
+# call with the defaults draws what the tab draws.
+DEFAULTS = {"scheduler": "Euler ancestral", "steps": 20, "guidance": 1.0}
+COMPARE_DEFAULTS = {"schedulers": ("DDIM", "DPM-Solver++ 2M", "Heun"), "nfe_budget": 10}
+# Resource limits come from Settings (STUDIO_MAX_DIFFUSION_STEPS, STUDIO_MAX_BATCH); a call outside the app
+# gets the unhosted defaults.
+_LIMITS = Settings()
 
 
 def scheduler_name(name: str) -> str:
@@ -92,13 +99,7 @@ def guided(w: float) -> bool:
 
 
 def check_number(name: str, value, lo: float, hi: float, *, whole: bool = False):
-    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or value != value:
-        raise ValueError(f"{name} must be a number in [{lo:g}, {hi:g}], got {value!r}.")
-    if whole and float(value) != int(value):
-        raise ValueError(f"{name} must be a whole number in [{lo:g}, {hi:g}], got {value!r}.")
-    if not lo <= value <= hi:
-        raise ValueError(f"{name} must be in [{lo:g}, {hi:g}], got {value!r}.")
-    return int(value) if whole else float(value)
+    return whole_number(name, value, lo, hi) if whole else number(name, value, lo, hi)
 
 
 def check_digit(bundle, digit) -> int | str | None:
@@ -138,7 +139,7 @@ class DiffusionRun:
     eps_uncond: torch.Tensor | None = None
     num_train_timesteps: int = 1000
     settings: dict = field(default_factory=dict)
-    schedule: dict = field(default_factory=dict)  # the model's ᾱ_t and log-SNR for t = 0..T-1 (schedule_curve)
+    schedule: dict = field(default_factory=dict)  # the model's ᾱ_t and log-SNR for t = 0..T-1 (_curve)
 
     @property
     def images(self) -> torch.Tensor:
@@ -175,7 +176,8 @@ def initial_noise(bundle, seeds: list[int]) -> torch.Tensor:
     return torch.stack([torch.randn(shape, generator=make_generator(s)) for s in seeds])
 
 
-def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=MAX_STEPS, max_batch=MAX_BATCH):
+def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=_LIMITS.max_diffusion_steps,
+              max_batch=_LIMITS.max_batch):
     name = scheduler_name(scheduler)
     steps = check_number("steps", steps, 1, max_steps, whole=True)
     guidance = check_number("guidance w", guidance, 0, MAX_GUIDANCE)
@@ -187,9 +189,10 @@ def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=MAX_S
 
 
 @torch.inference_mode()  # torch enters the mode around each resumption of the generator, in any thread
-def iterate(bundle, *, seed, scheduler: str = "DPM-Solver++ 2M", steps: int = 20, guidance: float = 2.0,
-            digit="any", batch: int = 1, eta: float = 0.0, noise: torch.Tensor | None = None,
-            max_steps: int = MAX_STEPS, max_batch: int = MAX_BATCH):
+def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int = DEFAULTS["steps"],
+            guidance: float = DEFAULTS["guidance"], digit="any", batch: int = 1, eta: float = 0.0,
+            noise: torch.Tensor | None = None, max_steps: int = _LIMITS.max_diffusion_steps,
+            max_batch: int = _LIMITS.max_batch):
     """The reverse process, one step at a time. Yields ``(k, S, frame)`` after each step (frame: a dict with
     x_t, x̂₀, ε̂ of that step, for previews) and finally ``(S, S, run)`` with the whole ``DiffusionRun``."""
     name, steps, guidance, batch, eta = check_run(bundle, scheduler, steps, guidance, batch, eta,
@@ -292,8 +295,8 @@ def run(bundle, **kwargs) -> DiffusionRun:
 
 @engine_action("diffusion", "run")
 @torch.inference_mode()
-def sample(bundle, *, seed, scheduler: str = "DPM-Solver++ 2M", steps: int = 20, guidance: float = 2.0,
-           digit="any", batch: int = 1, eta: float = 0.0) -> DiffusionRun:
+def sample(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int = DEFAULTS["steps"],
+           guidance: float = DEFAULTS["guidance"], digit="any", batch: int = 1, eta: float = 0.0) -> DiffusionRun:
     """One full run (the recipe action)."""
     return run(bundle, seed=seed, scheduler=scheduler, steps=steps, guidance=guidance, digit=digit, batch=batch,
                eta=eta)
@@ -301,9 +304,9 @@ def sample(bundle, *, seed, scheduler: str = "DPM-Solver++ 2M", steps: int = 20,
 
 @engine_action("diffusion", "compare")
 @torch.inference_mode()
-def compare(bundle, *, seed, schedulers=("DDIM", "DPM-Solver++ 2M", "Heun"), nfe_budget: int = 20,
-            guidance: float = 2.0, digit="any", batch: int = 1, eta: float = 0.0,
-            max_steps: int = MAX_STEPS, max_batch: int = MAX_BATCH) -> list[DiffusionRun]:
+def compare(bundle, *, seed, schedulers=COMPARE_DEFAULTS["schedulers"], nfe_budget: int = COMPARE_DEFAULTS["nfe_budget"],
+            guidance: float = DEFAULTS["guidance"], digit="any", batch: int = 1, eta: float = 0.0,
+            max_steps: int = _LIMITS.max_diffusion_steps, max_batch: int = _LIMITS.max_batch) -> list[DiffusionRun]:
     """The same seeds and the same initial noise x_T through each scheduler, at an equal number of model
     evaluations per image (Heun gets half the steps)."""
     names = [scheduler_name(s) for s in schedulers]
@@ -341,7 +344,3 @@ def _curve(ab: torch.Tensor) -> dict:
     ab = ab.double()
     return {"t": list(range(len(ab))), "alpha_bar": ab.tolist(), "log_snr": torch.log(ab / (1 - ab)).tolist()}
 
-
-def schedule_curve(bundle) -> dict:
-    """ᾱ_t and log-SNR for t = 0..T-1 of the model's training schedule."""
-    return _curve(make_scheduler(bundle, "DDPM").alphas_cumprod)

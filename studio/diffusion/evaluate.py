@@ -9,11 +9,10 @@ from __future__ import annotations
 import torch
 
 from studio.diffusion import engine
+from studio.diffusion.engine import DEFAULTS  # the tab's defaults: the setting the quality floor is measured at
 from studio.eval.sample_quality import balanced_labels, judge_figures
 
 N_PER_CLASS = 100
-# The tab's defaults, and the setting the quality floor is measured at.
-DEFAULTS = {"scheduler": "Euler ancestral", "steps": 20, "guidance": 1.0}
 # The card's table: the default, then fewer and more steps at the same guidance, a deterministic sampler, a
 # fast solver at 10 steps, and two guidance scales (the diversity / fidelity trade). (scheduler, steps, w)
 CARD_TABLE = [("Euler ancestral", 20, 1.0), ("Euler ancestral", 10, 1.0), ("Euler ancestral", 50, 1.0),

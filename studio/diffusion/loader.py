@@ -13,7 +13,7 @@ from pathlib import Path
 
 import torch
 
-from studio.registry import Bundle
+from studio.loading import Bundle
 
 
 @dataclass

@@ -1,25 +1,27 @@
-"""The Diffusion tab: the reverse process run live, every step kept and scrubbable. Wiring and pictures only;
-the loop is in studio.diffusion.engine."""
+"""The Diffusion tab: the reverse process run live, every step kept and scrubbable.
+
+The handlers are module-level functions of a ``DiffusionContext`` and keyword arguments (a test calls
+``diffusion_run(ctx, model="mnist-ddpm", steps=4)``); ``build_diffusion_tab`` only lays out and wires. The loop
+is in studio.diffusion.engine, the pictures in studio.diffusion.pictures."""
 
 from __future__ import annotations
 
 import math
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
-import torch
-import torch.nn.functional as F
 
-from studio.diffusion import engine
-from studio.diffusion.evaluate import DEFAULTS
+from studio.data import heldout_digit
+from studio.diffusion import engine, pictures
+from studio.diffusion.engine import COMPARE_DEFAULTS, DEFAULTS
 from studio.diffusion.loader import num_classes_of
 from studio.errors import StudioError
 from studio.i18n import N_
-from studio.plots import figure_to_image, image_grid, schedule_plot, to_pil, write_gif
+from studio.plots import figure_to_image, schedule_plot, write_gif
 from studio.recipe import Recipe
-from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, user_errors
+from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, wired
 
 INTRO_MORE = ("The scheduler decides how big each step is and how the next x_t follows from the guess. Every step "
               "is kept: scrub through them after the run.")
@@ -33,29 +35,287 @@ PANEL_NOTE = ("x_t: the sample entering the step (shown in [−1, 1]). x̂₀: t
               "implies. ε̂: the predicted noise (grey = 0, white = +2, black = −2).")
 FORWARD_TS = (0, 25, 50, 100, 200, 300, 500, 700, 999)
 
+@dataclass(frozen=True)
+class DiffusionContext:
+    """What the handlers need besides their arguments: the registry, the limits and the tab's defaults. The
+    wiring binds it (``bind``), so it is never an argument of the call Gradio (or ZeroGPU) sees."""
 
-def _grid(x: torch.Tensor, *, scale: int = 3, value_range=(-1.0, 1.0)):
-    """A batch (B, C, H, W) in ``value_range`` as a square-ish grid."""
-    lo, hi = value_range
-    n = x.shape[0]
-    return image_grid(((x.float() - lo) / (hi - lo)).clamp(0, 1), math.ceil(math.sqrt(n)), scale=scale)
+    registry: object
+    max_steps: int
+    max_batch: int
+    default_model: str | None
+    judge_key: str | None
+
+    @classmethod
+    def of(cls, registry, settings) -> "DiffusionContext":
+        keys = registry.keys("diffusion")
+        default = next((s.key for s in registry.specs("diffusion") if s.builtin), keys[0] if keys else None)
+        return cls(registry=registry, max_steps=settings.max_diffusion_steps, max_batch=settings.max_batch,
+                   default_model=default, judge_key=next((s.key for s in registry.specs("judge")), None))
 
 
-def _eps_grid(eps: torch.Tensor, scale: int = 3):
-    return _grid(eps, scale=scale, value_range=(-2.0, 2.0))
+# --- helpers (ctx: the tab's DiffusionContext) ---------------------------------------------------------
+def bundle_for(ctx, key):
+    return family_bundle(ctx.registry, key, "diffusion", "diffusion model")
 
 
-def _scale_for(run_or_size) -> int:
-    size = run_or_size if isinstance(run_or_size, int) else run_or_size.x_t.shape[-1]
-    return max(1, 128 // size)
+def judge_for(ctx, bundle):
+    if ctx.judge_key and bundle.in_channels == 1 and bundle.num_classes == 10 and bundle.sample_size in (28, 32):
+        return ctx.registry.get(ctx.judge_key).model
+    return None
+
+
+def params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value) -> dict:
+    return {"scheduler": sched_name, "steps": n_steps, "guidance": w, "digit": digit_value, "batch": n_batch,
+            "eta": eta_value}
+
+
+def schedule_image(run, k):
+    return figure_to_image(schedule_plot(run.schedule, run.timesteps, k))
+
+
+def guidance_panel(run: engine.DiffusionRun, k: int):
+    img, gap = pictures.guidance(run, k)
+    if img is None:
+        return None, N_(f"Step {k + 1} (t = {run.timesteps[k]:.0f}): this run made one prediction per step (w = "
+                        f"{run.guidance:g}, or no digit), so there is nothing to compare. Set guidance w to e.g. 3 "
+                        "and run again.")
+    return img, N_(f"Step {k + 1} (t = {run.timesteps[k]:.0f}), w = {run.guidance:g}: RMS difference between the "
+                   f"conditional and unconditional ε̂ = {gap:.3f}; the guided ε̂ moves {run.guidance:g}× that far "
+                   f"from the unconditional one.")
+
+
+def scrub_outputs(run, k):
+    xt, x0, eps = pictures.panels(run, k)
+    g_img, g_note = guidance_panel(run, k)
+    return xt, x0, eps, schedule_image(run, k), g_img, g_note
+
+
+def result_items(ctx, bundle, run):
+    j = judge_for(ctx, bundle)
+    images = run.images
+    pred = conf = None
+    if j is not None:
+        pred, conf, _ = j.judge(images)
+    items = []
+    for i, (s, img) in enumerate(zip(run.seeds, pictures.result_images(run))):
+        label = run.labels[i]
+        caption = N_(f"seed {s}") + " · " + (N_("no class") if label is None else N_(f"asked {label}"))
+        if pred is not None:
+            p, c = int(pred[i]), float(conf[i])
+            caption += " · " + (N_(f"judge {p} ({c:.0%}) ✗") if label is not None and p != label
+                                else N_(f"judge {p} ({c:.0%})"))
+        items.append((img, caption))
+    return items
+
+
+def recipe_of(key, run) -> Recipe:
+    p = dict(run.settings)
+    return Recipe(family="diffusion", action="run", model=key, params=p, seed=run.seeds[0])
+
+
+# --- handlers: what the tab's events call (wrapped in user_errors, and GPU for the heavy ones, when wired) ---
+def diffusion_run(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DEFAULTS["steps"], eta=0.0,
+                  digit="any", guidance_scale=DEFAULTS["guidance"], seed=0, batch_size=1):
+    """Run the reverse process, streaming x_t | x̂₀ | ε̂ as it goes; then the result, the scrubber at the last
+    step, the schedule plot, the guidance view and the recipe. Every argument has a default.
+
+    Args:
+        model: a diffusion model key (built-in, or a Hub id / local folder that was added).
+        scheduler: the diffusers scheduler ("DDPM", "DDIM", "DPM-Solver++ 2M", "Euler", "Euler ancestral",
+            "Heun", "UniPC").
+        steps: denoising steps.
+        eta: DDIM's noise (0 = deterministic, 1 = as noisy as DDPM); other schedulers ignore it.
+        digit: the class to draw, "0".."9"; "any" lets each seed draw one; "none" = unconditional.
+        guidance_scale: classifier-free guidance w (0 ignores the digit, 1 = plain conditional).
+        seed: image i uses seed + i; -1 draws a fresh seed.
+        batch_size: images drawn at once.
+    """
+    key, sched_name, n_steps, eta_value, digit_value, w, seed_value, n_batch = (
+        model, scheduler, steps, eta, digit, guidance_scale, seed, batch_size)
+    bundle = bundle_for(ctx, key)
+    seed_value = engine.resolve_seed(seed_value)
+    params = params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value)
+    every = None
+    for k, total, out in engine.iterate(bundle, seed=seed_value, max_steps=ctx.max_steps, max_batch=ctx.max_batch,
+                                        **params):
+        if isinstance(out, engine.DiffusionRun):
+            run = out
+            break
+        every = every or max(1, math.ceil(total / 50))  # at most ~50 previews per run
+        if k == 1 or k % every == 0:
+            yield (N_(f"step {k} of {total}") + f" · t = {out['t']:.0f}", *pictures.preview(out, bundle.sample_size),
+                   *[gr.skip()] * 8)
+    last = run.steps - 1
+    xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(run, last)
+    recipe = recipe_of(key, run)
+    guided = N_(" (two per step: guidance)") if run.eps_cond is not None else ""
+    summary = N_(f"**Done**: {run.steps} steps of {run.scheduler}, **{run.nfe} model evaluations per image**"
+                 f"{guided}, w = {run.guidance:g}, seeds {run.seeds[0]}..{run.seeds[-1]}.")
+    yield (summary, xt, x0, eps, gr.Slider(minimum=1, maximum=max(run.steps, 2), value=run.steps, step=1),
+           sched_img, result_items(ctx, bundle, run), run, g_img, g_note, recipe.to_json(), recipe.to_python())
+
+
+def diffusion_step(run, k):
+    """The scrubber: show step k of the kept run (nothing is recomputed)."""
+    if run is None:
+        raise StudioError("Run the reverse process first; the scrubber shows the steps of the last run.")
+    k = engine.check_number("step", k, 1, run.steps, whole=True) - 1
+    return scrub_outputs(run, k)
+
+
+def diffusion_compare(ctx, model=None, schedulers=COMPARE_DEFAULTS["schedulers"],
+                      nfe_budget=COMPARE_DEFAULTS["nfe_budget"],
+                      eta=0.0, digit="any", guidance_scale=DEFAULTS["guidance"], seed=0, batch_size=1, quiz=False):
+    """The same seed and starting noise through up to three schedulers at an equal number of model evaluations.
+
+    Args:
+        model: a diffusion model key.
+        schedulers: one to three scheduler names.
+        nfe_budget: model evaluations per image (before guidance) each scheduler may spend; Heun spends two
+            per step.
+        eta: DDIM's noise.
+        digit: the class to draw, "0".."9", "any" or "none".
+        guidance_scale: classifier-free guidance w.
+        seed: the shared seed; -1 draws a fresh one.
+        batch_size: images per scheduler.
+        quiz: shuffle the strips and hide which scheduler made each until diffusion_reveal.
+    """
+    key, names, budget, eta_value, digit_value, w, seed_value, n_batch, hide = (
+        model, schedulers, nfe_budget, eta, digit, guidance_scale, seed, batch_size, quiz)
+    bundle = bundle_for(ctx, key)
+    if not names:
+        raise StudioError("Tick one to three schedulers to compare.")
+    if isinstance(names, str):
+        names = [names]
+    runs = engine.compare(bundle, seed=engine.resolve_seed(seed_value), schedulers=list(names), nfe_budget=budget,
+                          guidance=w, digit=digit_value, batch=n_batch, eta=eta_value, max_steps=ctx.max_steps,
+                          max_batch=ctx.max_batch)
+    items = [(pictures.compare_strip(r), N_(f"{r.scheduler}: {r.steps} steps") + " · "
+              + N_(f"{r.nfe} model evaluations per image")) for r in runs]
+    same = N_("checked: identical") if pictures.same_start(runs) else N_("NOT identical")
+    note = (N_(f"All runs start from the same x_T ({same}) with seed {runs[0].seeds[0]}; Heun spends two "
+               f"evaluations per step, so it gets half the steps.") + "\n\n"
+            + " · ".join(N_(f"{r.scheduler}: NFE {r.nfe}") for r in runs))
+    if not hide:
+        return items, note, None
+    # quiz: shuffle (with the run's seed, so a class sees the same order again) and hide the names
+    order = quiz_order(len(items), runs[0].seeds[0])
+    letters = "ABC"
+    answer = "\n".join(N_(f"**{letters[i]}** = {items[j][1]}") for i, j in enumerate(order))
+    hidden = [(items[j][0], N_(f"Strip {letters[i]}")) for i, j in enumerate(order)]
+    names_shown = ", ".join(sorted(r.scheduler for r in runs))
+    return hidden, N_(f"Which scheduler made which strip? The candidates: {names_shown}, all at "
+                      f"{runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
+
+
+def diffusion_reveal(answer=None):
+    """The answer to this session's last quiz comparison: which scheduler made each strip. Needs a
+    diffusion_compare with quiz=True first."""
+    if not answer:
+        raise StudioError("Nothing to reveal yet. Run a comparison with the quiz box ticked (diffusion_compare "
+                          "with quiz=True) first, then press Reveal.")
+    return answer
+
+
+def diffusion_forward(ctx, model=None, heldout_index=0, timestep=250, seed=0):
+    """q(x_t | x₀) on a held-out MNIST digit at fixed t and at the chosen t.
+
+    Args:
+        model: a diffusion model key (its noise schedule is used).
+        heldout_index: which held-out digit, 0..999 (MNIST images 9000..9999).
+        timestep: the t to show last, 0..T-1.
+        seed: the seed of the one noise ε used at every t; -1 draws a fresh one.
+    """
+    index, t_value, seed_value = heldout_index, timestep, seed
+    bundle = bundle_for(ctx, model)
+    x, label, mnist_index = heldout_digit(index)
+    x0 = pictures.digit_as_x0(bundle, x)
+    T = int(engine.make_scheduler(bundle, "DDPM").config.num_train_timesteps)
+    t_value = engine.check_number("t", t_value, 0, T - 1, whole=True)
+    ts = [t for t in FORWARD_TS if t < T] + [t_value]
+    out = engine.forward_process(bundle, seed=engine.resolve_seed(seed_value), x0=x0, timesteps=ts)
+    strip = pictures.forward_strip(out["x_t"], bundle.sample_size)
+    ab = out["alpha_bar"][-1]
+    note = N_(f"Digit {label} (MNIST #{mnist_index}). At t = {t_value}: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε = "
+              f"**{math.sqrt(ab):.3f}**·x₀ + **{math.sqrt(1 - ab):.3f}**·ε, ᾱ_t = {ab:.4f}, SNR = ᾱ/(1−ᾱ) = "
+              f"{out['snr'][-1]:.3g}. One ε (from the seed) is used for every t, so you see the same noise grow.")
+    return strip, note
+
+
+def diffusion_export(ctx, model=None, run=None):
+    """This session's last run as a GIF (x_t | x̂₀ per step) and a PNG strip; file paths. Needs a
+    diffusion_run first.
+
+    Args:
+        model: the diffusion model key of that run.
+    """
+    if run is None:
+        raise StudioError("Run the reverse process first (diffusion_run); export saves this session's last run.")
+    folder = Path(tempfile.mkdtemp(prefix="diffusion-export-"))
+    gif = write_gif(pictures.export_frames(run), folder / "diffusion-run.gif",
+                    duration_ms=max(40, min(200, 4000 // run.steps)))
+    png = folder / "diffusion-strip.png"
+    pictures.export_strip(run).save(png)
+    return gif, str(png)
+
+
+def diffusion_add_model(ctx, source=""):
+    """Add a diffusion model by Hugging Face Hub id (a DDPM-format UNet2DModel + scheduler, e.g.
+    google/ddpm-cifar10-32) or a local folder in that format, load it, and select it.
+
+    Args:
+        source: the Hub id or the folder's path (safetensors weights only).
+    """
+    spec, bundle = add_model(ctx.registry, "diffusion", source)
+    # an unconditional model (e.g. google/ddpm-cifar10-32) takes no digit: say so in the control
+    return gr.update(choices=ctx.registry.keys("diffusion"), value=spec.key), digit_for(bundle.num_classes, "any")
+
+
+def digit_for(num_classes, current):
+    """The Digit control's value for a model: 'none' for an unconditional one; a conditional one keeps the
+    user's choice unless it was 'none'."""
+    if num_classes == 0:
+        return "none"
+    return "any" if current == "none" else gr.skip()
+
+
+def model_changed(ctx, key, current):
+    """Picking a model sets the controls to what it can do (an unconditional model takes no digit)."""
+    if not key or key not in ctx.registry.keys("diffusion"):
+        return gr.skip()
+    classes = num_classes_of(ctx.registry, key)
+    return gr.skip() if classes is None else digit_for(classes, current)
+
+
+def diffusion_apply_recipe(ctx, recipe=""):
+    """Set every control from a diffusion/run recipe (JSON), as exported by diffusion_run.
+
+    Args:
+        recipe: the recipe's JSON text, as the Recipe box shows it.
+    """
+    r = Recipe.from_tab_box(recipe, family="diffusion", action="run", tab="Diffusion", verb="run")
+    ctx.registry.spec(r.model)
+    p = dict(DEFAULTS, digit="any", batch=1, eta=0.0) | r.params
+    engine.check_run(bundle_for(ctx, r.model), p["scheduler"], p["steps"], p["guidance"], p["batch"], p["eta"],
+                     max_steps=ctx.max_steps, max_batch=ctx.max_batch)
+    return (r.model, engine.scheduler_name(p["scheduler"]), p["steps"], p["eta"], str(p["digit"]), p["guidance"],
+            r.seed if r.seed is not None else -1, p["batch"])
+
+
+def scheduler_changed(name):
+    if name not in engine.SCHEDULERS:
+        return gr.skip(), gr.skip()
+    uses_eta = name in engine.ETA_SCHEDULERS
+    return (N_(f"**{name}**: {engine.SCHEDULER_NOTES[name]}"),
+            gr.update(interactive=uses_eta, info=None if uses_eta else "used by DDIM: 0 = deterministic, 1 = as noisy as DDPM"))
 
 
 def build_diffusion_tab(registry, settings) -> None:
-    keys = registry.keys("diffusion")
-    default_model = next((s.key for s in registry.specs("diffusion") if s.builtin), keys[0] if keys else None)
-    judge_key = next((s.key for s in registry.specs("judge")), None)
-    max_steps = int(getattr(settings, "max_diffusion_steps", engine.MAX_STEPS))
-    max_batch = int(getattr(settings, "max_batch", engine.MAX_BATCH))
+    """Lay out the tab's controls and wire them to the handlers above (nothing here computes)."""
+    ctx = DiffusionContext.of(registry, settings)
+    keys, default_model, max_steps, max_batch = (registry.keys("diffusion"), ctx.default_model, ctx.max_steps,
+                                                 ctx.max_batch)
     gr.Markdown(INTRO_MORE)
     with gr.Row():
         model = gr.Dropdown(keys, value=default_model, label="Model", elem_id="diff-model", allow_custom_value=True,
@@ -102,9 +362,9 @@ def build_diffusion_tab(registry, settings) -> None:
     with gr.Accordion("Compare schedulers: same seed, same starting noise, same number of model evaluations",
                       open=False):
         with gr.Row():
-            cmp_scheds = gr.CheckboxGroup(list(engine.SCHEDULERS), value=["DDIM", "DPM-Solver++ 2M", "Heun"],
+            cmp_scheds = gr.CheckboxGroup(list(engine.SCHEDULERS), value=list(COMPARE_DEFAULTS["schedulers"]),
                                           label="Schedulers (up to 3)", elem_id="diff-cmp-schedulers")
-            cmp_nfe = gr.Slider(2, min(100, max_steps), value=10, step=1,
+            cmp_nfe = gr.Slider(2, min(100, max_steps), value=COMPARE_DEFAULTS["nfe_budget"], step=1,
                                 label="Model evaluations per image (NFE, before guidance)", elem_id="diff-cmp-nfe")
             cmp_btn = gr.Button("Compare", elem_id="diff-compare")
         with gr.Row():
@@ -133,308 +393,20 @@ def build_diffusion_tab(registry, settings) -> None:
         python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="diff-python")
         apply_btn = gr.Button("Apply this recipe to the controls", elem_id="diff-apply")
 
-    # --- helpers ------------------------------------------------------------------------------------
-    def bundle_for(key):
-        return family_bundle(registry, key, "diffusion", "diffusion model")
-
-    def judge_for(bundle):
-        if judge_key and bundle.in_channels == 1 and bundle.num_classes == 10 and bundle.sample_size in (28, 32):
-            return registry.get(judge_key).model
-        return None
-
-    def params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value) -> dict:
-        return {"scheduler": sched_name, "steps": n_steps, "guidance": w, "digit": digit_value, "batch": n_batch,
-                "eta": eta_value}
-
-    def panels(run: engine.DiffusionRun, k: int):
-        s = _scale_for(run)
-        return (_grid(run.x_t[k], scale=s), _grid(run.x0_hat[k], scale=s), _eps_grid(run.eps_hat[k], scale=s))
-
-    def schedule_image(run, k):
-        return figure_to_image(schedule_plot(run.schedule, run.timesteps, k))
-
-    def guidance_panel(run: engine.DiffusionRun, k: int):
-        if run.eps_cond is None:
-            return None, N_(f"Step {k + 1} (t = {run.timesteps[k]:.0f}): this run made one prediction per step (w = "
-                            f"{run.guidance:g}, or no digit), so there is nothing to compare. Set guidance w to e.g. 3 "
-                            "and run again.")
-        v = run.guidance_view(k)
-        n = min(4, run.x_t.shape[1])
-        cells = []
-        for i in range(n):
-            cells += [(v["cond"][0][i] + 1) / 2, (v["uncond"][0][i] + 1) / 2, (v["guided"][0][i] + 1) / 2]
-            cells += [(e[1][i] / 4 + 0.5).clamp(0, 1) for e in (v["cond"], v["uncond"], v["guided"])]
-        img = image_grid(torch.stack(cells), 6, scale=_scale_for(run))
-        gap = (v["cond"][1][:n] - v["uncond"][1][:n]).pow(2).mean().sqrt().item()
-        return img, N_(f"Step {k + 1} (t = {run.timesteps[k]:.0f}), w = {run.guidance:g}: RMS difference between the "
-                       f"conditional and unconditional ε̂ = {gap:.3f}; the guided ε̂ moves {run.guidance:g}× that far "
-                       f"from the unconditional one.")
-
-    def scrub_outputs(run, k):
-        xt, x0, eps = panels(run, k)
-        g_img, g_note = guidance_panel(run, k)
-        return xt, x0, eps, schedule_image(run, k), g_img, g_note
-
-    def result_items(bundle, run):
-        j = judge_for(bundle)
-        images = run.images
-        pred = conf = None
-        if j is not None:
-            pred, conf, _ = j.judge(images)
-        items = []
-        for i, s in enumerate(run.seeds):
-            label = run.labels[i]
-            caption = N_(f"seed {s}") + " · " + (N_("no class") if label is None else N_(f"asked {label}"))
-            if pred is not None:
-                p, c = int(pred[i]), float(conf[i])
-                caption += " · " + (N_(f"judge {p} ({c:.0%}) ✗") if label is not None and p != label
-                                    else N_(f"judge {p} ({c:.0%})"))
-            items.append((to_pil((images[i] + 1) / 2, scale=_scale_for(run)), caption))
-        return items
-
-    def recipe_of(key, run) -> Recipe:
-        p = dict(run.settings)
-        return Recipe(family="diffusion", action="run", model=key, params=p, seed=run.seeds[0])
-
-    # --- handlers -----------------------------------------------------------------------------------
-    @GPU
-    @user_errors
-    def diffusion_run(model=default_model, scheduler=DEFAULTS["scheduler"], steps=DEFAULTS["steps"], eta=0.0,
-                      digit="any", guidance_scale=DEFAULTS["guidance"], seed=0, batch_size=1):
-        """Run the reverse process, streaming x_t | x̂₀ | ε̂ as it goes; then the result, the scrubber at the last
-        step, the schedule plot, the guidance view and the recipe. Every argument has a default.
-
-        Args:
-            model: a diffusion model key (built-in, or a Hub id / local folder that was added).
-            scheduler: the diffusers scheduler ("DDPM", "DDIM", "DPM-Solver++ 2M", "Euler", "Euler ancestral",
-                "Heun", "UniPC").
-            steps: denoising steps.
-            eta: DDIM's noise (0 = deterministic, 1 = as noisy as DDPM); other schedulers ignore it.
-            digit: the class to draw, "0".."9"; "any" lets each seed draw one; "none" = unconditional.
-            guidance_scale: classifier-free guidance w (0 ignores the digit, 1 = plain conditional).
-            seed: image i uses seed + i; -1 draws a fresh seed.
-            batch_size: images drawn at once.
-        """
-        key, sched_name, n_steps, eta_value, digit_value, w, seed_value, n_batch = (
-            model, scheduler, steps, eta, digit, guidance_scale, seed, batch_size)
-        bundle = bundle_for(key)
-        seed_value = engine.resolve_seed(seed_value)
-        params = params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value)
-        every = None
-        s = _scale_for(bundle.sample_size)
-        for k, total, out in engine.iterate(bundle, seed=seed_value, max_steps=max_steps, max_batch=max_batch,
-                                            **params):
-            if isinstance(out, engine.DiffusionRun):
-                run = out
-                break
-            every = every or max(1, math.ceil(total / 50))  # at most ~50 previews per run
-            if k == 1 or k % every == 0:
-                yield (N_(f"step {k} of {total}") + f" · t = {out['t']:.0f}", _grid(out["x_t"], scale=s),
-                       _grid(out["x0_hat"], scale=s), _eps_grid(out["eps_hat"], scale=s),
-                       *[gr.skip()] * 8)
-        last = run.steps - 1
-        xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(run, last)
-        recipe = recipe_of(key, run)
-        guided = N_(" (two per step: guidance)") if run.eps_cond is not None else ""
-        summary = N_(f"**Done**: {run.steps} steps of {run.scheduler}, **{run.nfe} model evaluations per image**"
-                     f"{guided}, w = {run.guidance:g}, seeds {run.seeds[0]}..{run.seeds[-1]}.")
-        yield (summary, xt, x0, eps, gr.Slider(minimum=1, maximum=max(run.steps, 2), value=run.steps, step=1),
-               sched_img, result_items(bundle, run), run, g_img, g_note, recipe.to_json(), recipe.to_python())
-
-    @user_errors
-    def diffusion_step(run, k):
-        """The scrubber: show step k of the kept run (nothing is recomputed)."""
-        if run is None:
-            raise StudioError("Run the reverse process first; the scrubber shows the steps of the last run.")
-        k = engine.check_number("step", k, 1, run.steps, whole=True) - 1
-        return scrub_outputs(run, k)
-
-    @GPU
-    @user_errors
-    def diffusion_compare(model=default_model, schedulers=("DDIM", "DPM-Solver++ 2M", "Heun"), nfe_budget=10,
-                          eta=0.0, digit="any", guidance_scale=DEFAULTS["guidance"], seed=0, batch_size=1, quiz=False):
-        """The same seed and starting noise through up to three schedulers at an equal number of model evaluations.
-
-        Args:
-            model: a diffusion model key.
-            schedulers: one to three scheduler names.
-            nfe_budget: model evaluations per image (before guidance) each scheduler may spend; Heun spends two
-                per step.
-            eta: DDIM's noise.
-            digit: the class to draw, "0".."9", "any" or "none".
-            guidance_scale: classifier-free guidance w.
-            seed: the shared seed; -1 draws a fresh one.
-            batch_size: images per scheduler.
-            quiz: shuffle the strips and hide which scheduler made each until diffusion_reveal.
-        """
-        key, names, budget, eta_value, digit_value, w, seed_value, n_batch, hide = (
-            model, schedulers, nfe_budget, eta, digit, guidance_scale, seed, batch_size, quiz)
-        bundle = bundle_for(key)
-        if not names:
-            raise StudioError("Tick one to three schedulers to compare.")
-        if isinstance(names, str):
-            names = [names]
-        runs = engine.compare(bundle, seed=engine.resolve_seed(seed_value), schedulers=list(names), nfe_budget=budget,
-                              guidance=w, digit=digit_value, batch=n_batch, eta=eta_value, max_steps=max_steps,
-                              max_batch=max_batch)
-        items = []
-        for r in runs:
-            cols = sorted({round(i * (r.steps - 1) / 7) for i in range(8)})
-            n = min(4, r.x_t.shape[1])
-            cells = []
-            for i in range(n):
-                cells += [(r.x0_hat[c][i].float() + 1) / 2 for c in cols] + [(r.images[i] + 1) / 2]
-            img = image_grid(torch.stack(cells), len(cols) + 1, scale=_scale_for(r))
-            items.append((img, N_(f"{r.scheduler}: {r.steps} steps") + " · "
-                          + N_(f"{r.nfe} model evaluations per image")))
-        same = N_("checked: identical") if all(torch.equal(runs[0].x_T, r.x_T) for r in runs) else N_("NOT identical")
-        note = (N_(f"All runs start from the same x_T ({same}) with seed {runs[0].seeds[0]}; Heun spends two "
-                   f"evaluations per step, so it gets half the steps.") + "\n\n"
-                + " · ".join(N_(f"{r.scheduler}: NFE {r.nfe}") for r in runs))
-        if not hide:
-            return items, note, None
-        # quiz: shuffle (with the run's seed, so a class sees the same order again) and hide the names
-        order = quiz_order(len(items), runs[0].seeds[0])
-        letters = "ABC"
-        answer = "\n".join(N_(f"**{letters[i]}** = {items[j][1]}") for i, j in enumerate(order))
-        hidden = [(items[j][0], N_(f"Strip {letters[i]}")) for i, j in enumerate(order)]
-        names_shown = ", ".join(sorted(r.scheduler for r in runs))
-        return hidden, N_(f"Which scheduler made which strip? The candidates: {names_shown}, all at "
-                          f"{runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
-
-    @user_errors
-    def diffusion_reveal(answer=None):
-        """The answer to this session's last quiz comparison: which scheduler made each strip. Needs a
-        diffusion_compare with quiz=True first."""
-        if not answer:
-            raise StudioError("Nothing to reveal yet. Run a comparison with the quiz box ticked (diffusion_compare "
-                              "with quiz=True) first, then press Reveal.")
-        return answer
-
-    @user_errors
-    def diffusion_forward(model=default_model, heldout_index=0, timestep=250, seed=0):
-        """q(x_t | x₀) on a held-out MNIST digit at fixed t and at the chosen t.
-
-        Args:
-            model: a diffusion model key (its noise schedule is used).
-            heldout_index: which held-out digit, 0..999 (MNIST images 9000..9999).
-            timestep: the t to show last, 0..T-1.
-            seed: the seed of the one noise ε used at every t; -1 draws a fresh one.
-        """
-        from studio.vae.engine import heldout_digit
-
-        index, t_value, seed_value = heldout_index, timestep, seed
-        bundle = bundle_for(model)
-        x, label, mnist_index = heldout_digit(index)
-        x0 = F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0)  # (1, 1, 32, 32) in [-1, 1], as the model was trained
-        if bundle.sample_size != 32:
-            x0 = F.interpolate(x0, size=(bundle.sample_size,) * 2, mode="bilinear", align_corners=False)
-        x0 = x0[0].expand(bundle.in_channels, -1, -1)  # grey digit for a colour model
-        T = int(engine.make_scheduler(bundle, "DDPM").config.num_train_timesteps)
-        t_value = engine.check_number("t", t_value, 0, T - 1, whole=True)
-        ts = [t for t in FORWARD_TS if t < T] + [t_value]
-        out = engine.forward_process(bundle, seed=engine.resolve_seed(seed_value), x0=x0, timesteps=ts)
-        strip = image_grid(((out["x_t"] + 1) / 2).clamp(0, 1), len(ts), scale=_scale_for(bundle.sample_size))
-        ab = out["alpha_bar"][-1]
-        note = N_(f"Digit {label} (MNIST #{mnist_index}). At t = {t_value}: x_t = √ᾱ_t·x₀ + √(1−ᾱ_t)·ε = "
-                  f"**{math.sqrt(ab):.3f}**·x₀ + **{math.sqrt(1 - ab):.3f}**·ε, ᾱ_t = {ab:.4f}, SNR = ᾱ/(1−ᾱ) = "
-                  f"{out['snr'][-1]:.3g}. One ε (from the seed) is used for every t, so you see the same noise grow.")
-        return strip, note
-
-    @user_errors
-    def diffusion_export(model=default_model, run=None):
-        """This session's last run as a GIF (x_t | x̂₀ per step) and a PNG strip; file paths. Needs a
-        diffusion_run first.
-
-        Args:
-            model: the diffusion model key of that run.
-        """
-        if run is None:
-            raise StudioError("Run the reverse process first (diffusion_run); export saves this session's last run.")
-        folder = Path(tempfile.mkdtemp(prefix="diffusion-export-"))
-        s = _scale_for(run)
-        frames = []
-        for k in range(run.steps):
-            frames.append(image_grid(torch.cat([(run.x_t[k].float() + 1) / 2, (run.x0_hat[k].float() + 1) / 2]),
-                                     run.x_t.shape[1], scale=s))
-        final = image_grid(torch.cat([(run.images + 1) / 2] * 2), run.x_t.shape[1], scale=s)
-        frames += [final] * 8  # hold the result
-        gif = write_gif(frames, folder / "diffusion-run.gif", duration_ms=max(40, min(200, 4000 // run.steps)))
-        cols = sorted({round(i * (run.steps - 1) / 9) for i in range(10)})
-        n = min(4, run.x_t.shape[1])
-        cells = []
-        for i in range(n):
-            cells += [(run.x_t[c][i].float() + 1) / 2 for c in cols] + [(run.images[i] + 1) / 2]
-            cells += [(run.x0_hat[c][i].float() + 1) / 2 for c in cols] + [(run.images[i] + 1) / 2]
-        png = folder / "diffusion-strip.png"
-        image_grid(torch.stack(cells).clamp(0, 1), len(cols) + 1, scale=s).save(png)
-        return gif, str(png)
-
-    @GPU
-    @user_errors
-    def diffusion_add_model(source=""):
-        """Add a diffusion model by Hugging Face Hub id (a DDPM-format UNet2DModel + scheduler, e.g.
-        google/ddpm-cifar10-32) or a local folder in that format, load it, and select it.
-
-        Args:
-            source: the Hub id or the folder's path (safetensors weights only).
-        """
-        spec, bundle = add_model(registry, "diffusion", source)
-        # an unconditional model (e.g. google/ddpm-cifar10-32) takes no digit: say so in the control
-        return gr.update(choices=registry.keys("diffusion"), value=spec.key), digit_for(bundle.num_classes, "any")
-
-    def digit_for(num_classes, current):
-        """The Digit control's value for a model: 'none' for an unconditional one; a conditional one keeps the
-        user's choice unless it was 'none'."""
-        if num_classes == 0:
-            return "none"
-        return "any" if current == "none" else gr.skip()
-
-    @user_errors
-    def model_changed(key, current):
-        """Picking a model sets the controls to what it can do (an unconditional model takes no digit)."""
-        if not key or key not in registry.keys("diffusion"):
-            return gr.skip()
-        classes = num_classes_of(registry, key)
-        return gr.skip() if classes is None else digit_for(classes, current)
-
-    @user_errors
-    def diffusion_apply_recipe(recipe=""):
-        """Set every control from a diffusion/run recipe (JSON), as exported by diffusion_run.
-
-        Args:
-            recipe: the recipe's JSON text, as the Recipe box shows it.
-        """
-        r = Recipe.from_tab_box(recipe, family="diffusion", action="run", tab="Diffusion", verb="run")
-        registry.spec(r.model)
-        p = dict(DEFAULTS, digit="any", batch=1, eta=0.0) | r.params
-        engine.check_run(bundle_for(r.model), p["scheduler"], p["steps"], p["guidance"], p["batch"], p["eta"],
-                         max_steps=max_steps, max_batch=max_batch)
-        return (r.model, engine.scheduler_name(p["scheduler"]), p["steps"], p["eta"], str(p["digit"]), p["guidance"],
-                r.seed if r.seed is not None else -1, p["batch"])
-
-    def scheduler_changed(name):
-        if name not in engine.SCHEDULERS:
-            return gr.skip(), gr.skip()
-        uses_eta = name in engine.ETA_SCHEDULERS
-        return (N_(f"**{name}**: {engine.SCHEDULER_NOTES[name]}"),
-                gr.update(interactive=uses_eta, info=None if uses_eta else "used by DDIM: 0 = deterministic, 1 = as noisy as DDPM"))
-
     # --- wiring -------------------------------------------------------------------------------------
     controls = [model, scheduler, steps, eta, digit, guidance, seed, batch]
-    run_event = run_btn.click(
-        diffusion_run, controls,
+    run_event = run_btn.click(wired(diffusion_run, ctx, gpu=True), controls,
         [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note, recipe_json,
          python_code], api_name="diffusion_run", concurrency_id=HEAVY)
     stop_btn.click(None, None, None, cancels=[run_event], api_visibility="private")
-    scrub.change(diffusion_step, [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
+    scrub.change(wired(diffusion_step, ctx), [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")
-    cmp_btn.click(diffusion_compare, [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
+    cmp_btn.click(wired(diffusion_compare, ctx, gpu=True), [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
                   [cmp_gallery, cmp_note, quiz_answer], api_name="diffusion_compare", concurrency_id=HEAVY)
-    reveal_btn.click(diffusion_reveal, quiz_answer, cmp_note, api_name="diffusion_reveal")
-    fwd_btn.click(diffusion_forward, [model, fwd_index, fwd_t, seed], [fwd_strip, fwd_note], api_name="diffusion_forward")
-    export_btn.click(diffusion_export, [model, run_state], [gif_file, png_file], api_name="diffusion_export")
-    apply_btn.click(diffusion_apply_recipe, recipe_json, controls, api_name="diffusion_apply_recipe")
-    hub_btn.click(diffusion_add_model, hub_id, [model, digit], api_name="diffusion_add_model", concurrency_id=HEAVY)
-    model.change(model_changed, [model, digit], digit, api_visibility="private")
+    reveal_btn.click(wired(diffusion_reveal, ctx), quiz_answer, cmp_note, api_name="diffusion_reveal")
+    fwd_btn.click(wired(diffusion_forward, ctx), [model, fwd_index, fwd_t, seed], [fwd_strip, fwd_note], api_name="diffusion_forward")
+    export_btn.click(wired(diffusion_export, ctx), [model, run_state], [gif_file, png_file], api_name="diffusion_export")
+    apply_btn.click(wired(diffusion_apply_recipe, ctx), recipe_json, controls, api_name="diffusion_apply_recipe")
+    hub_btn.click(wired(diffusion_add_model, ctx, gpu=True), hub_id, [model, digit], api_name="diffusion_add_model", concurrency_id=HEAVY)
+    model.change(wired(model_changed, ctx), [model, digit], digit, api_visibility="private")
     scheduler.change(scheduler_changed, scheduler, [sched_note, eta], api_visibility="private")

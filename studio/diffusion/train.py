@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from studio.cards import command_line, machine_description, write_model_card
 from studio.config import REPO_ROOT
 from studio.data import default_data_dir, load_mnist
+from studio.ema import ema_update
 
 log = logging.getLogger("studio.diffusion.train")
 KEY = "mnist-ddpm"
@@ -62,12 +63,6 @@ def mnist_32(split: str, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
     """MNIST digits as (N, 1, 32, 32) in [-1, 1] (background -1), and labels."""
     x, y = load_mnist(split, data_dir)
     return F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0), y
-
-
-@torch.no_grad()
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.lerp_(pm, 1 - decay)
 
 
 def save(unet, scheduler, out: Path) -> None:

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import torch
@@ -61,7 +60,3 @@ def bernoulli_neg_elbo(recon_logits: torch.Tensor, x: torch.Tensor, mu: torch.Te
     kl = 0.5 * (mu.pow(2) + logvar.exp() - 1 - logvar).sum(1)  # (B,)
     return rec + kl
 
-
-def uniform_nats(vocab_size: int) -> float:
-    """What a uniform model over ``vocab_size`` symbols scores per symbol: ln V."""
-    return math.log(vocab_size)

@@ -16,6 +16,7 @@ import itertools
 
 import torch
 
+from studio.checks import number, whole_number
 from studio.device import make_generator, resolve_seed
 from studio.latent import lerp, path_t, slerp
 from studio.recipe import engine_action
@@ -39,9 +40,8 @@ def check_digit(digit) -> int | None:
 def check_truncation(truncation: str, threshold: float, psi: float) -> None:
     if truncation not in TRUNCATIONS:
         raise ValueError(f"truncation must be one of {', '.join(TRUNCATIONS)}, got {truncation!r}.")
-    for name, v, lo, hi in (("threshold", threshold, 0.1, 4.0), ("psi", psi, 0.0, 1.0)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or not lo <= v <= hi:
-            raise ValueError(f"{name} must be a number in [{lo}, {hi}], got {v!r}.")
+    number("threshold", threshold, 0.1, 4.0)
+    number("psi", psi, 0.0, 1.0)
 
 
 def seed_latent(seed: int, z_dim: int, *, truncation: str = "none", threshold: float = 2.0, psi: float = 1.0,
@@ -103,8 +103,7 @@ def grid(bundle, *, seed: int | None = 0, n: int = 4, digit: str = "any", trunca
     Returns a dict: ``images`` (n², 1, 28, 28) in [0, 1], ``seeds``, ``labels`` asked for, ``judge_pred``,
     ``judge_conf``, ``diversity`` (mean pairwise RMS distance), ``latent_norms``.
     """
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 8:
-        raise ValueError(f"n (grid side) must be a whole number in [1, 8], got {n!r}.")
+    n = whole_number("n (grid side)", n, 1, 8)
     d = check_digit(digit)
     check_truncation(truncation, threshold, psi)
     seed = resolve_seed(seed)
@@ -127,8 +126,7 @@ def interpolate(bundle, *, seed: int | None = 0, seed_b: int = 1, steps: int = 8
                 truncation: str = "none", threshold: float = 2.0, psi: float = 0.7, judge=None) -> dict:
     """Strips from seed A to seed B by lerp and by slerp. With ``digit="any"`` the class embedding is
     interpolated too, so one digit morphs into another."""
-    if isinstance(steps, bool) or not isinstance(steps, int) or not 2 <= steps <= 32:
-        raise ValueError(f"steps must be a whole number in [2, 32], got {steps!r}.")
+    steps = whole_number("steps", steps, 2, 32)
     d = check_digit(digit)
     check_truncation(truncation, threshold, psi)
     seed, seed_b = resolve_seed(seed), resolve_seed(seed_b)
@@ -166,9 +164,7 @@ def walk(bundle, *, seed: int | None = 0, stops: int = 4, frames_per_leg: int = 
 
     Returns ``frames`` (stops × frames_per_leg, 1, 28, 28) in [0, 1] and the ``seeds`` visited.
     """
-    for name, v, lo, hi in (("stops", stops, 2, 16), ("frames_per_leg", frames_per_leg, 2, 60)):
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise ValueError(f"{name} must be a whole number in [{lo}, {hi}], got {v!r}.")
+    stops, frames_per_leg = whole_number("stops", stops, 2, 16), whole_number("frames_per_leg", frames_per_leg, 2, 60)
     d = check_digit(digit)
     check_truncation(truncation, threshold, psi)
     seed = resolve_seed(seed)

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import gradio as gr
 
+from studio.checks import whole_number
 from studio.errors import StudioError
 from studio.gan import engine
 from studio.i18n import N_, T_
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, shared_args, user_errors
+from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, shared_args, user_errors
 
 TRUNCATION_NOTE = (
     "**Truncation: fidelity versus diversity.** The generator learned from latents drawn from N(0, I). Latents "
@@ -34,7 +35,7 @@ def build_gan_tab(registry, settings) -> None:
     keys = registry.keys("gan")
     default_model = next((s.key for s in registry.specs("gan") if s.builtin), keys[0] if keys else None)
     judge_key = next((s.key for s in registry.specs("judge")), None)
-    max_side = min(8, int(getattr(settings, "max_grid", 8)))
+    max_side = min(8, settings.max_grid)  # the GAN grid is at most 8×8 (studio.config)
     gr.Markdown("Every image below comes from one **seed**: the seed fixes the random latent vector z the "
                 "generator turns into a digit. Same seed, same digit, on any machine. Under each image, the "
                 "digit judge (a separate classifier) says what it sees.")
@@ -87,9 +88,7 @@ def build_gan_tab(registry, settings) -> None:
         return registry.get(judge_key).model if judge_key else None
 
     def as_int(name, v):
-        if v is None or isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or float(v) != int(v):
-            raise StudioError(f"{name} must be a whole number, got {v!r}.")
-        return int(v)
+        return whole_number(name, v)
 
     @GPU
     @user_errors

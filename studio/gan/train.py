@@ -26,20 +26,13 @@ import torch.nn.functional as F
 from studio.cards import command_line, machine_description, write_model_card
 from studio.config import REPO_ROOT
 from studio.data import default_data_dir, load_mnist
+from studio.ema import ema_update
 from studio.gan.model import Discriminator, Generator
 from studio.plots import image_grid, loss_curves
 
 log = logging.getLogger("studio.gan.train")
 KEY = "mnist-dcgan"
 SNAPSHOT_FRACTIONS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
-
-
-@torch.no_grad()
-def ema_update(ema: torch.nn.Module, model: torch.nn.Module, decay: float) -> None:
-    for pe, pm in zip(ema.parameters(), model.parameters()):
-        pe.lerp_(pm, 1 - decay)
-    for be, bm in zip(ema.buffers(), model.buffers()):
-        be.copy_(bm)
 
 
 def main(argv=None) -> None:

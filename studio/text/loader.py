@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from studio.registry import Bundle
+from studio.loading import Bundle
 
 
 @dataclass

@@ -13,7 +13,7 @@ from studio.recipe import Recipe
 from studio.spaces_compat import GPU
 from studio.text import engine
 from studio.text.engine import PRESETS, DecodeSettings
-from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, user_errors
+from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, user_errors
 
 SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",

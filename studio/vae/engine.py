@@ -13,112 +13,13 @@ import weakref
 import numpy as np
 import torch
 
-from studio.i18n import N_
-from studio.data import load_mnist
+from studio.data import heldout_digit, load_mnist  # noqa: F401 (load_mnist: the tests' fixture data)
+from studio.checks import number, whole_number
 from studio.device import make_generator, randn, resolve_seed
 from studio.latent import lerp, path_t, slerp
 from studio.recipe import engine_action
 
-METHODS = ("lerp", "slerp")
 SPACINGS = ("linear", "quantile")
-MAX_UPLOAD_PIXELS = 4096 * 4096
-
-
-def open_image(path, max_pixels: int = MAX_UPLOAD_PIXELS):
-    """Open an uploaded file as an image, with a clear message when it is not one (or is too large).
-
-    The size is checked from the header, before any pixel is decoded."""
-    from pathlib import Path
-
-    from PIL import Image, UnidentifiedImageError
-
-    name = Path(str(path)).name
-    try:
-        img = Image.open(path)
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise ValueError(f"{name} is not an image file the studio can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).") from None
-    except Image.DecompressionBombError:
-        raise ValueError(f"{name} is far too large; at most {max_pixels:,} pixels are accepted.") from None
-    if img.width * img.height > max_pixels:
-        raise ValueError(f"{name} is {img.width}×{img.height}; at most {max_pixels:,} pixels are accepted "
-                         f"(width × height).")
-    try:
-        img.load()
-    except (OSError, ValueError, SyntaxError):
-        raise ValueError(f"{name} is damaged or truncated: it could not be decoded as an image.") from None
-    return img
-
-
-def prepare_digit(image) -> tuple[torch.Tensor, np.ndarray]:
-    """Any image (PIL or array, any size, mode, background) -> (1, 1, 28, 28) in [0, 1] as MNIST was made:
-    ink white on black, cropped to the strokes, scaled to fit 20×20, centred by mass in 28×28.
-    Returns the tensor and the 28×28 array "as the model sees it". Raises ValueError for an empty image."""
-    from PIL import Image, ImageOps
-
-    if image is None:
-        raise ValueError("No image given: upload one, draw, or pick a held-out digit.")
-    if isinstance(image, np.ndarray):
-        arr = image
-        if arr.dtype != np.uint8:
-            arr = np.clip(arr * (255 if arr.max() <= 1 else 1), 0, 255).astype(np.uint8)
-        image = Image.fromarray(arr)
-    if image.width * image.height > MAX_UPLOAD_PIXELS:
-        raise ValueError(f"The image is {image.width}×{image.height}; at most {MAX_UPLOAD_PIXELS:,} pixels are accepted.")
-    if image.width < 4 or image.height < 4:
-        raise ValueError(f"The image is {image.width}×{image.height} pixels; it needs to be at least 4×4.")
-    ink = None
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        rgba = image.convert("RGBA")
-        alpha = np.asarray(rgba)[..., 3].astype(np.float32) / 255
-        if alpha.min() < 0.99:  # strokes on a transparent canvas (a sketch): alpha says where the ink is
-            gray = np.asarray(rgba.convert("L")).astype(np.float32) / 255
-            opaque = alpha > 0.5
-            dark_strokes = (gray[opaque].mean() if opaque.any() else 0.0) < 0.5
-            ink = alpha * (1 - gray) if dark_strokes else alpha * gray
-    if ink is None:
-        gray = np.asarray(ImageOps.exif_transpose(image).convert("L")).astype(np.float32) / 255
-        ink = 1 - gray if np.median(gray) > 0.5 else gray  # dark strokes on light paper: invert
-    if ink.max() - ink.min() < 0.1 or ink.max() < 0.2:
-        raise ValueError("The image is empty or all one shade: no strokes were found. Draw or upload a digit.")
-    ink = (ink - ink.min()) / (ink.max() - ink.min())
-    ys, xs = np.nonzero(ink > 0.2)
-    crop = ink[ys.min():ys.max() + 1, xs.min():xs.max() + 1]
-    h, w = crop.shape
-    scale = 20 / max(h, w)
-    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
-    small = np.asarray(Image.fromarray((crop * 255).astype(np.uint8)).resize((nw, nh), Image.LANCZOS)).astype(np.float32) / 255
-    canvas = np.zeros((28, 28), np.float32)
-    total = small.sum()
-    cy = (small.sum(1) * np.arange(nh)).sum() / total if total > 0 else nh / 2
-    cx = (small.sum(0) * np.arange(nw)).sum() / total if total > 0 else nw / 2
-    top = int(round(14 - cy))
-    left = int(round(14 - cx))
-    top, left = min(max(top, 0), 28 - nh), min(max(left, 0), 28 - nw)
-    canvas[top:top + nh, left:left + nw] = small
-    return torch.from_numpy(canvas)[None, None], canvas
-
-
-def heldout_digit(index: int = 0, digit: str | int | None = None, data_dir=None) -> tuple[torch.Tensor, int, int]:
-    """A held-out MNIST image (9000..9999): the ``index``-th of all, or of one ``digit``.
-    Returns (image (1, 1, 28, 28), its label, its MNIST index)."""
-    x, y = load_mnist("heldout", data_dir)
-    if isinstance(index, bool) or not isinstance(index, (int, float)) or index != index or float(index) != int(index):
-        raise ValueError(f"index must be a whole number, got {index!r}.")
-    index = int(index)
-    pool = torch.arange(len(y))
-    if isinstance(digit, str) and digit.strip() in ("", "any"):
-        digit = None
-    if digit is not None:
-        text = str(digit).strip() if isinstance(digit, (str, int)) and not isinstance(digit, bool) else ""
-        if not (text.isdigit() and len(text) == 1):
-            raise ValueError(f"digit must be 0..9 or 'any', got {digit!r}.")
-        d = int(text)
-        pool = torch.nonzero(y == d).flatten()
-    if not 0 <= index < len(pool):
-        what = N_(f"held-out images of digit {digit}") if digit not in (None, "", "any") else N_("held-out images")
-        raise ValueError(f"index must be in [0, {len(pool) - 1}] ({len(pool)} {what}), got {index}.")
-    i = int(pool[index])
-    return x[i:i + 1], int(y[i]), 9000 + i
 
 
 def _device(model):
@@ -141,10 +42,25 @@ def decode(model, z: torch.Tensor) -> torch.Tensor:
     return model.decode_images(z.to(dev, dt)).float().cpu()
 
 
+def stack_digits(*images: torch.Tensor) -> torch.Tensor:
+    """Digits, each (k, 1, 28, 28), as one batch (sum of k, 1, 28, 28): the endpoints and corners a view uses."""
+    bad = [tuple(x.shape) for x in images if x.dim() != 4 or tuple(x.shape[1:]) != (1, 28, 28)]
+    if bad:
+        raise ValueError(f"digits are (k, 1, 28, 28) images, got shapes {bad}.")
+    return torch.cat(images)
+
+
+@torch.no_grad()
+def decode_points(model, points: list) -> torch.Tensor:
+    """Latent points given as lists of numbers (a click on the 2-D map) -> images (N, 1, 28, 28) in [0, 1]."""
+    z = torch.tensor(points, dtype=torch.float32)
+    if z.dim() != 2 or z.shape[1] != model.latent_dim:
+        raise ValueError(f"points are lists of {model.latent_dim} numbers, got shape {tuple(z.shape)}.")
+    return decode(model, z)
+
+
 def _steps(n, lo=2, hi=16, name="steps"):
-    if isinstance(n, bool) or not isinstance(n, (int, float)) or n != n or float(n) != int(n) or not lo <= n <= hi:
-        raise ValueError(f"{name} must be a whole number in [{lo}, {hi}], got {n!r}.")
-    return int(n)
+    return whole_number(name, n, lo, hi)
 
 
 def endpoint_tensor(spec: dict, data_dir=None) -> torch.Tensor:
@@ -235,8 +151,7 @@ def latent_map(bundle, *, seed=None, n: int = 15, extent: float = 3.0, spacing: 
     n = _steps(n, 4, 30, "n")
     if spacing not in SPACINGS:
         raise ValueError(f"spacing must be one of {', '.join(SPACINGS)}, got {spacing!r}.")
-    if isinstance(extent, bool) or not isinstance(extent, (int, float)) or not 0.5 <= extent <= 5:
-        raise ValueError(f"extent must be a number in [0.5, 5], got {extent!r}.")
+    extent = number("extent", extent, 0.5, 5)
     if spacing == "linear":
         axis = torch.linspace(-extent, extent, n)
     else:  # Gaussian quantiles: equal prior mass between neighbouring grid lines
@@ -276,7 +191,8 @@ def reconstruct(bundle, *, seed: int | None = 0, images: torch.Tensor, samples: 
     eps = randn((samples, mu.shape[1]), generator=make_generator(resolve_seed(seed)))
     z = torch.cat([mu, mu + sigma * eps])  # (1 + S, D)
     out = decode(model, z)
-    return {"input": images[:1], "mean": out[:1], "samples": out[1:], "mu": mu[0].tolist(), "sigma": sigma[0].tolist()}
+    return {"input": images[:1], "mean": out[:1], "samples": out[1:], "mu": mu[0].tolist(), "sigma": sigma[0].tolist(),
+            "row": torch.cat([images[:1].cpu(), out])}  # input, mean, samples: the row the tab shows
 
 
 @engine_action("vae", "sample")

@@ -9,11 +9,12 @@ from pathlib import Path
 import gradio as gr
 
 from studio.i18n import N_
+from studio.data import heldout_digit, open_image, prepare_digit
 from studio.errors import StudioError
 from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif
 from studio.recipe import Recipe
 from studio.spaces_compat import GPU
-from studio.ui_common import HEAVY, add_model, add_model_box, family_bundle, shared_args, user_errors
+from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, shared_args, user_errors
 from studio.vae import engine
 
 SOURCES = ["held-out digit", "upload", "draw"]
@@ -60,8 +61,7 @@ def build_vae_tab(registry, settings) -> None:
     default_wide = next((s.key for s in registry.specs("vae") if s.builtin and "2d" not in s.key), None) or \
         (mnist_keys[0] if mnist_keys else None)
     default_2d = next((s.key for s in registry.specs("vae") if s.builtin and "2d" in s.key), None)
-    max_side = int(getattr(settings, "max_grid", 16))
-    max_pixels = int(getattr(settings, "max_upload_pixels", engine.MAX_UPLOAD_PIXELS))
+    max_side, max_pixels = settings.max_grid, settings.max_upload_pixels
     gr.Markdown("A VAE squeezes each digit into a small latent vector z and decodes z back into a digit. Pick two "
                 "digits (from the held-out set, an upload, or your own drawing) and walk between their latents.")
     with gr.Row():
@@ -138,18 +138,18 @@ def build_vae_tab(registry, settings) -> None:
         """(image tensor (1, 1, 28, 28), description) for one endpoint."""
         try:
             if source == "held-out digit":
-                x, _, _ = engine.heldout_digit(index, digit)
+                x, _, _ = heldout_digit(index, digit)
                 return x, {"heldout": {"index": int(index), "digit": digit}}
             if source == "upload":
                 if upload is None:
                     raise ValueError("no image uploaded")
-                x, _ = engine.prepare_digit(engine.open_image(upload, max_pixels))
+                x, _ = prepare_digit(open_image(upload, max_pixels))
                 return x, engine.pixels_spec(x)
             if source == "draw":
                 img = sketch.get("composite") if isinstance(sketch, dict) else sketch
                 if img is None:
                     raise ValueError("the sketch is empty: draw a digit first")
-                x, _ = engine.prepare_digit(img)
+                x, _ = prepare_digit(img)
                 return x, engine.pixels_spec(x)
         except ValueError as err:
             raise StudioError(f"Endpoint {name}: {err}") from None
@@ -158,9 +158,7 @@ def build_vae_tab(registry, settings) -> None:
     def two_endpoints(a, b):
         xa, da = endpoint("A", *a)
         xb, db = endpoint("B", *b)
-        import torch
-
-        return torch.cat([xa, xb]), [da, db]
+        return engine.stack_digits(xa, xb), [da, db]
 
     def recipe(action, key, params):
         r = Recipe(family="vae", action=action, model=key, params=params, seed=None)
@@ -209,12 +207,10 @@ def build_vae_tab(registry, settings) -> None:
         """
         key, n, cd, ci, dd, di = model, grid_side, corner_c_digit, corner_c_index, corner_d_digit, corner_d_index
         endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
-        import torch
-
         images, _ = two_endpoints(endpoint_values[:5], endpoint_values[5:])
-        xc, _, _ = engine.heldout_digit(ci, cd)
-        xd, _, _ = engine.heldout_digit(di, dd)
-        out = engine.corner_grid(bundle_for(key), images=torch.cat([images, xc, xd]), n=int(n))
+        xc, _, _ = heldout_digit(ci, cd)
+        xd, _, _ = heldout_digit(di, dd)
+        out = engine.corner_grid(bundle_for(key), images=engine.stack_digits(images, xc, xd), n=int(n))
         return image_grid(out["images"], int(n), scale=2)
 
     @GPU
@@ -271,9 +267,7 @@ def build_vae_tab(registry, settings) -> None:
         z = click_to_z(geom, float(evt.index[0]), float(evt.index[1]))
         if z is None:
             return gr.skip(), N_("Click inside the map.")
-        import torch
-
-        img = engine.decode(bundle_for(key).model, torch.tensor([z]))
+        img = engine.decode_points(bundle_for(key).model, [z])
         return to_pil(img[0], scale=5), N_(f"Decoded z = ({z[0]:.2f}, {z[1]:.2f})")
 
     @GPU
@@ -290,9 +284,7 @@ def build_vae_tab(registry, settings) -> None:
         key, seed_value = model, seed
         x, _ = endpoint("A", a_source, a_digit, a_index, a_upload, a_sketch)
         out = engine.reconstruct(bundle_for(key), seed=engine.resolve_seed(seed_value), images=x, samples=6)
-        import torch
-
-        row = torch.cat([out["input"], out["mean"], out["samples"]])
+        row = out["row"]
         mu = ", ".join(f"{v:.2f}" for v in out["mu"][:8])
         sg = ", ".join(f"{v:.2f}" for v in out["sigma"][:8])
         more = " …" if len(out["mu"]) > 8 else ""
@@ -329,7 +321,7 @@ def build_vae_tab(registry, settings) -> None:
                               "folder saved with AutoencoderKL.save_pretrained) in the box above.")
         bundle = family_bundle(registry, key, "vae", "photo autoencoder (AutoencoderKL)",
                                loader_prefix="diffusers-autoencoderkl")
-        out = engine.interpolate_photos(bundle, images=[engine.open_image(a, max_pixels), engine.open_image(b, max_pixels)], steps=6)
+        out = engine.interpolate_photos(bundle, images=[open_image(a, max_pixels), open_image(b, max_pixels)], steps=6)
         return out["lerp"], out["slerp"]
 
     @GPU

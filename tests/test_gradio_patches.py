@@ -1,4 +1,5 @@
-"""The file-cache race fix: a result image written again while it is being read is never seen partial."""
+"""The Gradio patches (studio/ui/patches.py): each patched Gradio function is the one they were checked against,
+and the file-cache race fix: a result image written again while it is being read is never seen partial."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 import numpy as np
 from PIL import Image
 
-from studio import gradio_fixes
+from studio.ui import patches
 
 
 def hammer(save, cache_dir, rounds: int = 300) -> list[int]:
@@ -33,21 +34,21 @@ def hammer(save, cache_dir, rounds: int = 300) -> list[int]:
     return short
 
 
-def test_gradio_fixes_make_cache_writes_atomic(tmp_path):
+def test_patches_make_cache_writes_atomic(tmp_path):
     from gradio import processing_utils as pu
 
-    gradio_fixes.install()
+    patches.install_cache_writes()
     assert getattr(pu.save_pil_to_cache, "_studio_atomic", False)
     assert hammer(pu.save_pil_to_cache, tmp_path) == []  # every read saw the whole file
 
 
 def test_write_atomically_keeps_an_identical_file_and_replaces_a_different_one(tmp_path):
     path = tmp_path / "x.bin"
-    gradio_fixes.write_atomically(path, b"abc")
+    patches.write_atomically(path, b"abc")
     inode = path.stat().st_ino
-    gradio_fixes.write_atomically(path, b"abc")
+    patches.write_atomically(path, b"abc")
     assert path.stat().st_ino == inode and path.read_bytes() == b"abc"  # same bytes: left in place, touched
-    gradio_fixes.write_atomically(path, b"abcd")
+    patches.write_atomically(path, b"abcd")
     assert path.read_bytes() == b"abcd" and not list(tmp_path.glob(".x.bin.*"))  # no staging file left
 
 
@@ -56,7 +57,7 @@ def test_result_pngs_are_lossless_keep_gradios_metadata_and_use_the_fast_level(t
 
     from gradio import processing_utils as pu
 
-    gradio_fixes.install()
+    patches.install_cache_writes()
     img = Image.fromarray((np.random.default_rng(1).random((64, 80)) > 0.7).astype(np.uint8) * 255, mode="L")
     img.info["studio"] = "seed 3"  # text metadata: Gradio's own encoder keeps it, so must ours
     path = pu.save_pil_to_cache(img, str(tmp_path), format="png")
@@ -64,5 +65,22 @@ def test_result_pngs_are_lossless_keep_gradios_metadata_and_use_the_fast_level(t
     assert np.array_equal(np.asarray(back), np.asarray(img)) and back.text.get("studio") == "seed 3"
     slow = io.BytesIO()
     img.save(slow, "png", pnginfo=pu.get_pil_metadata(img), compress_level=6)
-    fast = gradio_fixes.encode_png(img)
+    fast = patches.encode_png(img)
     assert open(path, "rb").read() == fast and fast != slow.getvalue()
+
+
+def test_each_patched_gradio_function_is_the_one_the_patch_was_checked_against():
+    import gradio
+
+    changed = [name for name, digest in patches.PATCHED.items() if patches.source_digest(name) != digest]
+    assert not changed, (f"Gradio {gradio.__version__} changed {changed} since {patches.GRADIO_CHECKED}: re-check "
+                         "each patch in studio/ui/patches.py against the new source, then update its digest")
+
+
+def test_source_digest_tells_functions_apart_and_names_a_bad_path():
+    import pytest
+
+    assert patches.source_digest("gradio.blocks.Blocks.process_api") != patches.source_digest(
+        "gradio.blocks.Blocks.postprocess_data")
+    with pytest.raises(AttributeError):
+        patches.source_digest("gradio.blocks.Blocks.no_such_function")

@@ -161,3 +161,38 @@ def shared_args(*lines: str):
         return fn
 
     return decorate
+
+
+def bind(fn, ctx, **defaults):
+    """``fn(ctx, ...)`` as Gradio calls it: ``ctx`` (a tab's registry, limits and defaults) bound; the signature
+    and docstring are ``fn``'s without it, with ``defaults`` (e.g. the tab's model) as the defaults the API
+    page shows and a client fills in. ``ctx`` is never an argument of the call Gradio (or ZeroGPU's
+    ``spaces.GPU``, which pickles its arguments) sees."""
+    sig = inspect.signature(fn)
+    params = list(sig.parameters.values())
+    if not params or params[0].name != "ctx":
+        raise TypeError(f"{fn.__name__} takes the tab's context as its first argument, ctx")
+    params = [p.replace(default=defaults[p.name]) if p.name in defaults else p for p in params[1:]]
+    if inspect.isgeneratorfunction(fn):
+        def handler(*args, **kwargs):
+            yield from fn(ctx, *args, **kwargs)
+    else:
+        def handler(*args, **kwargs):
+            return fn(ctx, *args, **kwargs)
+    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
+        setattr(handler, attr, getattr(fn, attr))
+    handler.__signature__ = sig.replace(parameters=params)
+    return handler
+
+
+def wired(fn, ctx=None, *, gpu: bool = False):
+    """A tab's handler as its event calls it: bound to ``ctx`` when it takes one (its ``model`` defaulting to the
+    tab's, ``ctx.default_model``), its errors shown to the user (``user_errors``), and on ZeroGPU given a GPU
+    for the call (``gpu``)."""
+    from studio.spaces_compat import GPU
+
+    params = inspect.signature(fn).parameters
+    if next(iter(params), None) == "ctx":
+        fn = bind(fn, ctx, **({"model": ctx.default_model} if "model" in params else {}))
+    h = user_errors(fn)
+    return GPU(h) if gpu else h

@@ -6,7 +6,7 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.i18n import N_
-from studio.ui_common import HEAVY, format_metrics, user_errors
+from studio.ui.common import HEAVY, format_metrics, user_errors
 
 COLUMNS = ["model", "family", "origin", "loaded", "device", "dtype", "params (M)", "size (MB)", "load (s)",
            "quality", "description", "error"]

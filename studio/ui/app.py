@@ -1,0 +1,63 @@
+"""Builds the studio's Blocks from a registry. app.py and the tests both call ``build_studio``."""
+
+from __future__ import annotations
+
+import gradio as gr
+
+from studio import __version__
+from studio.config import Settings
+from studio.diffusion.tab import build_diffusion_tab
+from studio.gan.tab import build_gan_tab
+from studio.text.tab import build_text_tab
+from studio.ui import i18n, patches, share
+from studio.ui.common import CLOSE_TOASTS_JS
+from studio.ui.explain import explanation
+from studio.ui.models_tab import build_models_tab, memory_markdown, status_table
+from studio.vae.tab import build_vae_tab
+
+CSS = """
+#studio-title h1 { margin-bottom: 0; }
+"""
+
+
+def build_studio(registry, settings: Settings | None = None, *, localize: bool = True) -> gr.Blocks:
+    """The whole app: one tab per family plus the Models tab, all fed by ``registry``. ``localize``: show it
+    in the browser's language (English or Simplified Chinese, see studio/i18n.py and studio/ui/i18n.py)."""
+    settings = settings or Settings()
+    patches.install_cache_writes()
+    with gr.Blocks(title="Generative Studio") as demo:
+        gr.Markdown("# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
+                    "on models that run on this machine.", elem_id="studio-title")
+        gr.Markdown(f"*v{__version__}*", elem_id="studio-version")
+        with gr.Tabs(elem_id="studio-tabs") as tabs:
+            with gr.Tab("Text", id="text", elem_id="tab-text") as tab_text:
+                explanation("text")
+                build_text_tab(registry, settings)
+            with gr.Tab("VAE", id="vae", elem_id="tab-vae") as tab_vae:
+                explanation("vae")
+                build_vae_tab(registry, settings)
+            with gr.Tab("GAN", id="gan", elem_id="tab-gan") as tab_gan:
+                explanation("gan")
+                build_gan_tab(registry, settings)
+            with gr.Tab("Diffusion", id="diffusion", elem_id="tab-diffusion") as tab_diffusion:
+                explanation("diffusion")
+                build_diffusion_tab(registry, settings)
+            with gr.Tab("Models", id="models", elem_id="tab-models") as tab_models:
+                table, memory = build_models_tab(registry)
+        share.install(demo, tabs, {"text": tab_text, "vae": tab_vae, "gan": tab_gan, "diffusion": tab_diffusion,
+                                   "models": tab_models})
+        for tab in (tab_text, tab_vae, tab_gan, tab_diffusion, tab_models):  # one tab's error stays with it
+            tab.select(None, None, None, js=CLOSE_TOASTS_JS, api_visibility="private")
+        # Refresh the Models table whenever a page opens (it reflects loads made by other users too).
+        demo.load(lambda: (status_table(registry), memory_markdown(registry)), None, [table, memory],
+                  api_visibility="private")
+    patches.name_input_errors(demo)
+    if localize:
+        i18n.localize_blocks(demo)
+        patches.translate_events(demo)
+    return demo
+
+
+def launch_kwargs() -> dict:
+    """Arguments for ``demo.launch`` shared by app.py and the tests (Gradio 6: theme and css go here)."""
+    return {"theme": gr.themes.Soft(), "css": CSS, "i18n": i18n.gr_i18n(), "head": i18n.HEAD}

@@ -1,0 +1,242 @@
+"""Every change the studio makes to Gradio's own behaviour, in one place, each checked against one Gradio.
+
+The studio patches Gradio where Gradio's behaviour hurt a user and no setting changes it. Each patch names the
+Gradio functions it replaces or wraps in :data:`PATCHED`, with a digest of their source in the Gradio it was
+checked against (:data:`GRADIO_CHECKED`); ``tests/test_gradio_patches.py`` fails when an installed Gradio's
+source differs, so an upgrade is re-checked here rather than found broken in a classroom.
+
+1. **Cache writes** (:func:`install_cache_writes`): a race in Gradio 6's file cache that the load test
+   (benchmarks/load.py) hit. Gradio names a result image's cache file by the hash of its bytes, so identical results from different users
+   share one file. ``processing_utils.save_pil_to_cache`` (every ``gr.Image`` / ``gr.Gallery`` result) and
+   ``save_bytes_to_cache`` rewrite that file in place each time: ``write_bytes`` first truncates it. A download
+   of the same file running at that moment reads a truncated body ("peer closed connection without sending
+   complete message body (received 0 bytes, expected 5359)" with 16 clients asking for the same VAE
+   interpolation). Gradio's own ``save_file_to_cache`` already writes under a temporary name and renames into
+   place; the patch makes the other two do the same: a reader always sees a whole file, old or new.
+
+   While it is there, result PNGs are written at zlib level 1 rather than Pillow's default 6 (:data:`PNG_LEVEL`):
+   encoding the Diffusion tab's previews and the VAE latent map showed in the profiles of benchmarks/tab_paths.py.
+
+2. **Input errors that name the input** (:func:`name_input_errors`): a value a component cannot take, or a
+   payload that fails Gradio's own checks before any handler runs, becomes a ``gr.Error`` naming the control
+   and what it takes, instead of Gradio's generic "Error".
+3. **The server speaks the page's language** (:func:`translate_events`): each event runs with the page's
+   language set (studio.i18n), its error messages and the text its handler writes are translated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import io
+import os
+import tempfile
+from pathlib import Path
+
+import gradio as gr
+from gradio import processing_utils as pu
+
+from studio import i18n as core
+from studio.i18n import N_
+from studio.ui import i18n as ui_i18n
+from studio.ui.common import ERROR_SECONDS
+
+GRADIO_CHECKED = "6.31.0"
+# The Gradio functions the patches replace (1), wrap (2, 3) or copy the behaviour of (encode_png), with the
+# sha256 of their source (first 16 hex digits) in GRADIO_CHECKED. See source_digest.
+PATCHED = {
+    "gradio.processing_utils.save_pil_to_cache": "ea8f5a3ffa0371a1",
+    "gradio.processing_utils.save_bytes_to_cache": "7a0d5fe3e82644f3",
+    "gradio.processing_utils.encode_pil_to_bytes": "a184f532b8dac185",
+    "gradio.blocks.Blocks.preprocess_data": "6848b88bd303f76f",
+    "gradio.blocks.Blocks.process_api": "cb2ef4a0ec0bf45d",
+    "gradio.blocks.Blocks.postprocess_data": "5f6a865a3446ba0b",
+}
+
+
+def source_digest(dotted: str) -> str:
+    """sha256 (16 hex digits) of the source of the function at ``dotted`` in the installed Gradio."""
+    import importlib
+
+    parts = dotted.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            obj = importlib.import_module(".".join(parts[:i]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[i:]:
+            obj = getattr(obj, name)
+        obj = getattr(obj, "_studio_original", obj)  # what Gradio shipped, not the patch put in its place
+        return hashlib.sha256(inspect.getsource(obj).encode("utf-8")).hexdigest()[:16]
+    raise ImportError(dotted)
+
+
+# ---- 1. cache writes -------------------------------------------------------------------------------------
+def write_atomically(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` so that no reader ever sees a partial file. An existing file with the same
+    bytes (the cache is content-addressed) is only touched, which keeps Gradio's age-based cleanup right."""
+    try:
+        if path.stat().st_size == len(data):
+            os.utime(path)
+            return
+    except OSError:
+        pass
+    fd, staging = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(staging, path)
+    except BaseException:
+        Path(staging).unlink(missing_ok=True)
+        raise
+
+
+PNG_LEVEL = 1  # zlib level for result PNGs: 2-3x faster to encode than Pillow's 6, files ~3% larger (measured)
+
+
+def encode_png(img) -> bytes:
+    """``processing_utils.encode_pil_to_bytes(img, "png")`` (same metadata) at compression level
+    :data:`PNG_LEVEL`: every image result of the studio is a PNG (crisp pixels), encoded on each request."""
+    with io.BytesIO() as out:
+        img.save(out, "png", pnginfo=pu.get_pil_metadata(img), compress_level=PNG_LEVEL)
+        return out.getvalue()
+
+
+def install_cache_writes() -> None:
+    """Patch 1 (above): atomic cache writes, fast PNGs."""
+    if getattr(pu.save_pil_to_cache, "_studio_atomic", False):
+        return
+
+    def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        data = encode_png(img) if format.lower() == "png" else pu.encode_pil_to_bytes(img, format)
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        path = (folder / f"{name}.{format}").resolve()
+        write_atomically(path, data)
+        return str(path)
+
+    def save_bytes_to_cache(data: bytes, file_name: str, cache_dir: str) -> str:
+        folder = Path(cache_dir) / pu.hash_bytes(data)
+        folder.mkdir(exist_ok=True, parents=True)
+        if not Path(file_name).suffix:
+            file_name = file_name + pu.detect_audio_format(data)
+        path = (folder / Path(file_name).name).resolve()
+        write_atomically(path, data)
+        return str(path)
+
+    save_pil_to_cache._studio_atomic = True
+    save_pil_to_cache._studio_original = pu.save_pil_to_cache
+    save_bytes_to_cache._studio_original = pu.save_bytes_to_cache
+    pu.save_pil_to_cache = save_pil_to_cache
+    pu.save_bytes_to_cache = save_bytes_to_cache
+
+
+# ---- 2. input errors that name the input -------------------------------------------------------------
+
+def name_input_errors(demo: gr.Blocks) -> None:
+    """Make every input component's own checks speak clearly: a value a component cannot take (a string for a
+    slider, a list for a number, a file that is not an image...) fails in Gradio's preprocessing, before any
+    handler runs, and would reach the user as a generic error. Wrap each component's ``preprocess`` so the
+    failure becomes a ``gr.Error`` that names the control and says what it takes."""
+    for block in demo.blocks.values():
+        if not isinstance(block, gr.components.Component) or getattr(block, "_studio_wrapped", False):
+            continue
+        original = block.preprocess
+        label = ui_i18n.english(block.label) or block.elem_id or type(block).__name__
+        kind = type(block).__name__
+
+        def preprocess(payload, _original=original, _label=label, _kind=kind):
+            try:
+                return _original(payload)
+            except gr.Error as err:
+                raise gr.Error(f"{_label}: {err.message}", print_exception=False, duration=ERROR_SECONDS) from None
+            except Exception as err:  # noqa: BLE001 - every failure becomes a message for the user
+                shown = repr(payload) if len(repr(payload)) <= 60 else repr(payload)[:57] + "..."
+                raise gr.Error(f"{_label}: {shown} is not a value this {_kind.lower()} accepts "
+                               f"({type(err).__name__}: {str(err)[:120]}).", print_exception=False, duration=ERROR_SECONDS) from None
+
+        block.preprocess = preprocess
+        block._studio_wrapped = True
+    if not getattr(demo, "_studio_payload_checks", False):
+        _name_payload_errors(demo)
+        demo._studio_payload_checks = True
+
+
+def _describe_bad_payload(block_fn, inputs, err: Exception) -> str:
+    """Which input of an event could not be read, and why, for a payload that failed before preprocessing."""
+    fn_name = getattr(block_fn, "name", None) or getattr(getattr(block_fn, "fn", None), "__name__", "this action")
+    if len(inputs) != len(block_fn.inputs):
+        return N_(f"{fn_name} takes {len(block_fn.inputs)} inputs, got {len(inputs)}.")
+    for block, value in zip(block_fn.inputs, inputs):
+        model = getattr(block, "data_model", None)
+        if model is None or value is None or getattr(block, "stateful", False):
+            continue
+        try:
+            model.model_validate(value, context={"validate_meta": True})
+        except Exception:  # noqa: BLE001 - this is the input that failed
+            label = ui_i18n.english(block.label) or block.elem_id or type(block).__name__
+            shown = repr(value) if len(repr(value)) <= 60 else repr(value)[:57] + "..."
+            kind = type(block).__name__.lower()
+            what = (N_("a file uploaded to this server (use gradio_client's handle_file)")
+                    if kind in ("file", "image", "sketchpad", "imageeditor", "gallery") else N_(f"a {kind} value"))
+            return N_(f"{label}: {shown} is not {what}.")
+    return N_(f"{fn_name}: an input could not be read ({type(err).__name__}: {str(err)[:160]}).")
+
+
+def _name_payload_errors(demo: gr.Blocks) -> None:
+    """Payloads that fail Gradio's own checks before any component's preprocess (a number where a file belongs,
+    a path outside the upload folder, the wrong number of inputs) would reach the user as a generic error. Wrap
+    the Blocks' ``preprocess_data`` so those failures name the input and what it takes."""
+    original = demo.preprocess_data
+
+    async def preprocess_data(block_fn, inputs, state, explicit_call=False):
+        try:
+            return await original(block_fn, inputs, state, explicit_call)
+        except gr.Error:
+            raise
+        except Exception as err:  # noqa: BLE001 - every failure becomes a message for the user
+            raise gr.Error(_describe_bad_payload(block_fn, inputs, err), print_exception=False, duration=ERROR_SECONDS) from None
+
+    demo.preprocess_data = preprocess_data
+
+
+# ---- 3. the server speaks the page's language -------------------------------------------------------------
+
+def translate_events(demo: gr.Blocks) -> None:
+    """Translate what the server says in the page's language: every event's error message, and the text its
+    handler writes into Markdown panels, buttons, gallery captions and label updates."""
+    if getattr(demo, "_studio_i18n", False):
+        return
+    original_api, original_post = demo.process_api, demo.postprocess_data
+
+    async def process_api(block_fn, inputs, state=None, request=None, *args, **kwargs):
+        req = request[0] if isinstance(request, list) and request else request
+        lang = core.request_lang(req)
+        token = core._LANG.set(lang)
+        try:
+            return await original_api(block_fn, inputs, state, request, *args, **kwargs)
+        except gr.Error as err:
+            if lang != "en" and isinstance(err.message, str):
+                err.message = core.translate(err.message, lang)
+                err.args = (err.message, *err.args[1:])
+                if getattr(err, "title", None) == "Error":
+                    err.title = core.translate("Error", lang)
+            raise
+        finally:
+            core._LANG.reset(token)
+
+    async def postprocess_data(block_fn, predictions, state):
+        lang = core._LANG.get() or "en"
+        if lang != "en":
+            outputs = list(block_fn.outputs)
+            if len(outputs) == 1 and not block_fn.batch:
+                predictions = ui_i18n.translate_prediction(outputs[0], predictions, lang)
+            elif isinstance(predictions, dict) and "__type__" not in predictions:
+                predictions = {b: ui_i18n.translate_prediction(b, v, lang) for b, v in predictions.items()}
+            elif isinstance(predictions, (list, tuple)) and len(predictions) == len(outputs):
+                predictions = [ui_i18n.translate_prediction(b, v, lang) for b, v in zip(outputs, predictions)]
+        return await original_post(block_fn, predictions, state)
+
+    demo.process_api = process_api
+    demo.postprocess_data = postprocess_data
+    demo._studio_i18n = True

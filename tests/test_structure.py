@@ -1,0 +1,133 @@
+"""The layering the design asks for, checked on the source: the Gradio layer in studio/ui/ (and each family's
+tab.py), tabs that do no tensor work, and no import cycles inside studio/."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+STUDIO = Path(__file__).resolve().parents[1] / "studio"
+
+
+def imports(path: Path) -> set[str]:
+    """Every module ``path`` imports, at the top or inside a function (relative imports resolved)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            out.add(node.module)
+            out |= {f"{node.module}.{a.name}" for a in node.names}
+    return out
+
+
+def sources():
+    return sorted(p for p in STUDIO.rglob("*.py"))
+
+
+def test_only_the_ui_package_and_the_tabs_import_gradio():
+    offenders = [str(p.relative_to(STUDIO)) for p in sources()
+                 if any(m == "gradio" or m.startswith("gradio.") or m.startswith("gradio_client") for m in imports(p))
+                 and not (p.is_relative_to(STUDIO / "ui") or p.name == "tab.py")]
+    assert not offenders, f"import gradio outside studio/ui/ and the tabs: {offenders}"
+
+
+def test_the_diffusion_engine_defaults_are_the_tabs_and_the_cards():
+    """A notebook call with the engine's defaults draws what the tab draws with its own, at the setting the
+    card's quality figure is measured at; limits come from Settings."""
+    import inspect
+
+    from studio.catalog import builtin_specs
+    from studio.config import REPO_ROOT, Settings
+    from studio.diffusion import engine, evaluate
+    from studio.registry import ModelRegistry
+    from studio.ui.app import build_studio
+
+    settings = Settings(max_diffusion_steps=37, max_batch=3)
+    demo = build_studio(ModelRegistry(builtin_specs(REPO_ROOT / "checkpoints"), device="cpu"), settings,
+                        localize=False)
+    by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
+    tab = {"scheduler": by_id["diff-scheduler"].value, "steps": by_id["diff-steps"].value,
+           "guidance": by_id["diff-guidance"].value}
+    assert tab == evaluate.DEFAULTS
+    for fn in (engine.sample, engine.iterate):
+        params = inspect.signature(inspect.unwrap(fn)).parameters
+        assert {k: params[k].default for k in tab} == tab, fn.__name__
+    compare = inspect.signature(inspect.unwrap(engine.compare)).parameters
+    assert compare["guidance"].default == tab["guidance"]
+    assert list(compare["schedulers"].default) == by_id["diff-cmp-schedulers"].value
+    assert compare["nfe_budget"].default == by_id["diff-cmp-nfe"].value
+    assert by_id["diff-steps"].maximum == 37 and by_id["diff-batch"].maximum == 3
+
+
+def module_name(path: Path) -> str:
+    rel = path.relative_to(STUDIO.parent).with_suffix("")
+    parts = rel.parts[:-1] if rel.name == "__init__" else rel.parts
+    return ".".join(parts)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """studio module -> the studio modules it imports (anywhere in it: a function-level import is still a
+    dependency, it only runs later). The package ``studio`` itself (its __init__ holds the version) is left out."""
+    modules = {module_name(p): p for p in sources()}
+    graph = {}
+    for name, path in modules.items():
+        deps = {m for m in imports(path) if m in modules and m != "studio" and m != name}
+        graph[name] = deps
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    state, stack = {}, []
+
+    def visit(node):
+        state[node] = "open"
+        stack.append(node)
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == "open":
+                return stack[stack.index(dep):] + [dep]
+            if dep not in state:
+                found = visit(dep)
+                if found:
+                    return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state:
+            found = visit(node)
+            if found:
+                return found
+    return None
+
+
+def test_find_cycle_finds_one_and_only_one():
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    assert find_cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_no_import_cycles_inside_studio():
+    graph = import_graph()
+    assert "studio.registry" in graph and "studio.loading" in graph["studio.registry"]
+    cycle = find_cycle(graph)
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def test_no_module_over_450_lines_without_a_reason_at_its_top():
+    long = []
+    for path in sources():
+        text = path.read_text(encoding="utf-8")
+        n = text.count("\n")
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if n > 450 and "Why this module is long:" not in doc:
+            long.append(f"{path.relative_to(STUDIO)} ({n} lines)")
+    assert not long, f"split these, or say at the top why not ('Why this module is long: ...'): {long}"
+
+
+def test_no_tab_imports_torch():
+    """A tab lays out and wires; the tensor work (and the pictures made from tensors) is in the engines."""
+    offenders = [str(p.relative_to(STUDIO)) for p in sources() if p.name == "tab.py"
+                 and any(m == "torch" or m.startswith("torch.") for m in imports(p))]
+    assert not offenders, f"tabs that import torch: {offenders}"

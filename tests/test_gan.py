@@ -154,3 +154,22 @@ def test_ema_update_averages_the_weights_and_copies_the_batchnorm_statistics():
         assert torch.allclose(e, 0.9 * b + 0.1 * m, atol=1e-6)
     for name, buf in model[1].named_buffers():
         assert torch.equal(dict(ema[1].named_buffers())[name], buf), name
+
+
+def test_the_gan_handlers_are_functions_a_test_calls_with_keyword_arguments(reg):
+    import inspect
+
+    from studio.config import Settings
+    from studio.gan import tab
+    from studio.ui.common import wired
+
+    ctx = tab.GanContext.of(reg, Settings(max_grid=3))
+    assert ctx.default_model == "tiny-gan" and ctx.max_side == 3
+    items, stats, recipe_json, code = tab.gan_grid(ctx, model="tiny-gan", seed=7, grid_side=2, digit="3")
+    assert len(items) == 4 and items[0][1].startswith("seed 7 · asked 3")
+    direct = engine.grid(reg.get("tiny-gan"), seed=7, n=2, digit="3")
+    assert [c for _, c in items][1].startswith("seed 8") and '"n": 2' in recipe_json and len(direct["seeds"]) == 4
+    params = inspect.signature(wired(tab.gan_grid, ctx, grid_side=min(4, ctx.max_side))).parameters
+    assert params["model"].default == "tiny-gan" and params["grid_side"].default == 3 and "ctx" not in params
+    with pytest.raises(ValueError, match="Grid side must be a whole number, got 2.5"):
+        tab.gan_grid(ctx, model="tiny-gan", grid_side=2.5)

@@ -169,3 +169,27 @@ def test_wrong_types_name_the_control(app, position, bad, label):
         client.predict(*args, api_name="/text_generate")
     tokens, *_ = client.predict(api_name="/text_generate")  # and the next request works
     assert len(tokens) > 1
+
+
+def test_the_text_handlers_are_functions_a_test_calls_with_keyword_arguments(tiny_text_dir):
+    """No server: the handlers take the tab's context and keyword arguments; the context's token limit holds."""
+    import inspect
+
+    from studio.text import engine, tab
+    from studio.ui.common import wired
+
+    reg = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
+                                   loader="transformers-causal-lm", builtin=True)], device="cpu")
+    ctx = tab.TextContext.of(reg, Settings(max_new_tokens=6))
+    assert (ctx.default_model, ctx.max_new_tokens) == ("tiny-text", 6)
+    *_, final = tab.text_generate(ctx, model="tiny-text", prompt="ab", mode="greedy", max_new_tokens=5, seed=0)
+    run = final[2]
+    direct = engine.generate(reg.get("tiny-text"), seed=0, prompt="ab", mode="greedy", max_new_tokens=5,
+                             repetition_penalty=1.1)  # the handler's default
+    assert [s["token_id"] for s in run["steps"]] == [s.token_id for s in direct.steps] and len(run["steps"]) == 5
+    with pytest.raises(ValueError, match=r"max_new_tokens must be a whole number in \[1, 6\], got 7"):
+        list(tab.text_generate(ctx, model="tiny-text", max_new_tokens=7))
+    step = inspect.signature(wired(tab.text_step, ctx)).parameters
+    assert list(step) == ["model", "run", "step"] and step["model"].default is inspect.Parameter.empty
+    gen = inspect.signature(wired(tab.text_generate, ctx)).parameters
+    assert gen["model"].default == "tiny-text" and gen["max_new_tokens"].default == 120

@@ -225,3 +225,33 @@ def test_the_tabs_batches_and_points_are_engine_calls(reg):
         engine.decode_points(model, [[0.5, -1.0, 2.0]])
     out = engine.reconstruct(reg.get("vae-2d"), seed=3, images=a, samples=4)
     assert torch.equal(out["row"], torch.cat([out["input"], out["mean"], out["samples"]])) and len(out["row"]) == 6
+
+
+def test_the_vae_handlers_are_functions_a_test_calls_with_keyword_arguments(reg):
+    import inspect
+
+    from studio.config import Settings
+    from studio.ui.common import wired
+    from studio.vae import tab
+
+    ctx = tab.VaeContext.of(reg, Settings(max_grid=5))
+    assert (ctx.default_model, ctx.default_2d, ctx.default_photo, ctx.max_side) == ("vae-8d", "vae-2d", "tiny-kl", 5)
+    lerp, slerp, plot, seen, recipe_json, code = tab.vae_interpolate(ctx, model="vae-8d", steps=4, a_index=0, b_index=1)
+    assert lerp.width > lerp.height and '"steps": 4' in recipe_json
+    a, _, _ = data.heldout_digit(0)
+    b, _, _ = data.heldout_digit(1)
+    want = engine.interpolate_images(reg.get("vae-8d"), images=torch.cat([a, b]), steps=4)
+    from studio.plots import image_grid
+
+    assert np.array_equal(np.asarray(lerp), np.asarray(image_grid(want["lerp"], 4, scale=3)))  # what the engine draws
+    row, stats = tab.vae_reconstruct(ctx, model="vae-8d", seed=1, a_index=2)
+    assert stats.startswith("μ = (") and row.width >= 8 * 28 * 3 and row.height >= 28 * 3  # input, mean, 6 samples
+    params = inspect.signature(wired(tab.vae_map, ctx, model=ctx.default_2d)).parameters
+    assert params["model"].default == "vae-2d" and "ctx" not in params
+    click = inspect.signature(wired(tab.vae_map_click, ctx)).parameters
+    assert list(click) == ["key", "geom", "evt"]
+    import typing
+
+    import gradio as gr
+
+    assert typing.get_type_hints(wired(tab.vae_map_click, ctx))["evt"] is gr.SelectData  # Gradio passes the click

@@ -399,14 +399,19 @@ def build_diffusion_tab(registry, settings) -> None:
         [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note, recipe_json,
          python_code], api_name="diffusion_run", concurrency_id=HEAVY)
     stop_btn.click(None, None, None, cancels=[run_event], api_visibility="private")
-    scrub.change(wired(diffusion_step, ctx), [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
+    scrub.change(wired(diffusion_step, ctx),
+                 [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")
-    cmp_btn.click(wired(diffusion_compare, ctx, gpu=True), [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
+    cmp_btn.click(wired(diffusion_compare, ctx, gpu=True),
+                  [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
                   [cmp_gallery, cmp_note, quiz_answer], api_name="diffusion_compare", concurrency_id=HEAVY)
     reveal_btn.click(wired(diffusion_reveal, ctx), quiz_answer, cmp_note, api_name="diffusion_reveal")
-    fwd_btn.click(wired(diffusion_forward, ctx), [model, fwd_index, fwd_t, seed], [fwd_strip, fwd_note], api_name="diffusion_forward")
-    export_btn.click(wired(diffusion_export, ctx), [model, run_state], [gif_file, png_file], api_name="diffusion_export")
+    fwd_btn.click(wired(diffusion_forward, ctx),
+                  [model, fwd_index, fwd_t, seed], [fwd_strip, fwd_note], api_name="diffusion_forward")
+    export_btn.click(wired(diffusion_export, ctx),
+                     [model, run_state], [gif_file, png_file], api_name="diffusion_export")
     apply_btn.click(wired(diffusion_apply_recipe, ctx), recipe_json, controls, api_name="diffusion_apply_recipe")
-    hub_btn.click(wired(diffusion_add_model, ctx, gpu=True), hub_id, [model, digit], api_name="diffusion_add_model", concurrency_id=HEAVY)
+    hub_btn.click(wired(diffusion_add_model, ctx, gpu=True),
+                  hub_id, [model, digit], api_name="diffusion_add_model", concurrency_id=HEAVY)
     model.change(wired(model_changed, ctx), [model, digit], digit, api_visibility="private")
     scheduler.change(scheduler_changed, scheduler, [sched_note, eta], api_visibility="private")

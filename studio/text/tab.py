@@ -1,8 +1,14 @@
-"""The Text tab: a decoding studio. Components and wiring only; every computation is an engine call."""
+"""The Text tab: a decoding studio. Every computation is an engine call.
+
+The handlers are module-level functions of a ``TextContext`` and keyword arguments (a test calls
+``text_generate(ctx, model="shakespeare-gpt", max_new_tokens=5)``); ``build_text_tab`` only lays out and wires.
+
+Why this module is long: eight endpoints over some thirty controls (decoding, comparison, sampling, branching,
+recipes), each handler with the docstring the API page shows; the computing is all in studio/text/engine.py."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, dataclass, fields
 
 import gradio as gr
 
@@ -10,10 +16,9 @@ from studio.i18n import N_, T_
 from studio.errors import StudioError
 from studio.plots import entropy_chart, sample_histogram, stage_bars
 from studio.recipe import Recipe
-from studio.spaces_compat import GPU
 from studio.text import engine
 from studio.text.engine import PRESETS, DecodeSettings
-from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, user_errors
+from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, wired
 
 SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
@@ -54,11 +59,285 @@ def run_summary(run: dict) -> str:
     return "\n\n".join(lines)
 
 
+@dataclass(frozen=True)
+class TextContext:
+    """What the handlers need besides their arguments: the registry, the token limit and the tab's default model.
+    The wiring binds it (``studio.ui.common.bind``), so it is never an argument of the call Gradio (or ZeroGPU)
+    sees."""
+
+    registry: object
+    max_new_tokens: int
+    default_model: str | None
+
+    @classmethod
+    def of(cls, registry, settings) -> "TextContext":
+        keys = registry.keys("text")
+        default = next((s.key for s in registry.specs("text") if s.builtin), keys[0] if keys else None)
+        return cls(registry=registry, max_new_tokens=settings.max_new_tokens, default_model=default)
+
+
+# --- helpers (ctx: the tab's TextContext) ------------------------------------------------------------------
+def settings_dict(values) -> dict:
+    d = dict(zip(SETTING_NAMES, values))
+    for k in ("top_k", "no_repeat_ngram_size", "num_beams", "num_return_sequences", "max_new_tokens"):
+        if isinstance(d[k], float) and d[k].is_integer():
+            d[k] = int(d[k])
+    return d
+
+
+def bundle_for(ctx, key):
+    return family_bundle(ctx.registry, key, "text", "causal language model")
+
+
+def step_view(ctx, key, run, index):
+    if not run or not run["steps"]:
+        return None, gr.update(choices=[], value=None)
+    index = int(max(0, min(index, len(run["steps"]) - 1)))
+    s = run["steps"][index]
+    ids = sorted({i for g in s["stages"] for i, _ in g["top"]} | {s["token_id"]})
+    texts = dict(zip(ids, engine.token_texts(bundle_for(ctx, key), ids)))
+    fig = stage_bars(s["stages"], texts, s["token_id"],
+                     title=T_(f"step {index}: picked {texts[s['token_id']]!r} (p = {s['prob']:.3f})"))
+    raw_top = [i for i, _ in s["stages"][0]["top"]]
+    choices = [(f"{texts[i]!r} (raw p = {p:.3f})", i) for i, p in s["stages"][0]["top"]]
+    alt = next((i for i in raw_top if i != s["token_id"]), raw_top[0])
+    return fig, gr.update(choices=choices, value=alt)
+
+
+def recipe_for(key, prompt_text, sdict, seed_value) -> Recipe:
+    return Recipe(family="text", action="generate", model=key, params={"prompt": prompt_text, **sdict},
+                  seed=seed_value)
+
+
+def finish(ctx, key, prompt_text, run, sdict):
+    texts = [s["token"] for s in run["steps"]]
+    recipe = recipe_for(key, prompt_text, sdict, run["seed"])
+    fig, cand = step_view(ctx, key, run, 0)
+    return (highlighted(run), run_summary(run), run, gr.update(maximum=max(len(run["steps"]) - 1, 1), value=0),
+            fig, cand, entropy_chart(run["steps"], texts) if run["steps"] else None, recipe.to_json(),
+            recipe.to_python())
+
+
+# --- handlers: what the tab's events call (wrapped in user_errors, and GPU for the heavy ones, when wired) ---
+def text_generate(ctx, model=None, prompt=EXAMPLES[0], mode="sample", temperature=0.8, top_k=0, top_p=0.95,
+                  min_p=0.0, typical_p=1.0, repetition_penalty=1.1, no_repeat_ngram_size=0, num_beams=4,
+                  length_penalty=1.0, early_stopping=True, num_return_sequences=1, max_new_tokens=120, seed=1234):
+    """Generate from the prompt, streaming token by token; returns the coloured tokens, a summary, and the
+    per-token views. Every setting has a default, so it can be called with no arguments.
+
+    Args:
+        model: a text model key from the Models tab (built-in, a Hub id or a local folder that was added).
+        prompt: the text the model continues.
+        mode: "greedy", "sample" or "beam".
+        temperature: divides the logits before sampling (sample mode); below 1 sharper, above 1 flatter.
+        top_k: keep only the k most likely tokens (0 = off).
+        top_p: nucleus sampling, keep the smallest set of tokens whose probability reaches p (1 = off).
+        min_p: drop tokens less likely than min_p times the top token's probability (0 = off).
+        typical_p: locally typical sampling mass (1 = off).
+        repetition_penalty: divides the logits of tokens already in the text (1 = off), every mode.
+        no_repeat_ngram_size: forbid repeating any n-gram of this size (0 = off), every mode.
+        num_beams: beams kept by beam search (beam mode).
+        length_penalty: beam scores are divided by length**alpha (beam mode).
+        early_stopping: stop the beam search once enough beams have ended (beam mode).
+        num_return_sequences: how many finished beams to return (beam mode).
+        max_new_tokens: the most tokens to generate.
+        seed: the random seed; -1 draws a fresh one (shown in the summary).
+    """
+    sdict = settings_dict([mode, temperature, top_k, top_p, min_p, typical_p, repetition_penalty,
+                           no_repeat_ngram_size, num_beams, length_penalty, early_stopping, num_return_sequences,
+                           max_new_tokens])
+    key, prompt_text, seed_value = model, prompt, seed
+    bundle = bundle_for(ctx, key)
+    s = DecodeSettings.from_dict(sdict).validated(max_new_tokens_limit=ctx.max_new_tokens, vocab_size=len(bundle.tokenizer))
+    seed_value = engine.resolve_seed(seed_value)
+    if s.mode == "beam":
+        run = engine.generate(bundle, seed=seed_value, prompt=prompt_text, max_new_tokens_limit=ctx.max_new_tokens,
+                              **asdict(s)).to_dict()
+        yield finish(ctx, key, prompt_text, run, asdict(s))
+        return
+    run = None
+    for i, (_, partial) in enumerate(engine.stream(bundle, prompt=prompt_text, settings=s, seed=seed_value)):
+        run = partial
+        if i % 2 == 0:  # every other token: smooth on screen, light on the queue
+            yield (highlighted(run), N_(f"generating… {len(run.steps)} tokens"), gr.skip(), gr.skip(),
+                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+    yield finish(ctx, key, prompt_text, run.to_dict(), asdict(s))
+
+
+def text_step(ctx, model, run, step):
+    """Show the candidates at one step."""
+    return step_view(ctx, model, run, step)
+
+
+def token_selected(run, evt: gr.SelectData):
+    if not run or evt.index is None:
+        return gr.skip()
+    index = evt.index if isinstance(evt.index, int) else evt.index[0]
+    return max(0, min(int(index) - 1, len(run["steps"]) - 1))  # item 0 is the prompt
+
+
+def text_sample(ctx, model=None, run=None, step=0, draws=500, seed=1234):
+    """Draw the next token N times at the chosen step of this session's last run and compare the counts with
+    the predicted probabilities. Needs a run made by text_generate (mode "sample") first.
+
+    Args:
+        model: the text model key of that run.
+        step: which generated token (0 = the first).
+        draws: how many times to draw the token (10 to 5000).
+        seed: the random seed of the draws; -1 draws a fresh one.
+    """
+    key, index, n, seed_value = model, step, draws, seed
+    if not run or not run["steps"]:
+        raise StudioError("Generate something first, then pick a step.")
+    index = int(max(0, min(index, len(run["steps"]) - 1)))
+    sdict = dict(run["settings"])
+    if sdict["mode"] != "sample":
+        raise StudioError("Sample N needs a run made with mode 'sample' (greedy and beam always pick the top token).")
+    context = run["prompt_ids"] + [s["token_id"] for s in run["steps"][:index]]
+    result = engine.sample_n(bundle_for(ctx, key), seed=engine.resolve_seed(seed_value), context_ids=context,
+                             n=int(n), settings=sdict)
+    return sample_histogram(result)
+
+
+def text_branch(ctx, model=None, run=None, step=0, token_id=None, seed=1234):
+    """Continue this session's last run from the chosen step with another candidate token (default: the most
+    likely token other than the one that was picked). Needs a run made by text_generate first.
+
+    Args:
+        model: the text model key of that run.
+        step: the step to branch at (0 = the first generated token).
+        token_id: the token id to put there instead (one of the step's candidates); None = the runner-up.
+        seed: the random seed of the continuation; -1 draws a fresh one.
+    """
+    key, index, seed_value = model, step, seed
+    if not run or not run["steps"]:
+        raise StudioError("Generate something first, then pick a step and a candidate.")
+    index = int(max(0, min(index, len(run["steps"]) - 1)))
+    if token_id is None:
+        step_record = run["steps"][index]
+        token_id = next((i for i, _ in step_record["stages"][0]["top"] if i != step_record["token_id"]),
+                        step_record["token_id"])
+    context = run["prompt_ids"] + [s["token_id"] for s in run["steps"][:index]]
+    remaining = max(1, len(run["steps"]) - index)
+    new = engine.branch(bundle_for(ctx, key), seed=engine.resolve_seed(seed_value), context_ids=context,
+                        token_id=int(token_id), max_new_tokens=remaining, settings=run["settings"],
+                        max_new_tokens_limit=ctx.max_new_tokens).to_dict()
+    picked = engine.token_texts(bundle_for(ctx, key), [int(token_id)])[0]
+    new["notices"] = [N_(f"Branched at step {index} with {picked!r}.")]
+    return finish(ctx, key, new["prompt"], new, run["settings"])
+
+
+def text_compare(ctx, model=None, prompt=EXAMPLES[0], column_a_preset="Greedy", column_a_temperature=1.0,
+                 column_b_preset="Neutral", column_b_temperature=0.7, column_c_preset="Neutral",
+                 column_c_temperature=1.5, max_new_tokens=120, seed=1234, quiz=False):
+    """The same prompt under up to three settings with shared randomness (one uniform draw per step).
+
+    Args:
+        model: a text model key.
+        prompt: the text every column continues.
+        column_a_preset: column A's preset ("Greedy", "Neutral", "Balanced", ... or "(off)").
+        column_a_temperature: column A's temperature (sampling presets only).
+        column_b_preset: column B's preset.
+        column_b_temperature: column B's temperature.
+        column_c_preset: column C's preset.
+        column_c_temperature: column C's temperature.
+        max_new_tokens: tokens per column.
+        seed: the shared random seed; -1 draws a fresh one.
+        quiz: shuffle the columns (with the seed, so a class sees the same order again) and hide which setting
+            made which until text_reveal.
+    """
+    key, prompt_text, seed_value = model, prompt, seed
+    pa, ta, pb, tb, pc, tc = (column_a_preset, column_a_temperature, column_b_preset, column_b_temperature,
+                              column_c_preset, column_c_temperature)
+    cols, names = [], []
+    for name, p, t in (("A", pa, ta), ("B", pb, tb), ("C", pc, tc)):
+        if p == "(off)":
+            continue
+        if not isinstance(p, str) or p not in PRESETS or p == "Beam":
+            raise StudioError(f"Column {name}: preset must be one of {', '.join(COMPARE_PRESETS)}, got {p!r}.")
+        col = {k: v for k, v in asdict(PRESETS[p]).items() if k != "max_new_tokens"}
+        if col["mode"] == "sample":
+            col["temperature"] = t
+        cols.append(col)
+        names.append(name)
+    if not cols:
+        raise StudioError("Turn on at least one column.")
+    seed_value = engine.resolve_seed(seed_value)
+    runs = engine.compare(bundle_for(ctx, key), seed=seed_value, prompt=prompt_text, columns=cols,
+                          max_new_tokens=int(max_new_tokens), max_new_tokens_limit=ctx.max_new_tokens)
+    outs, lines = [[("(off)", None)]] * 3, []
+    whats = [N_("greedy") if col["mode"] == "greedy" else N_(f"sample, T = {col['temperature']}") for col in cols]
+    order = list(range(len(runs)))
+    if quiz:
+        order = quiz_order(len(runs), seed_value)
+    answer = []
+    for slot, j in zip(names, order):  # the slot's column shows run j
+        d = runs[j].to_dict()
+        outs["ABC".index(slot)] = highlighted(d)
+        lines.append(N_(f"**{names[j]}** ({whats[j]}): log-prob {d['logprob']:.2f} nats, "
+                        f"perplexity {d['perplexity']:.2f}"))
+        answer.append(N_(f"**Column {slot}**: {whats[j]}") + " · " + N_(f"perplexity **{d['perplexity']:.2f}**"))
+    if not quiz:
+        return (*outs, "\n\n".join([N_(f"Seed `{seed_value}`"), *lines]), None)
+    settings_shown = "; ".join(sorted(whats))
+    question = N_(f"Which column is which setting? The settings: {settings_shown}. Same prompt, same seed, the "
+                  f"same random draw at every step. Discuss, then press **Reveal**.")
+    return (*outs, question, "\n\n".join(answer))
+
+
+def text_reveal(answer=None):
+    """The answer to this session's last quiz comparison: which setting each column had. Needs a
+    text_compare with quiz=True first."""
+    if not answer:
+        raise StudioError("Nothing to reveal yet. Run a comparison with the quiz box ticked (text_compare with "
+                          "quiz=True) first, then press Reveal.")
+    return answer
+
+
+def apply_preset(name):
+    p = asdict(PRESETS[name])
+    return [gr.update(value=p[k]) for k in SETTING_NAMES if k != "max_new_tokens"]
+
+
+def mode_changed(m):
+    off = DecodeSettings(mode=m).inactive_controls()
+    updates = [gr.update(interactive=k not in off, info=off.get(k)) for k in SETTING_NAMES if k != "max_new_tokens"]
+    names = ", ".join(f"`{k}`" for k in off)
+    note = N_(f"Greyed out in this mode: {names}. Sampling controls act only when sampling; beam controls "
+              "only in beam search.") if off else ""
+    return [*updates, note]
+
+
+def text_apply_recipe(ctx, recipe=""):
+    """Set every control from a text/generate recipe (JSON), as exported by text_generate.
+
+    Args:
+        recipe: the recipe's JSON text, as the Recipe box shows it.
+    """
+    r = Recipe.from_tab_box(recipe, family="text", action="generate", tab="Text", verb="generate")
+    params = dict(r.params)
+    prompt_text = params.pop("prompt", "")
+    s = DecodeSettings.from_dict(params).validated(max_new_tokens_limit=ctx.max_new_tokens)
+    ctx.registry.spec(r.model)
+    vals = asdict(s)
+    return [r.model, prompt_text, *[vals[k] for k in SETTING_NAMES], r.seed if r.seed is not None else -1]
+
+
+def text_add_model(ctx, source=""):
+    """Add a causal language model by Hugging Face Hub id (gpt2, HuggingFaceTB/SmolLM2-135M, ...) or a local
+    folder saved with save_pretrained, load it, and select it.
+
+    Args:
+        source: the Hub id or the folder's path (safetensors weights only; trust_remote_code is never set).
+    """
+    spec, _ = add_model(ctx.registry, "text", source)
+    return gr.update(choices=ctx.registry.keys("text"), value=spec.key)
+
+
 def build_text_tab(registry, settings) -> None:
-    """The Text tab (call inside a ``gr.Blocks``)."""
-    keys = registry.keys("text")
-    default_model = next((s.key for s in registry.specs("text") if s.builtin), keys[0] if keys else None)
-    limit = settings.max_new_tokens
+    """The Text tab (call inside a ``gr.Blocks``): lays out the controls and wires them to the handlers above."""
+    ctx = TextContext.of(registry, settings)
+    keys, default_model, limit = registry.keys("text"), ctx.default_model, ctx.max_new_tokens
     gr.Markdown("Type a prompt and watch a language model write, one token at a time. Every token is coloured by "
                 "how likely the sampler made it; click one to see the candidates it was drawn from, stage by stage.")
     run_state = gr.State(None)
@@ -157,278 +436,29 @@ def build_text_tab(registry, settings) -> None:
                       length_penalty, early_stopping, num_return, max_new]
     components = dict(zip(SETTING_NAMES, setting_inputs))
 
-    # --- helpers ------------------------------------------------------------------------------------
-    def settings_dict(values) -> dict:
-        d = dict(zip(SETTING_NAMES, values))
-        for k in ("top_k", "no_repeat_ngram_size", "num_beams", "num_return_sequences", "max_new_tokens"):
-            if isinstance(d[k], float) and d[k].is_integer():
-                d[k] = int(d[k])
-        return d
-
-    def bundle_for(key):
-        return family_bundle(registry, key, "text", "causal language model")
-
-    def step_view(key, run, index):
-        if not run or not run["steps"]:
-            return None, gr.update(choices=[], value=None)
-        index = int(max(0, min(index, len(run["steps"]) - 1)))
-        s = run["steps"][index]
-        ids = sorted({i for g in s["stages"] for i, _ in g["top"]} | {s["token_id"]})
-        texts = dict(zip(ids, engine.token_texts(bundle_for(key), ids)))
-        fig = stage_bars(s["stages"], texts, s["token_id"],
-                         title=T_(f"step {index}: picked {texts[s['token_id']]!r} (p = {s['prob']:.3f})"))
-        raw_top = [i for i, _ in s["stages"][0]["top"]]
-        choices = [(f"{texts[i]!r} (raw p = {p:.3f})", i) for i, p in s["stages"][0]["top"]]
-        alt = next((i for i in raw_top if i != s["token_id"]), raw_top[0])
-        return fig, gr.update(choices=choices, value=alt)
-
-    def recipe_for(key, prompt_text, sdict, seed_value) -> Recipe:
-        return Recipe(family="text", action="generate", model=key, params={"prompt": prompt_text, **sdict},
-                      seed=seed_value)
-
-    def finish(key, prompt_text, run, sdict):
-        texts = [s["token"] for s in run["steps"]]
-        recipe = recipe_for(key, prompt_text, sdict, run["seed"])
-        fig, cand = step_view(key, run, 0)
-        return (highlighted(run), run_summary(run), run, gr.update(maximum=max(len(run["steps"]) - 1, 1), value=0),
-                fig, cand, entropy_chart(run["steps"], texts) if run["steps"] else None, recipe.to_json(),
-                recipe.to_python())
-
-    # --- handlers -----------------------------------------------------------------------------------
-    @GPU
-    @user_errors
-    def text_generate(model=default_model, prompt=EXAMPLES[0], mode="sample", temperature=0.8, top_k=0, top_p=0.95,
-                      min_p=0.0, typical_p=1.0, repetition_penalty=1.1, no_repeat_ngram_size=0, num_beams=4,
-                      length_penalty=1.0, early_stopping=True, num_return_sequences=1, max_new_tokens=120, seed=1234):
-        """Generate from the prompt, streaming token by token; returns the coloured tokens, a summary, and the
-        per-token views. Every setting has a default, so it can be called with no arguments.
-
-        Args:
-            model: a text model key from the Models tab (built-in, a Hub id or a local folder that was added).
-            prompt: the text the model continues.
-            mode: "greedy", "sample" or "beam".
-            temperature: divides the logits before sampling (sample mode); below 1 sharper, above 1 flatter.
-            top_k: keep only the k most likely tokens (0 = off).
-            top_p: nucleus sampling, keep the smallest set of tokens whose probability reaches p (1 = off).
-            min_p: drop tokens less likely than min_p times the top token's probability (0 = off).
-            typical_p: locally typical sampling mass (1 = off).
-            repetition_penalty: divides the logits of tokens already in the text (1 = off), every mode.
-            no_repeat_ngram_size: forbid repeating any n-gram of this size (0 = off), every mode.
-            num_beams: beams kept by beam search (beam mode).
-            length_penalty: beam scores are divided by length**alpha (beam mode).
-            early_stopping: stop the beam search once enough beams have ended (beam mode).
-            num_return_sequences: how many finished beams to return (beam mode).
-            max_new_tokens: the most tokens to generate.
-            seed: the random seed; -1 draws a fresh one (shown in the summary).
-        """
-        sdict = settings_dict([mode, temperature, top_k, top_p, min_p, typical_p, repetition_penalty,
-                               no_repeat_ngram_size, num_beams, length_penalty, early_stopping, num_return_sequences,
-                               max_new_tokens])
-        key, prompt_text, seed_value = model, prompt, seed
-        bundle = bundle_for(key)
-        s = DecodeSettings.from_dict(sdict).validated(max_new_tokens_limit=limit, vocab_size=len(bundle.tokenizer))
-        seed_value = engine.resolve_seed(seed_value)
-        if s.mode == "beam":
-            run = engine.generate(bundle, seed=seed_value, prompt=prompt_text, max_new_tokens_limit=limit,
-                                  **asdict(s)).to_dict()
-            yield finish(key, prompt_text, run, asdict(s))
-            return
-        run = None
-        for i, (_, partial) in enumerate(engine.stream(bundle, prompt=prompt_text, settings=s, seed=seed_value)):
-            run = partial
-            if i % 2 == 0:  # every other token: smooth on screen, light on the queue
-                yield (highlighted(run), N_(f"generating… {len(run.steps)} tokens"), gr.skip(), gr.skip(),
-                       gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
-        yield finish(key, prompt_text, run.to_dict(), asdict(s))
-
-    @user_errors
-    def text_step(model, run, step):
-        """Show the candidates at one step."""
-        return step_view(model, run, step)
-
-    def on_select(run, evt: gr.SelectData):
-        if not run or evt.index is None:
-            return gr.skip()
-        index = evt.index if isinstance(evt.index, int) else evt.index[0]
-        return max(0, min(int(index) - 1, len(run["steps"]) - 1))  # item 0 is the prompt
-
-    @GPU
-    @user_errors
-    def text_sample(model=default_model, run=None, step=0, draws=500, seed=1234):
-        """Draw the next token N times at the chosen step of this session's last run and compare the counts with
-        the predicted probabilities. Needs a run made by text_generate (mode "sample") first.
-
-        Args:
-            model: the text model key of that run.
-            step: which generated token (0 = the first).
-            draws: how many times to draw the token (10 to 5000).
-            seed: the random seed of the draws; -1 draws a fresh one.
-        """
-        key, index, n, seed_value = model, step, draws, seed
-        if not run or not run["steps"]:
-            raise StudioError("Generate something first, then pick a step.")
-        index = int(max(0, min(index, len(run["steps"]) - 1)))
-        sdict = dict(run["settings"])
-        if sdict["mode"] != "sample":
-            raise StudioError("Sample N needs a run made with mode 'sample' (greedy and beam always pick the top token).")
-        context = run["prompt_ids"] + [s["token_id"] for s in run["steps"][:index]]
-        result = engine.sample_n(bundle_for(key), seed=engine.resolve_seed(seed_value), context_ids=context,
-                                 n=int(n), settings=sdict)
-        return sample_histogram(result)
-
-    @GPU
-    @user_errors
-    def text_branch(model=default_model, run=None, step=0, token_id=None, seed=1234):
-        """Continue this session's last run from the chosen step with another candidate token (default: the most
-        likely token other than the one that was picked). Needs a run made by text_generate first.
-
-        Args:
-            model: the text model key of that run.
-            step: the step to branch at (0 = the first generated token).
-            token_id: the token id to put there instead (one of the step's candidates); None = the runner-up.
-            seed: the random seed of the continuation; -1 draws a fresh one.
-        """
-        key, index, seed_value = model, step, seed
-        if not run or not run["steps"]:
-            raise StudioError("Generate something first, then pick a step and a candidate.")
-        index = int(max(0, min(index, len(run["steps"]) - 1)))
-        if token_id is None:
-            step_record = run["steps"][index]
-            token_id = next((i for i, _ in step_record["stages"][0]["top"] if i != step_record["token_id"]),
-                            step_record["token_id"])
-        context = run["prompt_ids"] + [s["token_id"] for s in run["steps"][:index]]
-        remaining = max(1, len(run["steps"]) - index)
-        new = engine.branch(bundle_for(key), seed=engine.resolve_seed(seed_value), context_ids=context,
-                            token_id=int(token_id), max_new_tokens=remaining, settings=run["settings"],
-                            max_new_tokens_limit=limit).to_dict()
-        picked = engine.token_texts(bundle_for(key), [int(token_id)])[0]
-        new["notices"] = [N_(f"Branched at step {index} with {picked!r}.")]
-        return finish(key, new["prompt"], new, run["settings"])
-
-    @GPU
-    @user_errors
-    def text_compare(model=default_model, prompt=EXAMPLES[0], column_a_preset="Greedy", column_a_temperature=1.0,
-                     column_b_preset="Neutral", column_b_temperature=0.7, column_c_preset="Neutral",
-                     column_c_temperature=1.5, max_new_tokens=120, seed=1234, quiz=False):
-        """The same prompt under up to three settings with shared randomness (one uniform draw per step).
-
-        Args:
-            model: a text model key.
-            prompt: the text every column continues.
-            column_a_preset: column A's preset ("Greedy", "Neutral", "Balanced", ... or "(off)").
-            column_a_temperature: column A's temperature (sampling presets only).
-            column_b_preset: column B's preset.
-            column_b_temperature: column B's temperature.
-            column_c_preset: column C's preset.
-            column_c_temperature: column C's temperature.
-            max_new_tokens: tokens per column.
-            seed: the shared random seed; -1 draws a fresh one.
-            quiz: shuffle the columns (with the seed, so a class sees the same order again) and hide which setting
-                made which until text_reveal.
-        """
-        key, prompt_text, seed_value = model, prompt, seed
-        pa, ta, pb, tb, pc, tc = (column_a_preset, column_a_temperature, column_b_preset, column_b_temperature,
-                                  column_c_preset, column_c_temperature)
-        cols, names = [], []
-        for name, p, t in (("A", pa, ta), ("B", pb, tb), ("C", pc, tc)):
-            if p == "(off)":
-                continue
-            if not isinstance(p, str) or p not in PRESETS or p == "Beam":
-                raise StudioError(f"Column {name}: preset must be one of {', '.join(COMPARE_PRESETS)}, got {p!r}.")
-            col = {k: v for k, v in asdict(PRESETS[p]).items() if k != "max_new_tokens"}
-            if col["mode"] == "sample":
-                col["temperature"] = t
-            cols.append(col)
-            names.append(name)
-        if not cols:
-            raise StudioError("Turn on at least one column.")
-        seed_value = engine.resolve_seed(seed_value)
-        runs = engine.compare(bundle_for(key), seed=seed_value, prompt=prompt_text, columns=cols,
-                              max_new_tokens=int(max_new_tokens), max_new_tokens_limit=limit)
-        outs, lines = [[("(off)", None)]] * 3, []
-        whats = [N_("greedy") if col["mode"] == "greedy" else N_(f"sample, T = {col['temperature']}") for col in cols]
-        order = list(range(len(runs)))
-        if quiz:
-            order = quiz_order(len(runs), seed_value)
-        answer = []
-        for slot, j in zip(names, order):  # the slot's column shows run j
-            d = runs[j].to_dict()
-            outs["ABC".index(slot)] = highlighted(d)
-            lines.append(N_(f"**{names[j]}** ({whats[j]}): log-prob {d['logprob']:.2f} nats, "
-                            f"perplexity {d['perplexity']:.2f}"))
-            answer.append(N_(f"**Column {slot}**: {whats[j]}") + " · " + N_(f"perplexity **{d['perplexity']:.2f}**"))
-        if not quiz:
-            return (*outs, "\n\n".join([N_(f"Seed `{seed_value}`"), *lines]), None)
-        settings_shown = "; ".join(sorted(whats))
-        question = N_(f"Which column is which setting? The settings: {settings_shown}. Same prompt, same seed, the "
-                      f"same random draw at every step. Discuss, then press **Reveal**.")
-        return (*outs, question, "\n\n".join(answer))
-
-    @user_errors
-    def text_reveal(answer=None):
-        """The answer to this session's last quiz comparison: which setting each column had. Needs a
-        text_compare with quiz=True first."""
-        if not answer:
-            raise StudioError("Nothing to reveal yet. Run a comparison with the quiz box ticked (text_compare with "
-                              "quiz=True) first, then press Reveal.")
-        return answer
-
-    def apply_preset(name):
-        p = asdict(PRESETS[name])
-        return [gr.update(value=p[k]) for k in SETTING_NAMES if k != "max_new_tokens"]
-
-    def mode_changed(m):
-        off = DecodeSettings(mode=m).inactive_controls()
-        updates = [gr.update(interactive=k not in off, info=off.get(k)) for k in SETTING_NAMES if k != "max_new_tokens"]
-        names = ", ".join(f"`{k}`" for k in off)
-        note = N_(f"Greyed out in this mode: {names}. Sampling controls act only when sampling; beam controls "
-                  "only in beam search.") if off else ""
-        return [*updates, note]
-
-    @user_errors
-    def text_apply_recipe(recipe=""):
-        """Set every control from a text/generate recipe (JSON), as exported by text_generate.
-
-        Args:
-            recipe: the recipe's JSON text, as the Recipe box shows it.
-        """
-        r = Recipe.from_tab_box(recipe, family="text", action="generate", tab="Text", verb="generate")
-        params = dict(r.params)
-        prompt_text = params.pop("prompt", "")
-        s = DecodeSettings.from_dict(params).validated(max_new_tokens_limit=limit)
-        registry.spec(r.model)
-        vals = asdict(s)
-        return [r.model, prompt_text, *[vals[k] for k in SETTING_NAMES], r.seed if r.seed is not None else -1]
-
-    @user_errors
-    def text_add_model(source=""):
-        """Add a causal language model by Hugging Face Hub id (gpt2, HuggingFaceTB/SmolLM2-135M, ...) or a local
-        folder saved with save_pretrained, load it, and select it.
-
-        Args:
-            source: the Hub id or the folder's path (safetensors weights only; trust_remote_code is never set).
-        """
-        spec, _ = add_model(registry, "text", source)
-        return gr.update(choices=registry.keys("text"), value=spec.key)
-
     # --- wiring -------------------------------------------------------------------------------------
     outs = [output, stats, run_state, step, step_plot, candidate, entropy_plot, recipe_json, python_code]
-    gen_event = go.click(text_generate, [model, prompt, *setting_inputs, seed], outs, api_name="text_generate",
+    gen_event = go.click(wired(text_generate, ctx, gpu=True),
+                         [model, prompt, *setting_inputs, seed], outs, api_name="text_generate",
                          concurrency_id=HEAVY)
     stop.click(None, None, None, cancels=[gen_event], api_visibility="private")
-    output.select(on_select, [run_state], [step], api_visibility="private")
-    step.change(text_step, [model, run_state, step], [step_plot, candidate], api_visibility="private",
+    output.select(token_selected, [run_state], [step], api_visibility="private")
+    step.change(wired(text_step, ctx), [model, run_state, step], [step_plot, candidate], api_visibility="private",
                 trigger_mode="always_last")
-    sample_btn.click(text_sample, [model, run_state, step, n_draws, seed], [sample_plot], api_name="text_sample",
+    sample_btn.click(wired(text_sample, ctx, gpu=True),
+                     [model, run_state, step, n_draws, seed], [sample_plot], api_name="text_sample",
                      concurrency_id=HEAVY)
-    branch_btn.click(text_branch, [model, run_state, step, candidate, seed], outs, api_name="text_branch",
+    branch_btn.click(wired(text_branch, ctx, gpu=True),
+                     [model, run_state, step, candidate, seed], outs, api_name="text_branch",
                      concurrency_id=HEAVY)
-    cmp_btn.click(text_compare, [model, prompt, *[c for col in cmp_cols for c in col], max_new, seed, cmp_quiz],
+    cmp_btn.click(wired(text_compare, ctx, gpu=True),
+                  [model, prompt, *[c for col in cmp_cols for c in col], max_new, seed, cmp_quiz],
                   [*cmp_out, cmp_stats, cmp_answer], api_name="text_compare", concurrency_id=HEAVY)
-    cmp_reveal_btn.click(text_reveal, cmp_answer, cmp_stats, api_name="text_reveal")
+    cmp_reveal_btn.click(wired(text_reveal, ctx), cmp_answer, cmp_stats, api_name="text_reveal")
     preset.change(apply_preset, preset, [components[k] for k in SETTING_NAMES if k != "max_new_tokens"],
                   api_visibility="private")
     mode.change(mode_changed, mode, [*[components[k] for k in SETTING_NAMES if k != "max_new_tokens"], inactive_note],
                 api_visibility="private")
-    apply_btn.click(text_apply_recipe, recipe_json, [model, prompt, *setting_inputs, seed], api_name="text_apply_recipe")
-    hub_btn.click(text_add_model, hub_id, model, api_name="text_add_model", concurrency_id=HEAVY)
+    apply_btn.click(wired(text_apply_recipe, ctx),
+                    recipe_json, [model, prompt, *setting_inputs, seed], api_name="text_apply_recipe")
+    hub_btn.click(wired(text_add_model, ctx), hub_id, model, api_name="text_add_model", concurrency_id=HEAVY)

@@ -154,10 +154,15 @@ def add_model(registry, family: str, source):
 
 def shared_args(*lines: str):
     """Append ``Args:`` entries shared by several handlers to a handler's docstring (Gradio reads each handler's
-    own docstring for the API page and the MCP schema). ``lines`` are written without indentation."""
+    own docstring for the API page and the MCP schema). ``lines`` are written without indentation; they take
+    the indentation of the handler's first ``Args:`` entry."""
 
     def decorate(fn):
-        fn.__doc__ = fn.__doc__.rstrip() + "\n" + "".join(f"            {line}\n" for line in lines) + "        "
+        doc = fn.__doc__.rstrip()
+        rows = doc.splitlines()
+        first = next(rows[i + 1] for i, row in enumerate(rows) if row.strip() == "Args:")
+        indent = first[:len(first) - len(first.lstrip())]
+        fn.__doc__ = doc + "\n" + "".join(f"{indent}{line}\n" for line in lines) + indent[:-4]
         return fn
 
     return decorate
@@ -182,17 +187,23 @@ def bind(fn, ctx, **defaults):
     for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
         setattr(handler, attr, getattr(fn, attr))
     handler.__signature__ = sig.replace(parameters=params)
+    # Gradio finds gr.SelectData / gr.Request parameters by their type hints: the annotations without ctx, read in
+    # fn's module (typing.get_type_hints follows __wrapped__ for the names; inspect stops at __signature__)
+    handler.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "ctx"}
+    handler.__wrapped__ = fn
     return handler
 
 
-def wired(fn, ctx=None, *, gpu: bool = False):
+def wired(fn, ctx=None, *, gpu: bool = False, **defaults):
     """A tab's handler as its event calls it: bound to ``ctx`` when it takes one (its ``model`` defaulting to the
-    tab's, ``ctx.default_model``), its errors shown to the user (``user_errors``), and on ZeroGPU given a GPU
-    for the call (``gpu``)."""
+    tab's, ``ctx.default_model``, and any other ``defaults`` that depend on the settings), its errors shown to the
+    user (``user_errors``), and on ZeroGPU given a GPU for the call (``gpu``)."""
     from studio.spaces_compat import GPU
 
     params = inspect.signature(fn).parameters
     if next(iter(params), None) == "ctx":
-        fn = bind(fn, ctx, **({"model": ctx.default_model} if "model" in params else {}))
+        if "model" in params and params["model"].default is not inspect.Parameter.empty:
+            defaults.setdefault("model", ctx.default_model)
+        fn = bind(fn, ctx, **defaults)
     h = user_errors(fn)
     return GPU(h) if gpu else h

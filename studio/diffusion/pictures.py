@@ -70,14 +70,20 @@ def result_images(run) -> list:
     return [to_pil(unit(img), scale=scale_for(run)) for img in run.images]
 
 
+def _strip(run, rows: tuple, columns: int, n_max: int):
+    """Per image (at most ``n_max``), one row per kept tensor in ``rows`` at ``columns`` evenly spaced steps,
+    each row ending with the result."""
+    cols = sorted({round(i * (run.steps - 1) / (columns - 1)) for i in range(columns)})
+    cells = []
+    for i in range(min(n_max, run.x_t.shape[1])):
+        for kept in rows:
+            cells += [unit(kept[c][i]) for c in cols] + [unit(run.images[i])]
+    return image_grid(torch.stack(cells), len(cols) + 1, scale=scale_for(run))
+
+
 def compare_strip(run, columns: int = 8, n_max: int = 4):
     """x̂₀ at ``columns`` evenly spaced steps, then the result; one row per image (at most ``n_max``)."""
-    cols = sorted({round(i * (run.steps - 1) / (columns - 1)) for i in range(columns)})
-    n = min(n_max, run.x_t.shape[1])
-    cells = []
-    for i in range(n):
-        cells += [unit(run.x0_hat[c][i]) for c in cols] + [unit(run.images[i])]
-    return image_grid(torch.stack(cells), len(cols) + 1, scale=scale_for(run))
+    return _strip(run, (run.x0_hat,), columns, n_max)
 
 
 def same_start(runs) -> bool:
@@ -95,13 +101,7 @@ def export_frames(run, hold: int = 8) -> list:
 
 def export_strip(run, columns: int = 10, n_max: int = 4):
     """The PNG strip: per image, a row of x_t and a row of x̂₀ at ``columns`` steps, each ending with the result."""
-    cols = sorted({round(i * (run.steps - 1) / (columns - 1)) for i in range(columns)})
-    n = min(n_max, run.x_t.shape[1])
-    cells = []
-    for i in range(n):
-        cells += [unit(run.x_t[c][i]) for c in cols] + [unit(run.images[i])]
-        cells += [unit(run.x0_hat[c][i]) for c in cols] + [unit(run.images[i])]
-    return image_grid(torch.stack(cells), len(cols) + 1, scale=scale_for(run))
+    return _strip(run, (run.x_t, run.x0_hat), columns, n_max)
 
 
 def digit_as_x0(bundle, x: torch.Tensor) -> torch.Tensor:

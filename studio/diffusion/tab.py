@@ -21,7 +21,8 @@ from studio.errors import StudioError
 from studio.i18n import N_
 from studio.plots import figure_to_image, schedule_plot, write_gif
 from studio.recipe import Recipe
-from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, wired
+from studio.ui.common import (HEAVY, add_model, add_model_box, default_key, family_bundle, judge_key, quiz_order,
+                              wired)
 
 INTRO_MORE = ("The scheduler decides how big each step is and how the next x_t follows from the guess. Every step "
               "is kept: scrub through them after the run.")
@@ -48,10 +49,8 @@ class DiffusionContext:
 
     @classmethod
     def of(cls, registry, settings) -> "DiffusionContext":
-        keys = registry.keys("diffusion")
-        default = next((s.key for s in registry.specs("diffusion") if s.builtin), keys[0] if keys else None)
         return cls(registry=registry, max_steps=settings.max_diffusion_steps, max_batch=settings.max_batch,
-                   default_model=default, judge_key=next((s.key for s in registry.specs("judge")), None))
+                   default_model=default_key(registry, "diffusion"), judge_key=judge_key(registry))
 
 
 # --- helpers (ctx: the tab's DiffusionContext) ---------------------------------------------------------

@@ -17,7 +17,7 @@ from studio.gan import engine
 from studio.i18n import N_, T_
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
-from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, shared_args, wired
+from studio.ui.common import HEAVY, add_model, add_model_box, default_key, family_bundle, judge_key, shared_args, wired
 
 TRUNCATION_NOTE = (
     "**Truncation: fidelity versus diversity.** The generator learned from latents drawn from N(0, I). Latents "
@@ -47,10 +47,8 @@ class GanContext:
 
     @classmethod
     def of(cls, registry, settings) -> "GanContext":
-        keys = registry.keys("gan")
-        default = next((s.key for s in registry.specs("gan") if s.builtin), keys[0] if keys else None)
         return cls(registry=registry, max_side=min(8, settings.max_grid),  # the GAN grid is at most 8×8
-                   default_model=default, judge_key=next((s.key for s in registry.specs("judge")), None))
+                   default_model=default_key(registry, "gan"), judge_key=judge_key(registry))
 
 
 def bundle_for(ctx, key):

@@ -18,7 +18,7 @@ from studio.plots import entropy_chart, sample_histogram, stage_bars
 from studio.recipe import Recipe
 from studio.text import engine
 from studio.text.engine import PRESETS, DecodeSettings
-from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, quiz_order, wired
+from studio.ui.common import HEAVY, add_model, add_model_box, default_key, family_bundle, quiz_order, wired
 
 SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
@@ -71,9 +71,8 @@ class TextContext:
 
     @classmethod
     def of(cls, registry, settings) -> "TextContext":
-        keys = registry.keys("text")
-        default = next((s.key for s in registry.specs("text") if s.builtin), keys[0] if keys else None)
-        return cls(registry=registry, max_new_tokens=settings.max_new_tokens, default_model=default)
+        return cls(registry=registry, max_new_tokens=settings.max_new_tokens,
+                   default_model=default_key(registry, "text"))
 
 
 # --- helpers (ctx: the tab's TextContext) ------------------------------------------------------------------

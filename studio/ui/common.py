@@ -168,6 +168,17 @@ def shared_args(*lines: str):
     return decorate
 
 
+def default_key(registry, family: str) -> str | None:
+    """A tab's default model: its first built-in one, else its first model, else None."""
+    keys = registry.keys(family)
+    return next((s.key for s in registry.specs(family) if s.builtin), keys[0] if keys else None)
+
+
+def judge_key(registry) -> str | None:
+    """The digit judge that rates generated digits, if there is one."""
+    return next((s.key for s in registry.specs("judge")), None)
+
+
 def bind(fn, ctx, **defaults):
     """``fn(ctx, ...)`` as Gradio calls it: ``ctx`` (a tab's registry, limits and defaults) bound; the signature
     and docstring are ``fn``'s without it, with ``defaults`` (e.g. the tab's model) as the defaults the API

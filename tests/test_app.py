@@ -84,3 +84,18 @@ def test_every_public_event_is_named_and_heavy_events_share_the_gpu_queue():
     heavy = {fn.api_name for fn in app.demo.fns.values() if fn.concurrency_id == "gpu"}
     assert {"models_load", "models_load_builtin", "text_generate", "gan_grid", "vae_grid", "diffusion_run",
             "diffusion_compare"} <= heavy
+
+
+def test_the_models_handlers_are_functions_a_test_calls_with_keyword_arguments(tiny_text_dir):
+    from studio.errors import StudioError
+    from studio.ui import models_tab
+
+    registry = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
+                                        loader="transformers-causal-lm", builtin=True)], device="cpu")
+    ctx = models_tab.ModelsContext(registry)
+    table, memory, note = models_tab.models_load(ctx, model="tiny-text")
+    assert "Loaded **tiny-text** on `cpu`" in note and registry.status()[0]["loaded"]
+    assert models_tab.models_unload(ctx, model="tiny-text")[2] == "Unloaded **tiny-text**."
+    assert not registry.status()[0]["loaded"]
+    with pytest.raises(StudioError, match="Choose a model to load"):
+        models_tab.models_load(ctx, model="")

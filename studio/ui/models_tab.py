@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import gradio as gr
 
 from studio.errors import StudioError
 from studio.i18n import N_
-from studio.ui.common import HEAVY, format_metrics, user_errors
+from studio.ui.common import HEAVY, format_metrics, wired
 
 COLUMNS = ["model", "family", "origin", "loaded", "device", "dtype", "params (M)", "size (MB)", "load (s)",
            "quality", "description", "error"]
@@ -47,8 +49,68 @@ def memory_markdown(registry) -> str:
     return text
 
 
+@dataclass(frozen=True)
+class ModelsContext:
+    """The Models tab's handlers act on the registry, bound by the wiring (``wired``)."""
+
+    registry: object
+
+
+def snapshot(ctx):
+    return status_table(ctx.registry), memory_markdown(ctx.registry)
+
+
+def models_status(ctx):
+    """The status table (one row per model) and a line about the device and memory."""
+    return snapshot(ctx)
+
+
+def models_load(ctx, model: str):
+    """Load one model into memory (no-op if it is loaded already).
+
+    Args:
+        model: the model's key, as the status table lists it.
+    """
+    key = model
+    if not key:
+        raise StudioError("Choose a model to load.")
+    ctx.registry.get(key)
+    row = next(r for r in ctx.registry.status() if r["key"] == key)
+    return (*snapshot(ctx), N_(f"Loaded **{key}** on `{row['device']}` in {row['load_s'] or 0:.2f} s."))
+
+
+def models_unload(ctx, model: str):
+    """Unload one model and free its memory.
+
+    Args:
+        model: the model's key, as the status table lists it.
+    """
+    key = model
+    if not key:
+        raise StudioError("Choose a model to unload.")
+    was = ctx.registry.unload(key)
+    return (*snapshot(ctx), N_(f"Unloaded **{key}**.") if was else N_(f"**{key}** was not loaded."))
+
+
+def models_load_builtin(ctx):
+    """Load every built-in model (warm-up before a class)."""
+    report = ctx.registry.preload(["*"])
+    failed = {k: v for k, v in report.items() if v != "ok"}
+    msg = N_(f"Loaded {len(report) - len(failed)} built-in model(s).")
+    if failed:
+        msg += "\n\n" + N_("Failed:") + "\n\n" + "\n\n".join(N_(f"**{k}**: {v}") for k, v in failed.items())
+    return (*snapshot(ctx), msg)
+
+
+def models_unload_all(ctx):
+    """Unload every model."""
+    n = ctx.registry.unload_all()
+    return (*snapshot(ctx), N_(f"Unloaded {n} model(s)."))
+
+
 def build_models_tab(registry) -> None:
     """Components and wiring for the Models tab (call inside a ``gr.Blocks``)."""
+    ctx = ModelsContext(registry)
     gr.Markdown("Every model the studio knows. Built-in models ship with the studio and work offline; Hub models "
                 "need a download first. Models load on first use and stay cached; load them here before a class "
                 "so the first demo is instant.")
@@ -69,61 +131,10 @@ def build_models_tab(registry) -> None:
         refresh_btn = gr.Button("Refresh", elem_id="models-refresh")
     note = gr.Markdown(elem_id="models-note")
 
-    def snapshot():
-        return status_table(registry), memory_markdown(registry)
-
-    @user_errors
-    def models_status():
-        """The status table (one row per model) and a line about the device and memory."""
-        return snapshot()
-
-    @user_errors
-    def models_load(model: str):
-        """Load one model into memory (no-op if it is loaded already).
-
-        Args:
-            model: the model's key, as the status table lists it.
-        """
-        key = model
-        if not key:
-            raise StudioError("Choose a model to load.")
-        registry.get(key)
-        row = next(r for r in registry.status() if r["key"] == key)
-        return (*snapshot(), N_(f"Loaded **{key}** on `{row['device']}` in {row['load_s'] or 0:.2f} s."))
-
-    @user_errors
-    def models_unload(model: str):
-        """Unload one model and free its memory.
-
-        Args:
-            model: the model's key, as the status table lists it.
-        """
-        key = model
-        if not key:
-            raise StudioError("Choose a model to unload.")
-        was = registry.unload(key)
-        return (*snapshot(), N_(f"Unloaded **{key}**.") if was else N_(f"**{key}** was not loaded."))
-
-    @user_errors
-    def models_load_builtin():
-        """Load every built-in model (warm-up before a class)."""
-        report = registry.preload(["*"])
-        failed = {k: v for k, v in report.items() if v != "ok"}
-        msg = N_(f"Loaded {len(report) - len(failed)} built-in model(s).")
-        if failed:
-            msg += "\n\n" + N_("Failed:") + "\n\n" + "\n\n".join(N_(f"**{k}**: {v}") for k, v in failed.items())
-        return (*snapshot(), msg)
-
-    @user_errors
-    def models_unload_all():
-        """Unload every model."""
-        n = registry.unload_all()
-        return (*snapshot(), N_(f"Unloaded {n} model(s)."))
-
     outs = [table, memory, note]
-    refresh_btn.click(models_status, None, [table, memory], api_name="models_status")
-    load_btn.click(models_load, choice, outs, api_name="models_load", concurrency_id=HEAVY)
-    unload_btn.click(models_unload, choice, outs, api_name="models_unload")
-    warm_btn.click(models_load_builtin, None, outs, api_name="models_load_builtin", concurrency_id=HEAVY)
-    unload_all_btn.click(models_unload_all, None, outs, api_name="models_unload_all")
+    refresh_btn.click(wired(models_status, ctx), None, [table, memory], api_name="models_status")
+    load_btn.click(wired(models_load, ctx), choice, outs, api_name="models_load", concurrency_id=HEAVY)
+    unload_btn.click(wired(models_unload, ctx), choice, outs, api_name="models_unload")
+    warm_btn.click(wired(models_load_builtin, ctx), None, outs, api_name="models_load_builtin", concurrency_id=HEAVY)
+    unload_all_btn.click(wired(models_unload_all, ctx), None, outs, api_name="models_unload_all")
     return table, memory

@@ -267,3 +267,30 @@ def test_beam_search_cuts_every_beam_at_its_end_token_when_pad_differs(tiny_text
     assert [text for text, _ in run.beams] == ["ha", "o"]
     assert [score for _, score in run.beams] == pytest.approx([-0.5, -0.9])
     assert engine.cut_at_end([1, 2, 3], 9) == [1, 2, 3] and engine.cut_at_end([1, 9, 9], [7, 9]) == [1, 9]
+
+
+def test_tokenize_shows_each_piece_and_joins_a_character_spread_over_byte_tokens():
+    """On the built-in byte-level BPE: the pieces' ids are the tokenizer's, their texts join to the input, and a
+    Chinese character or an emoji (2-4 byte tokens) is given whole on the token that completes it."""
+    from studio.catalog import builtin_specs
+    from studio.config import REPO_ROOT
+
+    reg = ModelRegistry(builtin_specs(REPO_ROOT / "checkpoints"), device="cpu")
+    bundle = reg.get("shakespeare-gpt")
+    text = "ROMEO: 你好 🙂 café\nthe end"
+    out = engine.tokenize(bundle, text)
+    ids = bundle.tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert [p["id"] for p in out["pieces"]] == ids and out["count"] == len(ids) and out["chars"] == len(text)
+    assert [p["token"] for p in out["pieces"]] == bundle.tokenizer.convert_ids_to_tokens(ids)
+    assert "".join(p["text"] for p in out["pieces"]) == text
+    whole = [(p["text"], k) for k, p in enumerate(out["pieces"]) if p["text"] in ("你", "好", "🙂", "é")]
+    assert [t for t, _ in whole] == ["你", "好", "🙂", "é"]
+    for char, k in whole:  # the tokens before it are its bytes, marked, with no text of their own
+        n_bytes = len(char.encode("utf-8"))
+        before = out["pieces"][k - n_bytes + 1:k]
+        assert before and all(p["part_of_next"] and p["text"] == "" for p in before), char
+    assert out["pieces"][-1]["text"] == "nd" and not any(p["part_of_next"] for p in out["pieces"][-3:])
+    for bad, msg in [("", "Type a text to tokenize"), ("x" * 21, "The text is 21 characters; at most 20 are"),
+                     (5, "The text must be text, got int")]:
+        with pytest.raises(ValueError, match=msg):
+            engine.tokenize(bundle, bad, max_chars=20)

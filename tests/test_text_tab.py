@@ -193,3 +193,18 @@ def test_the_text_handlers_are_functions_a_test_calls_with_keyword_arguments(tin
     assert list(step) == ["model", "run", "step"] and step["model"].default is inspect.Parameter.empty
     gen = inspect.signature(wired(tab.text_generate, ctx)).parameters
     assert gen["model"].default == "tiny-text" and gen["max_new_tokens"].default == 120
+
+
+def test_text_tokenize_through_the_api(app):
+    """Bare: the default prompt, split by the tab's model; with a text: its pieces, in order, and the count."""
+    _, client = app
+    pieces, table, note = client.predict(api_name="/text_tokenize")
+    assert len(table["data"]) >= 3 and "tokens** for" in note
+    pieces, table, note = client.predict(model="tiny-text", text="to be", api_name="/text_tokenize")
+    reg, _ = app
+    ids = reg.get("tiny-text").tokenizer("to be", add_special_tokens=False)["input_ids"]
+    assert [row[1] for row in table["data"]] == ids
+    assert "".join(p["token"] for p in pieces) == "to be"  # the shown pieces are the text itself
+    assert note.startswith(f"**{len(ids)} tokens** for 5 characters")
+    with pytest.raises(Exception, match="Type a text to tokenize"):
+        client.predict(model="tiny-text", text="", api_name="/text_tokenize")

@@ -397,3 +397,36 @@ def branch(bundle, *, seed: int | None, context_ids: list, token_id: int, max_ne
 def token_texts(bundle, ids: list) -> list[str]:
     """The text of each token id (for labels)."""
     return [token_text(bundle.tokenizer, int(i)) for i in ids]
+
+
+def tokenize(bundle, text: str, *, max_chars: int = 20_000) -> dict:
+    """How ``text`` splits into the model's tokens, as the model reads it (no special tokens added).
+
+    Returns ``pieces``: for each token its ``id``, its vocabulary entry ``token`` (byte-level BPE writes a leading
+    space as ``Ġ``) and the ``text`` it adds. A character the tokenizer spreads over several byte tokens (Chinese,
+    emoji) is given whole on the token that completes it; the tokens before carry ``""`` and ``part_of_next``.
+    Also ``count`` (tokens), ``chars`` and ``chars_per_token``. ``max_chars`` bounds the text (a hosted limit).
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"The text must be text, got {type(text).__name__}.")
+    if not text:
+        raise ValueError("Type a text to tokenize.")
+    if len(text) > max_chars:
+        raise ValueError(f"The text is {len(text):,} characters; at most {max_chars:,} are tokenized here.")
+    tok = bundle.tokenizer
+    ids = tok(text, add_special_tokens=False)["input_ids"]
+    vocab = tok.convert_ids_to_tokens(ids)
+    pieces, pending = [], []
+    for i, token in zip(ids, vocab):
+        pending.append((int(i), token))
+        shown = tok.decode([p for p, _ in pending], clean_up_tokenization_spaces=False)
+        if shown.endswith("\ufffd") and len(pending) < 4:  # bytes of a character the next token completes
+            continue
+        for k, (pid, ptok) in enumerate(pending):
+            last = k == len(pending) - 1
+            pieces.append({"id": pid, "token": ptok, "text": shown if last else "", "part_of_next": not last})
+        pending = []
+    for pid, ptok in pending:  # text that ends inside a character
+        pieces.append({"id": pid, "token": ptok, "text": token_text(tok, pid), "part_of_next": False})
+    return {"pieces": pieces, "count": len(pieces), "chars": len(text),
+            "chars_per_token": round(len(text) / len(pieces), 2) if pieces else 0.0}

@@ -322,6 +322,24 @@ def text_apply_recipe(ctx, recipe=""):
     return [r.model, prompt_text, *[vals[k] for k in SETTING_NAMES], r.seed if r.seed is not None else -1]
 
 
+def text_tokenize(ctx, model=None, text=EXAMPLES[0]):
+    """How a text splits into the model's tokens: each piece (adjacent pieces alternate colours), a table of ids
+    and vocabulary entries, and the count. A character spread over several byte tokens shows whole on the last.
+
+    Args:
+        model: a text model key (each model has its own tokenizer).
+        text: the text to split (e.g. the prompt).
+    """
+    out = engine.tokenize(bundle_for(ctx, model), text)
+    spans = [(p["text"] or "·", "byte" if p["part_of_next"] else "ab"[i % 2]) for i, p in enumerate(out["pieces"])]
+    rows = [[i, p["id"], p["token"], repr(p["text"]) if p["text"] else N_("(part of the next character)")]
+            for i, p in enumerate(out["pieces"])]
+    summary = N_(f"**{out['count']} tokens** for {out['chars']} characters ({out['chars_per_token']} characters per "
+                 f"token). The model reads ids, never letters: a word it has seen often is one token, a rare one "
+                 f"several; a Chinese character or an emoji can take two to four byte tokens.")
+    return spans, rows, summary
+
+
 def text_add_model(ctx, source=""):
     """Add a causal language model by Hugging Face Hub id (gpt2, HuggingFaceTB/SmolLM2-135M, ...) or a local
     folder saved with save_pretrained, load it, and select it.
@@ -425,6 +443,14 @@ def build_text_tab(registry, settings) -> None:
                                           combine_adjacent=False) for n in "ABC"]
         cmp_stats = gr.Markdown(elem_id="text-cmp-stats")
         cmp_answer = gr.State(None)
+    with gr.Accordion("Tokenizer: how the prompt splits into tokens", open=False):
+        tok_btn = gr.Button("Tokenize the prompt", elem_id="text-tokenize")
+        tok_pieces = gr.HighlightedText(label="Pieces (adjacent tokens alternate colours; · = a byte of the next "
+                                              "character)", color_map={"a": "#c7d2fe", "b": "#fde68a", "byte": "#e5e7eb"},
+                                        show_legend=False, combine_adjacent=False, elem_id="text-tok-pieces")
+        tok_table = gr.Dataframe(headers=["#", "id", "vocabulary entry", "text"], interactive=False, wrap=True,
+                                 elem_id="text-tok-table")
+        tok_note = gr.Markdown(elem_id="text-tok-note")
     with gr.Accordion("Recipe: export, import, reproduce in Python", open=False):
         recipe_json = gr.Code(value="", language="json", label="Recipe (edit or paste one, then Apply)", elem_id="text-recipe",
                               interactive=True)
@@ -461,3 +487,4 @@ def build_text_tab(registry, settings) -> None:
     apply_btn.click(wired(text_apply_recipe, ctx),
                     recipe_json, [model, prompt, *setting_inputs, seed], api_name="text_apply_recipe")
     hub_btn.click(wired(text_add_model, ctx), hub_id, model, api_name="text_add_model", concurrency_id=HEAVY)
+    tok_btn.click(wired(text_tokenize, ctx), [model, prompt], [tok_pieces, tok_table, tok_note], api_name="text_tokenize")

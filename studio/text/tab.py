@@ -447,7 +447,8 @@ def build_text_tab(registry, settings) -> None:
         tok_btn = gr.Button("Tokenize the prompt", elem_id="text-tokenize")
         tok_pieces = gr.HighlightedText(label="Pieces (adjacent tokens alternate colours; · = a byte of the next "
                                               "character)", color_map={"a": "#c7d2fe", "b": "#fde68a", "byte": "#e5e7eb"},
-                                        show_legend=False, combine_adjacent=False, elem_id="text-tok-pieces")
+                                        show_legend=False, show_inline_category=False, combine_adjacent=False,
+                                        elem_id="text-tok-pieces")
         tok_table = gr.Dataframe(headers=["#", "id", "vocabulary entry", "text"], interactive=False, wrap=True,
                                  elem_id="text-tok-table")
         tok_note = gr.Markdown(elem_id="text-tok-note")

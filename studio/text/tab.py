@@ -3,7 +3,7 @@
 The handlers are module-level functions of a ``TextContext`` and keyword arguments (a test calls
 ``text_generate(ctx, model="shakespeare-gpt", max_new_tokens=5)``); ``build_text_tab`` only lays out and wires.
 
-Why this module is long: eight endpoints over some thirty controls (decoding, comparison, sampling, branching,
+Why this module is long: nine endpoints over some thirty controls (decoding, comparison, sampling, branching,
 recipes), each handler with the docstring the API page shows; the computing is all in studio/text/engine.py."""
 
 from __future__ import annotations

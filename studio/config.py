@@ -12,6 +12,7 @@
 | STUDIO_CHECKPOINTS | <repo>/checkpoints | folder scanned for built-in checkpoints |
 | STUDIO_QUEUE_SIZE | 64 | requests waiting in the queue before new ones are turned away |
 | STUDIO_MAX_NEW_TOKENS | 400 (200 when hosted) | most tokens one text request may generate |
+| STUDIO_MAX_SCORE_TOKENS | 4096 (1024 when hosted) | longest text the Text tab scores, attends over or reads with the lens, in tokens |
 | STUDIO_MAX_DIFFUSION_STEPS | 1000 (100 when hosted) | most denoising steps one diffusion run may take |
 | STUDIO_MAX_BATCH | 16 (8 when hosted) | most images one diffusion run (or comparison) may draw at once |
 | STUDIO_MAX_GRID | 16 (8 when hosted) | most images per side of a VAE grid (the GAN grid stops at 8 per side either way) |
@@ -72,6 +73,7 @@ class Settings:
     queue_size: int = 64  # Gradio queue max_size
     hub_offline: bool = False  # HF_HUB_OFFLINE
     max_new_tokens: int = 400  # text: most new tokens per request (STUDIO_MAX_NEW_TOKENS)
+    max_score_tokens: int = 4096  # text: longest text scored / looked inside, in tokens (STUDIO_MAX_SCORE_TOKENS)
     max_diffusion_steps: int = 1000  # diffusion: most steps per run (STUDIO_MAX_DIFFUSION_STEPS)
     max_batch: int = 16  # diffusion: most images per run (STUDIO_MAX_BATCH)
     max_grid: int = 16  # VAE grid side; the GAN grid uses min(8, this) (STUDIO_MAX_GRID)
@@ -100,6 +102,7 @@ class Settings:
             queue_size=env_int(env, "STUDIO_QUEUE_SIZE", 64, minimum=1),
             hub_offline=env_flag(env, "HF_HUB_OFFLINE", False),
             max_new_tokens=env_int(env, "STUDIO_MAX_NEW_TOKENS", 200 if hosted else 400, minimum=1),
+            max_score_tokens=env_int(env, "STUDIO_MAX_SCORE_TOKENS", 1024 if hosted else 4096, minimum=16),
             max_diffusion_steps=env_int(env, "STUDIO_MAX_DIFFUSION_STEPS", 100 if hosted else 1000, minimum=2),
             max_batch=env_int(env, "STUDIO_MAX_BATCH", 8 if hosted else 16, minimum=1),
             max_grid=env_int(env, "STUDIO_MAX_GRID", 8 if hosted else 16, minimum=2),

@@ -19,10 +19,11 @@ from studio.i18n import N_, T_, cjk_font
 CHOSEN = "#d62728"
 BAR = "#4c72b0"
 MUTED = "#c7c7c7"
-RESHAPING = {"temperature", "repetition penalty"}  # change probabilities without removing tokens
+RESHAPING = {"temperature", "repetition penalty", "DRY"}  # change probabilities without removing tokens
 # the shaping stages' names as the Text engine gives them, marked for the catalog (drawn through T_)
 STAGE_NAMES = (N_("raw"), N_("repetition penalty"), N_("no-repeat n-gram"), N_("temperature"), N_("top-k"),
-               N_("top-p"), N_("min-p"), N_("typical-p"))
+               N_("top-p"), N_("min-p"), N_("typical-p"), N_("DRY"), N_("top-nσ"), N_("epsilon"), N_("eta"),
+               N_("XTC"))
 
 
 @functools.cache
@@ -102,7 +103,10 @@ def stage_bars(stages: list, texts: dict, chosen_id: int, *, title: str = "") ->
         elif stage["name"] in RESHAPING:
             kept = "\n" + T_("reshapes the distribution")
         else:
-            kept = "\n" + T_(f"kept {stage['kept_mass']:.0%} of the mass, {stage['n_kept']} tokens")
+            before = stages[k - 1]["n_kept"]
+            removed = before - stage["n_kept"]
+            kept = "\n" + (T_(f"removed {removed} of {before} tokens, {1 - stage['kept_mass']:.1%} of the mass")
+                           if removed else T_("removed nothing"))
         ax.set_title(f"{k + 1}. {T_(stage['name'])}{kept}", fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
     if title:

@@ -45,6 +45,8 @@ def results(proc: subprocess.CompletedProcess) -> dict[str, float]:
     ("vae_grid.py", ["--repeats", "1"], {"vae_grid16_ms"}),
     ("text_decode.py", ["--tokens", "4", "--repeats", "1"],
      {"text_decode_bare_ms_per_token", "text_decode_studio_ms_per_token", "text_decode_speedup"}),
+    ("text_inside.py", ["--tokens", "16", "--repeats", "1"],
+     {"text_inside_attention_ms", "text_inside_lens_ms", "text_inside_total_ms"}),
     ("diffusion_capture.py", ["--steps", "2", "--batch", "1", "--repeats", "1"],
      {"diffusion_capture_overhead", "diffusion_capture_overhead_cfg", "diffusion_first_preview_s",
       "diffusion_first_preview_cold_s"}),

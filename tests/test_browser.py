@@ -82,13 +82,42 @@ def test_text_tab_generates_in_the_browser(page, shots):
     page.screenshot(path=str(shots / "text.png"), full_page=True)
 
 
-def test_clicking_a_token_selects_its_step(page, shots):
+def test_the_output_reads_as_text_and_clicking_a_token_selects_its_step(page, shots):
+    """The prompt's line break breaks the line (its span wraps onto two lines), the legend says what the colour
+    means, and a click on a generated token selects its step and outlines it."""
     page.get_by_role("tab", name="Text").click()
-    tokens = page.locator("#text-output .token")
+    view = page.locator("#text-reading .studio-reading")
+    assert "Colour = the probability p the sampler gave" in page.locator("#text-reading .studio-legend").inner_text()
+    text = view.inner_text()  # the tiny test tokenizer has no capitals: they come back as its unknown token
+    assert "↵\n" in text.split("ut soft, what light")[0], text[:200]
+    lines = page.evaluate("() => document.querySelector('#text-reading .studio-reading .p').getClientRects().length")
+    assert lines >= 2, "the prompt's newline did not break the line"
+    tokens = page.locator("#text-reading [data-step]")
     assert tokens.count() >= 4
-    tokens.nth(3).click()  # item 0 is the prompt: the fourth item is generated step 2
+    tokens.nth(2).click()
     page.wait_for_function(
         "() => document.querySelector('#text-step input[type=number]')?.value === '2'", timeout=30_000)
+    page.wait_for_selector('#text-reading .sel[data-step="2"]', timeout=30_000)
+    page.locator("#text-reading").screenshot(path=str(shots / "text_reading.png"))
+
+
+def test_attention_lens_and_score_in_the_browser(page, shots):
+    page.get_by_role("tab", name="Text").click()
+    page.get_by_text("Attention: what each head looks at").click()
+    page.locator("#text-attention").click()
+    page.wait_for_selector("#text-att-view .studio-reading span", timeout=60_000)
+    assert "Layer 1, head 1 looks most at" in page.locator("#text-att-note").inner_text()
+    page.get_by_text("Logit lens: what each layer would predict").click()
+    page.locator("#text-lens").click()
+    page.wait_for_function("() => document.querySelector('#text-lens-note')?.innerText.includes('layer by layer')",
+                           timeout=60_000)
+    page.get_by_text("Score any text: how surprising").click()
+    page.locator("#text-score-use-last").click()
+    page.wait_for_function("() => document.querySelector('#text-score-b textarea')?.value.length > 0", timeout=30_000)
+    page.locator("#text-score").click()
+    page.wait_for_selector("#text-score-view-b .studio-reading span", timeout=60_000)
+    assert "perplexity" in page.locator("#text-score-note").inner_text()
+    page.screenshot(path=str(shots / "text_inside.png"), full_page=True)
 
 
 def test_gan_tab_samples_in_the_browser(page, shots):

@@ -218,7 +218,7 @@ def test_plot_text_is_drawn_in_chinese_when_a_chinese_font_is_installed(recwarn)
     missing = [str(w.message) for w in recwarn if "missing from font" in str(w.message)]
     assert not missing, missing[:3]
     assert any(t.startswith("第 2 步，共 3 步：t = 50，ᾱ_t = ") for t in _plot_texts(figures["schedule_plot"]))
-    assert "保留了 60% 的概率质量，1 个 token" in " ".join(_plot_texts(figures["stage_bars"]))
+    assert "去掉了 2 个 token 中的 1 个，占概率质量的 40.0%" in " ".join(_plot_texts(figures["stage_bars"]))
 
 
 def test_only_texts_the_default_font_cannot_draw_get_the_chinese_font():
@@ -259,7 +259,7 @@ def test_plot_text_stays_english_without_a_chinese_font(monkeypatch):
 def test_plots_in_english_pages_are_english():
     with i18n.using("en"):
         texts = [t for fig in _all_plots().values() for t in _plot_texts(fig)]
-    assert "surprisal −ln p(token) (nats)" in texts and "3. top-p\nkept 60% of the mass, 1 tokens" in texts
+    assert "surprisal −ln p(token) (nats)" in texts and "3. top-p\nremoved 1 of 2 tokens, 40.0% of the mass" in texts
 
 
 def test_a_handler_draws_its_plots_in_the_language_of_the_page_that_asked(studio, monkeypatch):

@@ -25,7 +25,7 @@ def generated(tokens):
 
 def test_text_generate_with_no_arguments(app):
     _, client = app
-    tokens, summary, step, *_, recipe, code = client.predict(api_name="/text_generate")
+    tokens, summary, step, *_, recipe, code, _view = client.predict(api_name="/text_generate")
     gen = generated(tokens)
     assert 1 <= len(gen) <= 120
     assert all(0 <= t["class_or_confidence"] <= 1 for t in gen)
@@ -142,8 +142,10 @@ def test_hub_loading_refused_clearly_when_turned_off(app):
 
 def test_recipe_export_then_apply_restores_every_control(app):
     _, client = app
-    args = ("tiny-text", "to be", "sample", 0.65, 7, 0.9, 0.05, 1.0, 1.2, 2, 4, 1.0, True, 1, 25, 4321)
-    *_, recipe, code = client.predict(*args, api_name="/text_generate")
+    args = ("tiny-text", "to be", "sample", 0.65, 7, 0.9, 0.05, 1.0, 1.2, 2, 4, 1.0, True, 1, 25, 4321,
+            0.001, 0.002, 1.5, 0.3, 0.12, 0.8, 1.5, 3, "temperature last")  # the later samplers after the seed
+    *_, recipe, code, _view = client.predict(*args, api_name="/text_generate")
+    assert '"order": "temperature last"' in recipe and '"dry_multiplier": 0.8' in recipe
     restored = client.predict(recipe, api_name="/text_apply_recipe")
     assert list(restored) == list(args)
     with pytest.raises(Exception, match="The recipe box is empty"):
@@ -196,7 +198,7 @@ def test_the_text_handlers_are_functions_a_test_calls_with_keyword_arguments(tin
 
 
 def test_text_tokenize_through_the_api(app):
-    """Bare: the default prompt, split by the tab's model; with a text: its pieces, in order, and the count."""
+    """Bare: the default passage, split by the tab's model; with a text: its pieces, in order, and the count."""
     _, client = app
     pieces, table, note = client.predict(api_name="/text_tokenize")
     assert len(table["data"]) >= 3 and "tokens** for" in note
@@ -208,3 +210,91 @@ def test_text_tokenize_through_the_api(app):
     assert note.startswith(f"**{len(ids)} tokens** for 5 characters")
     with pytest.raises(Exception, match="Type a text to tokenize"):
         client.predict(model="tiny-text", text="", api_name="/text_tokenize")
+
+
+def test_the_output_reads_as_text_with_a_legend_and_whole_characters(app):
+    """The readable view (the last output): the prompt and tokens in order with the model's own line breaks, a
+    legend, one span per generated token carrying its step; a character spread over byte tokens shown whole."""
+    from studio.text import engine, reading
+
+    reg, client = app
+    *_, view = client.predict(model="tiny-text", prompt="to be\nor", max_new_tokens=8, seed=3,
+                              api_name="/text_generate")
+    assert "Colour = the probability p the sampler gave each generated token" in view
+    assert '<span class="p">to be<span class="nl">↵</span>\nor</span>' in view
+    assert view.count("data-step=") == 8 and 'data-step="7"' in view
+    # bytes of one character: the first tokens show a dot, the one that completes it the character
+    from transformers import AutoTokenizer
+
+    from studio.config import REPO_ROOT
+
+    tok = AutoTokenizer.from_pretrained(REPO_ROOT / "checkpoints" / "shakespeare-gpt")  # the built-in byte-level BPE
+    ids = tok("好", add_special_tokens=False)["input_ids"]
+    assert len(ids) == 3, "the built-in tokenizer spreads 好 over three byte tokens"
+    reader = engine.Reader(tok)
+    assert [reader.feed(i) for i in ids] == ["", "", "好"]
+    run = {"prompt": "", "steps": [{"shown": s, "token": "\ufffd", "prob": 0.5, "raw_prob": 0.5}
+                                   for s in ("", "é")]}
+    html = reading.reading(run)
+    assert ">·</span>" in html and ">é</span>" in html and "\ufffd<" not in html
+
+
+def test_attention_lens_and_score_answer_bare_and_on_the_last_run(app):
+    from gradio_client import Client
+
+    client = Client(app[1].src, verbose=False)  # a new session: no run yet
+    fig, view, note = client.predict(api_name="/text_attention")
+    assert "On the default passage (no run yet)" in note and "Layer 1, head 1 looks most at" in note
+    assert "eager attention" in note and view.count("<span class=\"t") > 10
+    fig, table, note = client.predict(api_name="/text_lens")
+    assert "its rank, layer by layer" in note
+    assert [row[0] for row in table["data"]] == ["layer 1", "embedding"] and len(table["data"][0]) == 7
+    ranks = note.split("layer by layer: ")[1].split(".\n")[0].rstrip(".").split(" → ")
+    assert [str(row[1]) for row in table["data"]] == ranks[::-1]
+    a, b, hist, note = client.predict(api_name="/text_score")
+    assert "**A**" in note and "perplexity" in note and b == "" and "top 10" in a
+    client.predict(model="tiny-text", prompt="to be", max_new_tokens=6, seed=1, api_name="/text_generate")
+    *_, note = client.predict(step=3, api_name="/text_attention")
+    n_prompt = len(app[0].get("tiny-text").tokenizer("to be", add_special_tokens=False)["input_ids"])
+    assert f"On the last run, step 3: {n_prompt + 3} context tokens" in note  # the prompt and the 3 tokens before
+    assert "the token the run picked next was" in note
+    *_, note = client.predict(step=3, api_name="/text_lens")
+    assert "On the last run, step 3" in note and "the run picked" in note
+
+
+@pytest.mark.parametrize("endpoint, kwargs, msg", [
+    ("/text_attention", {"layer": 2}, r"layer must be a whole number from 1 to 1 \(this model has 1\), got 2"),
+    ("/text_attention", {"head": 3}, r"head must be a whole number from 1 to 2 \(this model has 2\), got 3"),
+    ("/text_attention", {"head": 0}, r"Value 0 is less than minimum value 1"),  # Gradio's own check, first
+    ("/text_lens", {"positions": 40}, r"40 is greater than maximum value 16"),
+    ("/text_score", {"text": "  "}, "Paste or type a passage to score"),
+    ("/text_score", {"model": "tiny-unet"}, "is a diffusion model; this needs a causal language model"),
+])
+def test_bad_input_to_the_inside_views_is_named_and_the_tab_keeps_working(app, endpoint, kwargs, msg):
+    _, client = app
+    with pytest.raises(Exception, match=msg):
+        client.predict(**kwargs, api_name=endpoint)
+    assert "perplexity" in client.predict(api_name="/text_score")[-1]
+
+
+def test_the_hosted_limit_and_a_model_without_attention_weights(tiny_text_dir, monkeypatch):
+    from studio.errors import StudioError
+    from studio.text import inside, inside_tab, tab
+
+    reg = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
+                                   loader="transformers-causal-lm", builtin=True)], device="cpu")
+    ctx = tab.TextContext.of(reg, Settings(max_score_tokens=20))
+    with pytest.raises(ValueError, match=r"The passage is \d+ tokens; at most 20 are scored here"):
+        inside_tab.text_score(ctx, model="tiny-text")
+    assert Settings.from_env({"STUDIO_HOSTED": "1"}).max_score_tokens == 1024
+    *_, final = tab.text_generate(ctx, model="tiny-text", max_new_tokens=3)
+    with pytest.raises(StudioError, match=r"step must be a whole number from 0 to 2 \(the last run has 3 tokens\)"):
+        inside_tab.text_lens(ctx, model="tiny-text", run=final[2], step=3)
+    assert Settings.from_env({"STUDIO_MAX_SCORE_TOKENS": "300"}).max_score_tokens == 300
+
+    def refuse(*args, **kwargs):
+        raise inside.NoAttentionWeights("MambaForCausalLM gives no attention weights: it is not a transformer")
+
+    monkeypatch.setattr(inside, "attention", refuse)
+    with pytest.raises(StudioError, match="gives no attention weights"):
+        inside_tab.text_attention(ctx, model="tiny-text")

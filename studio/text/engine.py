@@ -3,9 +3,10 @@
 The loop is written out (not hidden in ``model.generate``) because showing it is the point:
 
 1. run the model on the context (a KV cache makes each step one token's work) -> raw logits z (V,)
-2. shape them with transformers' own logits processors, in the order ``generate`` applies them:
-   repetition penalty -> no-repeat n-gram -> temperature -> top-k -> top-p -> min-p -> typical-p
-   (the first two also apply to greedy and beam search; the rest only when sampling)
+2. shape them with logits processors (transformers' own, and three written in ``samplers.py``): the penalties
+   repetition penalty -> no-repeat n-gram -> DRY (every mode), then the sampling stages, by default in the order
+   ``generate`` applies them: temperature -> top-nσ -> top-k -> top-p -> min-p -> typical-p -> epsilon -> eta
+   -> XTC (top-nσ and XTC placed as text-generation-webui does; ``DecodeSettings.order`` rearranges them)
 3. keep the distribution after every stage (softmax of the scores), its top candidates and the mass kept
 4. pick the next token: greedy = argmax; sampling = inverse CDF of the final distribution at a uniform
    draw u_t, tokens in id order. One u_t per step, drawn up front from the run's seeded CPU generator, so
@@ -28,6 +29,7 @@ from studio.device import make_generator, resolve_seed  # noqa: F401 (resolve_se
 from studio.i18n import N_
 from studio.recipe import engine_action
 from studio.text.settings import MODES, PRESETS, DecodeSettings  # noqa: F401 (the tab and tests read them here)
+from studio.text.tokens import Reader, token_text, token_texts, tokenize  # noqa: F401 (read here by the tabs, tests)
 
 TOP_N = 12  # candidates kept per stage per step (enough for the bar charts; the full vocab is not stored)
 
@@ -52,6 +54,7 @@ class Step:
     entropy: float  # entropy of the raw distribution, nats
     u: float | None  # the uniform draw that picked it (sampling), else None
     stages: list = field(default_factory=list)  # [Stage] raw first, then each active stage
+    shown: str | None = None  # the text it adds when read in sequence ("" for the first bytes of a character)
 
 
 @dataclass
@@ -115,10 +118,6 @@ def prepare_prompt(bundle, prompt: str) -> tuple[list[int], list[str]]:
                           f"{bundle.context_length}; kept its last {limit} tokens."))
         ids = ids[-limit:]
     return ids, notices
-
-
-def token_text(tokenizer, token_id: int) -> str:
-    return tokenizer.decode([token_id], clean_up_tokenization_spaces=False)
 
 
 def shape(logits: torch.Tensor, context: torch.Tensor, stages) -> tuple[torch.Tensor, list[torch.Tensor]]:
@@ -200,7 +199,7 @@ def stream(bundle, *, prompt: str = "", prompt_ids: list | None = None, settings
     prompt_text = tok.decode(prompt_ids, clean_up_tokenization_spaces=False)
     if uniforms is None:
         uniforms = draw_uniforms(seed, settings.max_new_tokens)
-    stages = settings.stages()
+    stages = settings.stages(tokenizer=tok, seed=seed)
     names = [n for n, _ in stages]
     eos = tok.eos_token_id
     n_prompt = len(prompt_ids)
@@ -211,6 +210,7 @@ def stream(bundle, *, prompt: str = "", prompt_ids: list | None = None, settings
     feed = context[:, :n_prompt].to(device)  # (1, T) what the model has not seen yet
     past = None
     run.stopped = "max_new_tokens"
+    reader = Reader(tok)
     length = n_prompt
     in_window = n_prompt  # tokens the KV cache covers
     for i in range(settings.max_new_tokens):
@@ -226,6 +226,7 @@ def stream(bundle, *, prompt: str = "", prompt_ids: list | None = None, settings
         u = uniforms[i] if settings.mode == "sample" else None
         token_id = pick(probs[-1], settings.mode, u)
         step = record(i, token_id, probs, names, tok, u)
+        step.shown = reader.feed(token_id, step.token)
         run.steps.append(step)
         context[0, length] = token_id
         length += 1
@@ -274,7 +275,7 @@ def cut_at_end(new_ids: list, eos_token_id) -> list:
 def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> TextRun:
     """Beam search with transformers' ``generate`` (it does not stream), then the per-token view of the best
     beam recomputed in one forward pass."""
-    from transformers import GenerationConfig
+    from transformers import GenerationConfig, LogitsProcessorList
 
     model, tok = bundle.model, bundle.tokenizer
     device = next(model.parameters()).device
@@ -292,7 +293,9 @@ def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> 
                               pad_token_id=tok.eos_token_id if tok.pad_token_id is None else tok.pad_token_id,
                               return_dict_in_generate=True, output_scores=True)
     ids = torch.tensor([prompt_ids], device=device)
-    out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
+    stages = settings.stages(tokenizer=tok, seed=seed)
+    ours = LogitsProcessorList(proc for name, proc in stages if name == "DRY")  # the penalty generate lacks
+    out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config, logits_processor=ours)
     seqs = out.sequences.cpu()  # (R, T + new)
     scores = out.sequences_scores.cpu().tolist() if out.sequences_scores is not None else [0.0] * len(seqs)
     # Beams that end early are padded to the longest: cut each at its first end-of-text token (kept, as the stop).
@@ -300,13 +303,13 @@ def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> 
     new = beam_ids[0]
     # Per-token insight for the best beam: raw distributions at every position, in one pass.
     logits = model(torch.tensor([prompt_ids + new], device=device)).logits[0].cpu()  # (T', V)
-    stages = settings.stages()
     names = [n for n, _ in stages]
-    steps = []
+    steps, reader = [], Reader(tok)
     for i, token_id in enumerate(new):
         context = torch.tensor([prompt_ids + new[:i]])
         _, probs = shape(logits[len(prompt_ids) + i - 1], context, stages)
         steps.append(record(i, token_id, probs, names, tok, None))
+        steps[-1].shown = reader.feed(token_id, steps[-1].token)
     prompt_text = tok.decode(prompt_ids, clean_up_tokenization_spaces=False)
     beams = [(tok.decode(ids_, skip_special_tokens=True), float(sc)) for ids_, sc in zip(beam_ids, scores)]
     return TextRun(prompt=prompt_text, prompt_ids=prompt_ids, steps=steps,
@@ -352,7 +355,7 @@ def distribution_at(bundle, *, context_ids: list, settings: DecodeSettings) -> t
     device = next(model.parameters()).device
     ids = context_ids[-bundle.context_length:]
     logits = model(torch.tensor([ids], device=device)).logits[0, -1].cpu()
-    stages = settings.stages()
+    stages = settings.stages(tokenizer=bundle.tokenizer)
     _, probs = shape(logits, torch.tensor([context_ids]), stages)
     return ["raw", *[n for n, _ in stages]], probs
 
@@ -365,8 +368,11 @@ def sample_n(bundle, *, seed: int | None, context_ids: list, n: int = 100, setti
     s = DecodeSettings.from_dict(settings or {}).validated(vocab_size=len(bundle.tokenizer))
     if s.mode != "sample":
         raise ValueError("Sampling N times needs mode 'sample' (greedy always picks the same token).")
-    names, probs = distribution_at(bundle, context_ids=context_ids, settings=s)
+    names, probs = distribution_at(bundle, context_ids=context_ids, settings=replace(s, xtc_probability=0.0))
     final = probs[-1]
+    if s.xtc_probability > 0:  # XTC acts at a draw with its probability: the draws come from the mixture
+        _, fired = distribution_at(bundle, context_ids=context_ids, settings=replace(s, xtc_probability=1.0))
+        final = s.xtc_probability * fired[-1] + (1 - s.xtc_probability) * final
     draws = torch.multinomial(final, n, replacement=True, generator=make_generator(resolve_seed(seed)))
     counts = torch.bincount(draws, minlength=final.numel())
     order = torch.argsort(final, descending=True)[:TOP_N]
@@ -392,41 +398,3 @@ def branch(bundle, *, seed: int | None, context_ids: list, token_id: int, max_ne
     for _, run in stream(bundle, prompt_ids=ids, settings=s, seed=resolve_seed(seed)):
         pass
     return run
-
-
-def token_texts(bundle, ids: list) -> list[str]:
-    """The text of each token id (for labels)."""
-    return [token_text(bundle.tokenizer, int(i)) for i in ids]
-
-
-def tokenize(bundle, text: str, *, max_chars: int = 20_000) -> dict:
-    """How ``text`` splits into the model's tokens, as the model reads it (no special tokens added).
-
-    Returns ``pieces``: for each token its ``id``, its vocabulary entry ``token`` (byte-level BPE writes a leading
-    space as ``Ġ``) and the ``text`` it adds. A character the tokenizer spreads over several byte tokens (Chinese,
-    emoji) is given whole on the token that completes it; the tokens before carry ``""`` and ``part_of_next``.
-    Also ``count`` (tokens), ``chars`` and ``chars_per_token``. ``max_chars`` bounds the text (a hosted limit).
-    """
-    if not isinstance(text, str):
-        raise ValueError(f"The text must be text, got {type(text).__name__}.")
-    if not text:
-        raise ValueError("Type a text to tokenize.")
-    if len(text) > max_chars:
-        raise ValueError(f"The text is {len(text):,} characters; at most {max_chars:,} are tokenized here.")
-    tok = bundle.tokenizer
-    ids = tok(text, add_special_tokens=False)["input_ids"]
-    vocab = tok.convert_ids_to_tokens(ids)
-    pieces, pending = [], []
-    for i, token in zip(ids, vocab):
-        pending.append((int(i), token))
-        shown = tok.decode([p for p, _ in pending], clean_up_tokenization_spaces=False)
-        if shown.endswith("\ufffd") and len(pending) < 4:  # bytes of a character the next token completes
-            continue
-        for k, (pid, ptok) in enumerate(pending):
-            last = k == len(pending) - 1
-            pieces.append({"id": pid, "token": ptok, "text": shown if last else "", "part_of_next": not last})
-        pending = []
-    for pid, ptok in pending:  # text that ends inside a character
-        pieces.append({"id": pid, "token": ptok, "text": token_text(tok, pid), "part_of_next": False})
-    return {"pieces": pieces, "count": len(pieces), "chars": len(text),
-            "chars_per_token": round(len(text) / len(pieces), 2) if pieces else 0.0}

@@ -3,8 +3,9 @@
 The handlers are module-level functions of a ``TextContext`` and keyword arguments (a test calls
 ``text_generate(ctx, model="shakespeare-gpt", max_new_tokens=5)``); ``build_text_tab`` only lays out and wires.
 
-Why this module is long: nine endpoints over some thirty controls (decoding, comparison, sampling, branching,
-recipes), each handler with the docstring the API page shows; the computing is all in studio/text/engine.py."""
+Why this module is long: seven endpoints over some forty controls (decoding with twenty settings, comparison,
+sampling, branching, recipes), each handler with the docstring the API page shows; the computing is all in
+studio/text/engine.py. The views inside the model, scoring and the tokenizer are in studio/text/inside_tab.py."""
 
 from __future__ import annotations
 
@@ -16,17 +17,29 @@ from studio.i18n import N_, T_
 from studio.errors import StudioError
 from studio.plots import entropy_chart, sample_histogram, stage_bars
 from studio.recipe import Recipe
-from studio.text import engine
+from studio.text import engine, reading
+from studio.text.inside_tab import build_inside
 from studio.text.engine import PRESETS, DecodeSettings
+from studio.text.settings import INT_FIELDS, ORDERS, SAMPLING_ORDER
+from studio.ui.i18n import CONTENT_CLASS
 from studio.ui.common import HEAVY, add_model, add_model_box, default_key, family_bundle, quiz_order, wired
 
-SETTING_NAMES = [f.name for f in fields(DecodeSettings)]  # the order of the setting components below
+# The settings in the order of text_generate's arguments: the first ones before the seed, the samplers added later
+# after it (so API calls written for the first ones keep working).
+FIRST_SETTINGS = ("mode", "temperature", "top_k", "top_p", "min_p", "typical_p", "repetition_penalty",
+                  "no_repeat_ngram_size", "num_beams", "length_penalty", "early_stopping", "num_return_sequences",
+                  "max_new_tokens")
+LATER_SETTINGS = ("epsilon", "eta", "top_n_sigma", "xtc_probability", "xtc_threshold", "dry_multiplier", "dry_base",
+                  "dry_allowed_length", "order")
+SETTING_NAMES = FIRST_SETTINGS + LATER_SETTINGS
+assert sorted(SETTING_NAMES) == sorted(f.name for f in fields(DecodeSettings)), "a DecodeSettings field has no control"
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
             "To be, or not to be"]
-ORDER_NOTE = ("**The order the sampler applies them** (the same as transformers' `generate`): "
-              "repetition penalty → no-repeat n-gram → temperature → top-k → top-p → min-p → typical-p, then one "
-              "token is drawn. Each panel below shows the distribution after one stage; red is the token that "
-              "was picked.")
+ORDER_NOTE = ("**The order the sampler applies them**: the penalties first (repetition penalty → no-repeat n-gram → "
+              "DRY), then the sampling stages in the order chosen under *Sampler order* (standard: transformers' "
+              "`generate` order, temperature → top-nσ → top-k → top-p → min-p → typical-p → epsilon → eta → XTC), "
+              "then one token is drawn. Each panel below shows the distribution after one stage, in the order the "
+              "run used, and what that stage removed; red is the token that was picked.")
 COMPARE_PRESETS = ["Neutral", "Greedy", "Balanced", "Creative", "(off)"]
 
 
@@ -52,6 +65,7 @@ def run_summary(run: dict) -> str:
     lines = [" · ".join([N_(f"**{len(steps)} tokens** ({why})"),
                          N_(f"sequence log-probability under the model **{logprob:.2f} nats**"),
                          N_(f"perplexity **{ppl:.2f}**"), N_(f"seed `{run['seed']}`")])]
+    lines.append(order_note(run["settings"]))
     lines += [N_(f"ℹ️ {n}") for n in run.get("notices", [])]
     if run.get("beams"):
         lines.append(N_("**Beams** (score = log-probability / length^α):"))
@@ -68,17 +82,18 @@ class TextContext:
     registry: object
     max_new_tokens: int
     default_model: str | None
+    max_score_tokens: int = 4096  # longest text scored or looked inside (Settings.max_score_tokens)
 
     @classmethod
     def of(cls, registry, settings) -> "TextContext":
         return cls(registry=registry, max_new_tokens=settings.max_new_tokens,
-                   default_model=default_key(registry, "text"))
+                   default_model=default_key(registry, "text"), max_score_tokens=settings.max_score_tokens)
 
 
 # --- helpers (ctx: the tab's TextContext) ------------------------------------------------------------------
-def settings_dict(values) -> dict:
-    d = dict(zip(SETTING_NAMES, values))
-    for k in ("top_k", "no_repeat_ngram_size", "num_beams", "num_return_sequences", "max_new_tokens"):
+def settings_dict(values: dict) -> dict:
+    d = {k: values[k] for k in SETTING_NAMES}
+    for k in INT_FIELDS:
         if isinstance(d[k], float) and d[k].is_integer():
             d[k] = int(d[k])
     return d
@@ -114,15 +129,18 @@ def finish(ctx, key, prompt_text, run, sdict):
     fig, cand = step_view(ctx, key, run, 0)
     return (highlighted(run), run_summary(run), run, gr.update(maximum=max(len(run["steps"]) - 1, 1), value=0),
             fig, cand, entropy_chart(run["steps"], texts) if run["steps"] else None, recipe.to_json(),
-            recipe.to_python())
+            recipe.to_python(), reading.reading(run, selected=0))
 
 
 # --- handlers: what the tab's events call (wrapped in user_errors, and GPU for the heavy ones, when wired) ---
 def text_generate(ctx, model=None, prompt=EXAMPLES[0], mode="sample", temperature=0.8, top_k=0, top_p=0.95,
                   min_p=0.0, typical_p=1.0, repetition_penalty=1.1, no_repeat_ngram_size=0, num_beams=4,
-                  length_penalty=1.0, early_stopping=True, num_return_sequences=1, max_new_tokens=120, seed=1234):
-    """Generate from the prompt, streaming token by token; returns the coloured tokens, a summary, and the
-    per-token views. Every setting has a default, so it can be called with no arguments.
+                  length_penalty=1.0, early_stopping=True, num_return_sequences=1, max_new_tokens=120, seed=1234,
+                  epsilon=0.0, eta=0.0, top_n_sigma=0.0, xtc_probability=0.0, xtc_threshold=0.1, dry_multiplier=0.0,
+                  dry_base=1.75, dry_allowed_length=2, order="standard"):
+    """Generate from the prompt, streaming token by token; returns the tokens with their probabilities, a summary,
+    the per-token views, the recipe and, last, the text as it reads (HTML: the model's line breaks kept, each token
+    coloured by its probability, with a legend). Every setting has a default, so it can be called with no arguments.
 
     Args:
         model: a text model key from the Models tab (built-in, a Hub id or a local folder that was added).
@@ -141,10 +159,19 @@ def text_generate(ctx, model=None, prompt=EXAMPLES[0], mode="sample", temperatur
         num_return_sequences: how many finished beams to return (beam mode).
         max_new_tokens: the most tokens to generate.
         seed: the random seed; -1 draws a fresh one (shown in the summary).
+        epsilon: epsilon sampling, drop tokens less likely than epsilon (0 = off; Hewitt et al. 2022).
+        eta: eta sampling, drop tokens less likely than min(eta, sqrt(eta)·exp(-entropy)) (0 = off).
+        top_n_sigma: keep tokens whose logit is within n standard deviations of the top logit (0 = off;
+            Tang et al. 2024).
+        xtc_probability: how often XTC ("exclude top choices") acts at a step (0 = off).
+        xtc_threshold: XTC removes every token at or above this probability but the least likely of them.
+        dry_multiplier: DRY repetition penalty strength (0 = off), every mode.
+        dry_base: DRY's growth per extra repeated token.
+        dry_allowed_length: the longest repeat DRY lets pass.
+        order: the sampling stages' order: "standard", "temperature last", or every stage once, comma-separated
+            (temperature, top_n_sigma, top_k, top_p, min_p, typical_p, epsilon, eta, xtc).
     """
-    sdict = settings_dict([mode, temperature, top_k, top_p, min_p, typical_p, repetition_penalty,
-                           no_repeat_ngram_size, num_beams, length_penalty, early_stopping, num_return_sequences,
-                           max_new_tokens])
+    sdict = settings_dict(locals())
     key, prompt_text, seed_value = model, prompt, seed
     bundle = bundle_for(ctx, key)
     s = DecodeSettings.from_dict(sdict).validated(max_new_tokens_limit=ctx.max_new_tokens, vocab_size=len(bundle.tokenizer))
@@ -159,13 +186,14 @@ def text_generate(ctx, model=None, prompt=EXAMPLES[0], mode="sample", temperatur
         run = partial
         if i % 2 == 0:  # every other token: smooth on screen, light on the queue
             yield (highlighted(run), N_(f"generating… {len(run.steps)} tokens"), gr.skip(), gr.skip(),
-                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip())
+                   gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), reading.reading(run))
     yield finish(ctx, key, prompt_text, run.to_dict(), asdict(s))
 
 
 def text_step(ctx, model, run, step):
-    """Show the candidates at one step."""
-    return step_view(ctx, model, run, step)
+    """Show the candidates at one step, and outline its token in the text."""
+    fig, cand = step_view(ctx, model, run, step)
+    return fig, cand, reading.reading(run, selected=int(step)) if run else ""
 
 
 def token_selected(run, evt: gr.SelectData):
@@ -173,6 +201,14 @@ def token_selected(run, evt: gr.SelectData):
         return gr.skip()
     index = evt.index if isinstance(evt.index, int) else evt.index[0]
     return max(0, min(int(index) - 1, len(run["steps"]) - 1))  # item 0 is the prompt
+
+
+def token_clicked(run, evt: gr.EventData):
+    """A click on a token of the readable text: its step (the span carries it)."""
+    step = getattr(evt, "_data", {}).get("step") if evt is not None else None
+    if not run or not isinstance(step, int) or not run["steps"]:
+        return gr.skip()
+    return max(0, min(step, len(run["steps"]) - 1))
 
 
 def text_sample(ctx, model=None, run=None, step=0, draws=500, seed=1234):
@@ -298,6 +334,12 @@ def apply_preset(name):
     return [gr.update(value=p[k]) for k in SETTING_NAMES if k != "max_new_tokens"]
 
 
+def order_note(sdict) -> str:
+    """The order this run's stages were applied in (the panels follow it)."""
+    names = [n for n, _ in DecodeSettings.from_dict(sdict).stages()]
+    return N_(f"Stages this run applied, in order: {' → '.join(['raw', *names])}.")
+
+
 def mode_changed(m):
     off = DecodeSettings(mode=m).inactive_controls()
     updates = [gr.update(interactive=k not in off, info=off.get(k)) for k in SETTING_NAMES if k != "max_new_tokens"]
@@ -319,25 +361,8 @@ def text_apply_recipe(ctx, recipe=""):
     s = DecodeSettings.from_dict(params).validated(max_new_tokens_limit=ctx.max_new_tokens)
     ctx.registry.spec(r.model)
     vals = asdict(s)
-    return [r.model, prompt_text, *[vals[k] for k in SETTING_NAMES], r.seed if r.seed is not None else -1]
-
-
-def text_tokenize(ctx, model=None, text=EXAMPLES[0]):
-    """How a text splits into the model's tokens: each piece (adjacent pieces alternate colours), a table of ids
-    and vocabulary entries, and the count. A character spread over several byte tokens shows whole on the last.
-
-    Args:
-        model: a text model key (each model has its own tokenizer).
-        text: the text to split (e.g. the prompt).
-    """
-    out = engine.tokenize(bundle_for(ctx, model), text)
-    spans = [(p["text"] or "·", "byte" if p["part_of_next"] else "ab"[i % 2]) for i, p in enumerate(out["pieces"])]
-    rows = [[i, p["id"], p["token"], repr(p["text"]) if p["text"] else N_("(part of the next character)")]
-            for i, p in enumerate(out["pieces"])]
-    summary = N_(f"**{out['count']} tokens** for {out['chars']} characters ({out['chars_per_token']} characters per "
-                 f"token). The model reads ids, never letters: a word it has seen often is one token, a rare one "
-                 f"several; a Chinese character or an emoji can take two to four byte tokens.")
-    return spans, rows, summary
+    return [r.model, prompt_text, *[vals[k] for k in FIRST_SETTINGS], r.seed if r.seed is not None else -1,
+            *[vals[k] for k in LATER_SETTINGS]]
 
 
 def text_add_model(ctx, source=""):
@@ -400,12 +425,43 @@ def build_text_tab(registry, settings) -> None:
                                          interactive=False, info=off["early_stopping"])
             num_return = gr.Slider(1, 8, value=1, step=1, label="Sequences returned", elem_id="text-num-return",
                                    interactive=False, info=off["num_return_sequences"])
+    with gr.Accordion("More samplers (epsilon, eta, top-nσ, XTC, DRY) and the sampler order", open=False):
+        gr.Markdown("Newer stages people ask for, each from its source: **epsilon** and **eta** sampling (Hewitt, "
+                    "Manning and Liang 2022, transformers' warpers); **top-nσ** (Tang et al. 2024) keeps the tokens "
+                    "whose logit is within n standard deviations of the top one; **XTC** (text-generation-webui PR "
+                    "#6335) sometimes removes the likeliest tokens, all those above its threshold but the least "
+                    "likely; **DRY** (text-generation-webui PR #5677) penalises a token that would extend a repeat of "
+                    "an earlier passage, more the longer the repeat (every mode). The last three are written in "
+                    "`studio/text/samplers.py`.")
+        with gr.Row():
+            with gr.Column():
+                epsilon = gr.Slider(0.0, 0.05, value=0.0, step=0.0005, label="Epsilon (0 = off)", elem_id="text-epsilon")
+                eta = gr.Slider(0.0, 0.05, value=0.0, step=0.0005, label="Eta (0 = off)", elem_id="text-eta")
+                top_n_sigma = gr.Slider(0.0, 5.0, value=0.0, step=0.1, label="Top-nσ (0 = off)",
+                                        elem_id="text-top-n-sigma")
+            with gr.Column():
+                xtc_probability = gr.Slider(0.0, 1.0, value=0.0, step=0.05, label="XTC probability (0 = off)",
+                                            elem_id="text-xtc-probability")
+                xtc_threshold = gr.Slider(0.0, 0.5, value=0.1, step=0.01, label="XTC threshold",
+                                          elem_id="text-xtc-threshold")
+                order = gr.Dropdown(list(ORDERS), value="standard", allow_custom_value=True, label="Sampler order",
+                                    elem_id="text-order",
+                                    info="Or type every stage once, comma-separated: " + ", ".join(SAMPLING_ORDER))
+            with gr.Column():
+                dry_multiplier = gr.Slider(0.0, 3.0, value=0.0, step=0.05, label="DRY multiplier (0 = off)",
+                                           elem_id="text-dry-multiplier")
+                dry_base = gr.Slider(1.0, 4.0, value=1.75, step=0.05, label="DRY base", elem_id="text-dry-base")
+                dry_allowed_length = gr.Slider(1, 20, value=2, step=1, label="DRY allowed length",
+                                               elem_id="text-dry-allowed-length")
     inactive_note = gr.Markdown(elem_id="text-inactive-note")
     with gr.Row():
         go = gr.Button("Generate", variant="primary", elem_id="text-generate")
         stop = gr.Button("Stop", variant="stop", elem_id="text-stop")
-    output = gr.HighlightedText(label="Output: colour = probability of each generated token (click a token)",
-                                elem_id="text-output", show_legend=False, combine_adjacent=False)
+    text_view = gr.HTML(label="Output", elem_id="text-reading", elem_classes=[CONTENT_CLASS],
+                        css_template=reading.CSS, js_on_load=reading.CLICK_JS, padding=False)
+    # The same tokens as data (text, probability) for API callers; the page shows the readable view above.
+    output = gr.HighlightedText(label="Output tokens (text, probability)", elem_id="text-output", visible=False,
+                                show_legend=False, combine_adjacent=False)
     stats = gr.Markdown(elem_id="text-stats")
     with gr.Accordion("Inside one step: the candidates, stage by stage", open=True):
         gr.Markdown(ORDER_NOTE)
@@ -443,15 +499,7 @@ def build_text_tab(registry, settings) -> None:
                                           combine_adjacent=False) for n in "ABC"]
         cmp_stats = gr.Markdown(elem_id="text-cmp-stats")
         cmp_answer = gr.State(None)
-    with gr.Accordion("Tokenizer: how the prompt splits into tokens", open=False):
-        tok_btn = gr.Button("Tokenize the prompt", elem_id="text-tokenize")
-        tok_pieces = gr.HighlightedText(label="Pieces (adjacent tokens alternate colours; · = a byte of the next "
-                                              "character)", color_map={"a": "#c7d2fe", "b": "#fde68a", "byte": "#e5e7eb"},
-                                        show_legend=False, show_inline_category=False, combine_adjacent=False,
-                                        elem_id="text-tok-pieces")
-        tok_table = gr.Dataframe(headers=["#", "id", "vocabulary entry", "text"], interactive=False, wrap=True,
-                                 elem_id="text-tok-table")
-        tok_note = gr.Markdown(elem_id="text-tok-note")
+    build_inside(ctx, model=model, prompt=prompt, run_state=run_state, step=step)
     with gr.Accordion("Recipe: export, import, reproduce in Python", open=False):
         recipe_json = gr.Code(value="", language="json", label="Recipe (edit or paste one, then Apply)", elem_id="text-recipe",
                               interactive=True)
@@ -460,16 +508,19 @@ def build_text_tab(registry, settings) -> None:
 
     setting_inputs = [mode, temperature, top_k, top_p, min_p, typical_p, repetition_penalty, no_repeat, num_beams,
                       length_penalty, early_stopping, num_return, max_new]
-    components = dict(zip(SETTING_NAMES, setting_inputs))
+    later_inputs = [epsilon, eta, top_n_sigma, xtc_probability, xtc_threshold, dry_multiplier, dry_base,
+                    dry_allowed_length, order]
+    components = dict(zip(SETTING_NAMES, setting_inputs + later_inputs))
 
     # --- wiring -------------------------------------------------------------------------------------
-    outs = [output, stats, run_state, step, step_plot, candidate, entropy_plot, recipe_json, python_code]
+    outs = [output, stats, run_state, step, step_plot, candidate, entropy_plot, recipe_json, python_code, text_view]
     gen_event = go.click(wired(text_generate, ctx, gpu=True),
-                         [model, prompt, *setting_inputs, seed], outs, api_name="text_generate",
+                         [model, prompt, *setting_inputs, seed, *later_inputs], outs, api_name="text_generate",
                          concurrency_id=HEAVY)
     stop.click(None, None, None, cancels=[gen_event], api_visibility="private")
     output.select(token_selected, [run_state], [step], api_visibility="private")
-    step.change(wired(text_step, ctx), [model, run_state, step], [step_plot, candidate], api_visibility="private",
+    text_view.click(token_clicked, [run_state], [step], api_visibility="private")
+    step.change(wired(text_step, ctx), [model, run_state, step], [step_plot, candidate, text_view], api_visibility="private",
                 trigger_mode="always_last")
     sample_btn.click(wired(text_sample, ctx, gpu=True),
                      [model, run_state, step, n_draws, seed], [sample_plot], api_name="text_sample",
@@ -486,6 +537,6 @@ def build_text_tab(registry, settings) -> None:
     mode.change(mode_changed, mode, [*[components[k] for k in SETTING_NAMES if k != "max_new_tokens"], inactive_note],
                 api_visibility="private")
     apply_btn.click(wired(text_apply_recipe, ctx),
-                    recipe_json, [model, prompt, *setting_inputs, seed], api_name="text_apply_recipe")
+                    recipe_json, [model, prompt, *setting_inputs, seed, *later_inputs], api_name="text_apply_recipe")
     hub_btn.click(wired(text_add_model, ctx), hub_id, model, api_name="text_add_model", concurrency_id=HEAVY)
-    tok_btn.click(wired(text_tokenize, ctx), [model, prompt], [tok_pieces, tok_table, tok_note], api_name="text_tokenize")
+

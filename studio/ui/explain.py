@@ -49,6 +49,10 @@ $T < 1$ sharpens the distribution (the top token gains), $T > 1$ flattens it, $T
 - *min-p* keeps tokens with $p_i \ge p_{\min} \cdot \max_j p_j$;
 - *typical-p* keeps tokens whose surprisal $-\log p_i$ is closest to the entropy $H = -\sum_j p_j \log p_j$;
 - *repetition penalty* $\theta$ divides a positive logit of an already-used token by $\theta$ (multiplies a negative one).
+- *epsilon* drops tokens with $p_i < \epsilon$; *eta* drops $p_i < \min(\eta, \sqrt{\eta}\, e^{-H})$ (Hewitt et al. 2022);
+- *top-nσ* keeps tokens with $z_i \ge \max_j z_j - n\sigma$, $\sigma$ the standard deviation of the logits (Tang et al. 2024);
+- *XTC*, with probability $q$, removes every token with $p_i \ge \tau$ except the least likely of them;
+- *DRY* subtracts $m \cdot b^{\,L - a}$ from the logit of a token that would make a repeat of length $L \ge a$ longer.
 
 What survives is renormalised and sampled. **Surprisal** of the chosen token is $-\log p$; the **perplexity** of a
 text of $n$ tokens is $\exp\left(-\frac{1}{n}\sum_t \log p(x_t \mid x_{<t})\right)$.

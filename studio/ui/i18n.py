@@ -19,6 +19,9 @@ TEXT_ATTRS = ("label", "info", "placeholder")
 core.request_fallback = lambda: request_lang(LocalContext.request.get(None))
 
 
+CONTENT_CLASS = "studio-content"  # an HTML output whose words the handler translated itself
+
+
 def _value_text() -> tuple:
     return (gr.Markdown, gr.Button, gr.DownloadButton, gr.UploadButton, gr.HTML)
 
@@ -116,6 +119,8 @@ def translate_prediction(block, value, lang: str):
             out["value"] = translate_prediction(block, out["value"], lang)
         return out
     if isinstance(block, _value_text()) and isinstance(value, str):
+        if CONTENT_CLASS in (getattr(block, "elem_classes", None) or []):
+            return value  # built translated on the server, around user content (studio/text/reading.py)
         return translate(value, lang)
     if isinstance(block, gr.Dataframe) and isinstance(value, list):
         cells = _cells(lang)

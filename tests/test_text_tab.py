@@ -51,7 +51,11 @@ def test_beam_mode_through_the_api(app):
 
 def test_text_compare_with_no_arguments(app):
     _, client = app
-    a, b, c, stats = client.predict(api_name="/text_compare")
+    a, b, c, stats, *views = client.predict(api_name="/text_compare")
+    assert len(views) == 3 and all("Colour = the probability p" in v and "data-step" not in v for v in views)
+    for tokens, view in zip((a, b, c), views):  # each column's readable view holds its tokens, in order
+        text = "".join(t["token"] for t in tokens[1:])
+        assert view.count('class="t"') == len(tokens) - 1 and len(text) > 0
     assert "**A** (greedy)" in stats and "**B** (sample, T = 0.7)" in stats and "**C** (sample, T = 1.5)" in stats
 
 

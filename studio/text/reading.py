@@ -56,9 +56,9 @@ def prob_legend() -> str:
                                       "model's own, before the sampler shaped it):")))
 
 
-def reading(run, selected: int | None = None) -> str:
-    """The prompt, then every generated token coloured by its probability (click: select its step).
-    ``run``: a run's dict or the ``TextRun`` being streamed."""
+def reading(run, selected: int | None = None, *, clickable: bool = True) -> str:
+    """The prompt, then every generated token coloured by its probability (click: select its step; ``clickable``
+    False, as in the Compare columns: no step to select). ``run``: a run's dict or the ``TextRun`` being streamed."""
     if run is None:
         return ""
     if isinstance(run, dict):
@@ -72,7 +72,9 @@ def reading(run, selected: int | None = None) -> str:
             text = "·"  # the first bytes of a character the next token completes
         cls = "t sel" if i == selected else "t"
         title = f"#{i} {token!r} · p = {p:.3f} · raw {raw:.3f}"  # no words: the same on every page, no lookups
-        out.append(f'<span class="{cls}" data-step="{i}" style="background:{prob_colour(p)}" '
+        step = f'data-step="{i}" ' if clickable else ""
+        cursor = "" if clickable else ";cursor:default"
+        out.append(f'<span class="{cls}" {step}style="background:{prob_colour(p)}{cursor}" '
                    f'title="{html.escape(title)}">{piece(text)}</span>')
     out.append("</div>")
     return "".join(out)

@@ -265,7 +265,9 @@ def text_branch(ctx, model=None, run=None, step=0, token_id=None, seed=1234):
 def text_compare(ctx, model=None, prompt=EXAMPLES[0], column_a_preset="Greedy", column_a_temperature=1.0,
                  column_b_preset="Neutral", column_b_temperature=0.7, column_c_preset="Neutral",
                  column_c_temperature=1.5, max_new_tokens=120, seed=1234, quiz=False):
-    """The same prompt under up to three settings with shared randomness (one uniform draw per step).
+    """The same prompt under up to three settings with shared randomness (one uniform draw per step). Returns each
+    column's tokens with their probabilities, the summary (or the quiz question) and, last, each column as it reads
+    (HTML, coloured by probability).
 
     Args:
         model: a text model key.
@@ -300,7 +302,7 @@ def text_compare(ctx, model=None, prompt=EXAMPLES[0], column_a_preset="Greedy", 
     seed_value = engine.resolve_seed(seed_value)
     runs = engine.compare(bundle_for(ctx, key), seed=seed_value, prompt=prompt_text, columns=cols,
                           max_new_tokens=int(max_new_tokens), max_new_tokens_limit=ctx.max_new_tokens)
-    outs, lines = [[("(off)", None)]] * 3, []
+    outs, lines, views = [[("(off)", None)]] * 3, [], [""] * 3
     whats = [N_("greedy") if col["mode"] == "greedy" else N_(f"sample, T = {col['temperature']}") for col in cols]
     order = list(range(len(runs)))
     if quiz:
@@ -309,15 +311,16 @@ def text_compare(ctx, model=None, prompt=EXAMPLES[0], column_a_preset="Greedy", 
     for slot, j in zip(names, order):  # the slot's column shows run j
         d = runs[j].to_dict()
         outs["ABC".index(slot)] = highlighted(d)
+        views["ABC".index(slot)] = reading.reading(d, clickable=False)
         lines.append(N_(f"**{names[j]}** ({whats[j]}): log-prob {d['logprob']:.2f} nats, "
                         f"perplexity {d['perplexity']:.2f}"))
         answer.append(N_(f"**Column {slot}**: {whats[j]}") + " · " + N_(f"perplexity **{d['perplexity']:.2f}**"))
     if not quiz:
-        return (*outs, "\n\n".join([N_(f"Seed `{seed_value}`"), *lines]), None)
+        return (*outs, "\n\n".join([N_(f"Seed `{seed_value}`"), *lines]), None, *views)
     settings_shown = "; ".join(sorted(whats))
     question = N_(f"Which column is which setting? The settings: {settings_shown}. Same prompt, same seed, the "
                   f"same random draw at every step. Discuss, then press **Reveal**.")
-    return (*outs, question, "\n\n".join(answer))
+    return (*outs, question, "\n\n".join(answer), *views)
 
 
 def text_reveal(answer=None):
@@ -495,8 +498,11 @@ def build_text_tab(registry, settings) -> None:
             cmp_btn = gr.Button("Compare", elem_id="text-compare")
             cmp_reveal_btn = gr.Button("Reveal", elem_id="text-cmp-reveal")
         with gr.Row():
-            cmp_out = [gr.HighlightedText(label=f"Column {n}", elem_id=f"text-cmp-out-{n.lower()}",
-                                          combine_adjacent=False) for n in "ABC"]
+            cmp_views = [gr.HTML(label=f"Column {n}", elem_id=f"text-cmp-view-{n.lower()}", elem_classes=[CONTENT_CLASS],
+                                 css_template=reading.CSS, padding=False) for n in "ABC"]
+        # the columns' tokens as data (text, probability) for API callers; the page shows the readable views
+        cmp_out = [gr.HighlightedText(label=f"Column {n}", elem_id=f"text-cmp-out-{n.lower()}", visible=False,
+                                      combine_adjacent=False) for n in "ABC"]
         cmp_stats = gr.Markdown(elem_id="text-cmp-stats")
         cmp_answer = gr.State(None)
     build_inside(ctx, model=model, prompt=prompt, run_state=run_state, step=step)
@@ -530,7 +536,7 @@ def build_text_tab(registry, settings) -> None:
                      concurrency_id=HEAVY)
     cmp_btn.click(wired(text_compare, ctx, gpu=True),
                   [model, prompt, *[c for col in cmp_cols for c in col], max_new, seed, cmp_quiz],
-                  [*cmp_out, cmp_stats, cmp_answer], api_name="text_compare", concurrency_id=HEAVY)
+                  [*cmp_out, cmp_stats, cmp_answer, *cmp_views], api_name="text_compare", concurrency_id=HEAVY)
     cmp_reveal_btn.click(wired(text_reveal, ctx), cmp_answer, cmp_stats, api_name="text_reveal")
     preset.change(apply_preset, preset, [components[k] for k in SETTING_NAMES if k != "max_new_tokens"],
                   api_visibility="private")

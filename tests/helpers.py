@@ -47,6 +47,20 @@ def save_tiny_text_model(folder: Path, *, seed: int = 0, card: bool = True) -> P
     return folder
 
 
+def sharpened_tiny_text(folder: Path, *, factor: float = 3.0):
+    """The tiny text model in a registry of its own, its block weights scaled by ``factor`` so its distributions
+    are peaked enough for the sampler filters to cut something."""
+    from studio.registry import ModelRegistry, ModelSpec
+
+    reg = ModelRegistry([ModelSpec(key="t", family="text", source=str(folder), loader="transformers-causal-lm")],
+                        device="cpu")
+    bundle = reg.get("t")
+    with torch.no_grad():
+        for p in bundle.model.transformer.h.parameters():
+            p.mul_(factor)
+    return bundle
+
+
 def save_tiny_unet(folder: Path, *, num_classes: int = 10, channels: int = 1, seed: int = 0, card: bool = True) -> Path:
     from diffusers import DDPMScheduler, UNet2DModel
 

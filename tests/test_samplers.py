@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from studio.registry import ModelRegistry, ModelSpec
 from studio.text import engine, samplers
 from studio.text.settings import DecodeSettings, SAMPLING_ORDER
+from tests.helpers import sharpened_tiny_text
 
 NO_IDS = torch.zeros(1, 1, dtype=torch.long)
 
@@ -80,13 +80,7 @@ def test_dry_penalises_the_token_that_would_extend_a_repeat():
 
 @pytest.fixture(scope="module")
 def bundle(tiny_text_dir):
-    reg = ModelRegistry([ModelSpec(key="t", family="text", source=str(tiny_text_dir),
-                                   loader="transformers-causal-lm")], device="cpu")
-    b = reg.get("t")
-    with torch.no_grad():  # sharpen the random model so the filters have something to cut
-        for p in b.model.transformer.h.parameters():
-            p.mul_(3.0)
-    return b
+    return sharpened_tiny_text(tiny_text_dir)  # peaked enough for the filters to cut something
 
 
 def raw_probs(bundle, ids):

@@ -179,6 +179,7 @@ def _all_plots():
     import numpy as np
 
     from studio import plots
+    from studio.text import figures as text_figures
 
     stages = [{"name": "raw", "top": [(1, 0.5), (2, 0.3)], "chosen_prob": 0.5, "kept_mass": 1.0, "n_kept": 2},
               {"name": "temperature", "top": [(1, 0.6), (2, 0.4)], "chosen_prob": 0.6, "kept_mass": 1.0, "n_kept": 2},
@@ -195,11 +196,21 @@ def _all_plots():
         "norm_plot": plots.norm_plot([0, 0.5, 1], {"lerp": [1, 0.7, 1], "slerp": [1, 1, 1]}, 1.41),
         "schedule_plot": plots.schedule_plot({"t": t, "alpha_bar": ab, "log_snr": np.log(ab / (1 - ab))},
                                              [99, 50, 1], 1),
+        # the Text tab's inside-the-model figures (studio/text/figures.py)
+        "attention_maps": text_figures.attention_maps(
+            {"layers": 1, "heads": 2, "tokens": [" a", " the"], "weights": [[[0.3, 0.7], [0.5, 0.5]]]},
+            layer=0, head=1),
+        "lens_grid": text_figures.lens_grid(
+            {"layers": ["embedding", "layer 1"], "tokens": [" a"], "target_texts": [" the"],
+             "rank": [[3], [1]], "top": [[[(" a", 0.9)]], [[(" the", 0.6)]]]}),
+        "rank_histogram": text_figures.rank_histogram(
+            [("A", {"scored": 4, "perplexity": 9.0, "histogram": {"top 10": 2, "top 100": 1, "top 1000": 1,
+                                                                  "beyond": 0}})]),
     }
 
 
 # what a plot may show in Latin letters in Chinese too: tokens, the filters' names, symbols and given labels
-LATIN_OK = {"␣the", "␣a", "loss", "lerp", "slerp"}
+LATIN_OK = {"␣the", "␣a", "loss", "lerp", "slerp", "␣a\n0.90", "␣the\n0.60", "␣a\n→ ␣the", "A (ppl 9.0)"}
 
 
 def test_plot_text_is_drawn_in_chinese_when_a_chinese_font_is_installed(recwarn):

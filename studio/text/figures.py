@@ -26,9 +26,9 @@ def attention_maps(att: dict, *, layer: int | None = None, head: int | None = No
     for k in range(L):
         ax = fig.add_subplot(rows, cols, k + 1)
         image = ax.imshow(att["weights"][k], aspect="auto", cmap="Reds", vmin=0.0, interpolation="nearest")
-        ax.set_title(T_(f"layer {k + 1}"), fontsize=9)
         ax.set_yticks(range(H), [str(h + 1) for h in range(H)], fontsize=7)
-        ax.set_ylabel(T_("head"), fontsize=8)
+        # the layer on the left, not above: Gradio's plot label covers the figure's top-left corner
+        ax.set_ylabel(T_(f"layer {k + 1}") + "\n" + T_("head"), fontsize=8)
         if T <= max_labels:
             ax.set_xticks(range(T), labels, rotation=90, fontsize=7)
         else:

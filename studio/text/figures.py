@@ -7,9 +7,7 @@ import math
 
 from matplotlib.figure import Figure
 
-from studio.i18n import N_, T_
-
-LAYER_NAMES = (N_("embedding"),)  # the lens's first row (the others: "layer {k}")
+from studio.i18n import T_
 from studio.plots import new_figure, show_token
 
 

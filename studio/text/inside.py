@@ -48,12 +48,6 @@ def _check_context(bundle, ids, max_tokens: int) -> list[int]:
     return list(ids)[-limit:]
 
 
-def _check_index(name: str, value, n: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or float(value) != int(value) or not 0 <= value < n:
-        raise ValueError(f"{name} must be a whole number from 0 to {n - 1} (this model has {n}), got {value!r}.")
-    return int(value)
-
-
 @torch.inference_mode()
 def attention(bundle, ids: list[int], *, max_tokens: int = 1024) -> dict:
     """Every layer's and head's attention from the last position of ``ids`` over ``ids``.
@@ -158,7 +152,7 @@ def logit_lens(bundle, ids: list[int], *, chosen: int | None = None, positions: 
 
     top_rows = [[[(text(i), p) for i, p in zip(ti, tv)] for ti, tv in zip(li, lv)]
                 for li, lv in zip(top_ids.tolist(), values.tolist())]
-    return {"layers": ["embedding", *[f"layer {k + 1}" for k in range(len(streams) - 1)]],
+    return {"layers": [N_("embedding"), *[N_(f"layer {k + 1}") for k in range(len(streams) - 1)]],
             "positions": list(range(len(ids) - n, len(ids))), "tokens": [text(i) for i in ids[sl]],
             "targets": targets, "target_texts": [text(i) for i in targets], "top": top_rows,
             "rank": ranks.tolist(), "target_prob": target_p.tolist(), "logits_last": logits_last.tolist()}

@@ -22,7 +22,7 @@ def bundle_for(ctx, key):
     return family_bundle(ctx.registry, key, "text", "causal language model")
 
 
-def context_of(ctx, bundle, run, step):
+def context_of(bundle, run, step):
     """(context ids, the token chosen after them or None, what it is): the session's last run at ``step``, or the
     default passage when there is no run."""
     if run and run.get("steps"):
@@ -49,7 +49,7 @@ def text_attention(ctx, model=None, run=None, step=0, layer=1, head=1):
         head: that layer's head (1 = the first).
     """
     bundle = bundle_for(ctx, model)
-    ids, chosen, what = context_of(ctx, bundle, run, step)
+    ids, chosen, what = context_of(bundle, run, step)
     try:
         att = inside.attention(bundle, ids, max_tokens=ctx.max_score_tokens)
     except inside.NoAttentionWeights as e:
@@ -83,7 +83,7 @@ def text_lens(ctx, model=None, run=None, step=0, positions=8):
         positions: how many positions, ending at the step, to show (1 to 16).
     """
     bundle = bundle_for(ctx, model)
-    ids, chosen, what = context_of(ctx, bundle, run, step)
+    ids, chosen, what = context_of(bundle, run, step)
     if isinstance(positions, bool) or not isinstance(positions, (int, float)) or not 1 <= positions <= 16:
         raise StudioError(f"positions must be a whole number from 1 to 16, got {positions!r}.")
     lens = inside.logit_lens(bundle, ids, chosen=chosen, positions=int(positions), max_tokens=ctx.max_score_tokens)

@@ -18,11 +18,11 @@ from studio.errors import StudioError
 from studio.plots import entropy_chart, sample_histogram, stage_bars
 from studio.recipe import Recipe
 from studio.text import engine, reading
-from studio.text.inside_tab import build_inside
+from studio.text.inside_tab import build_inside, bundle_for
 from studio.text.engine import PRESETS, DecodeSettings
 from studio.text.settings import INT_FIELDS, ORDERS, SAMPLING_ORDER
 from studio.ui.i18n import CONTENT_CLASS
-from studio.ui.common import HEAVY, add_model, add_model_box, default_key, family_bundle, quiz_order, wired
+from studio.ui.common import HEAVY, add_model, add_model_box, default_key, quiz_order, wired
 
 # The settings in the order of text_generate's arguments: the first ones before the seed, the samplers added later
 # after it (so API calls written for the first ones keep working).
@@ -97,10 +97,6 @@ def settings_dict(values: dict) -> dict:
         if isinstance(d[k], float) and d[k].is_integer():
             d[k] = int(d[k])
     return d
-
-
-def bundle_for(ctx, key):
-    return family_bundle(ctx.registry, key, "text", "causal language model")
 
 
 def step_view(ctx, key, run, index):

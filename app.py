@@ -16,6 +16,7 @@ start_malloc_trimmer()
 
 from studio.config import Settings  # noqa: E402
 from studio.catalog import registry_from_settings  # noqa: E402
+from studio.serving import cpu_cores, serving_of  # noqa: E402
 from studio.ui.app import build_studio, launch_kwargs  # noqa: E402
 
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -23,13 +24,19 @@ logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name
 settings = Settings.from_env()
 registry = registry_from_settings(settings)
 demo = build_studio(registry, settings)
-demo.queue(max_size=settings.queue_size)
+# every kind of request may run `workers` at once; the compute gate inside lets `compute_slots` compute (studio/serving.py)
+served = serving_of(registry)
+if registry.device.type == "cpu" and served.gate.slots > 1:  # each slot its share of the cores (studio.serving)
+    import torch
+
+    torch.set_num_threads(max(1, cpu_cores() // served.gate.slots))
+demo.queue(max_size=settings.queue_size, default_concurrency_limit=served.workers)
 
 if __name__ == "__main__":
     if settings.preload:
         for key, result in registry.preload(settings.preload).items():
             logging.getLogger("studio").info("preload %s: %s", key, result)
-    demo.launch(**launch_kwargs(), prevent_thread_lock=settings.warm_imports)
+    demo.launch(**launch_kwargs(), mcp_server=settings.mcp, prevent_thread_lock=settings.warm_imports)
     if settings.warm_imports:
         registry.warm_imports_in_background(delay=2.0)  # after the page's first requests (benchmarks/app_start.py)
         demo.block_thread()

@@ -54,18 +54,25 @@ def use_fallback_font(fig: Figure) -> None:
             text.set_fontfamily([name, cjk])
 
 
+class _DrawWithFallback:
+    """``Figure.draw`` after :func:`use_fallback_font`. An object holding its figure, not a closure, so a figure
+    pickles and deep-copies whole (the copy's ``draw`` draws the copy): the replay cache (studio/ui/replay.py)
+    keeps results pickled and hands each user their own copy."""
+
+    def __init__(self, fig: Figure):
+        self.fig = fig
+
+    def __call__(self, renderer):
+        use_fallback_font(self.fig)
+        return Figure.draw(self.fig, renderer)
+
+
 def new_figure(**kwargs) -> Figure:
     """A matplotlib ``Figure`` that runs :func:`use_fallback_font` each time it is drawn, so labels and legends
-    added after a builder returns are covered too. (Its ``draw`` is wrapped on the instance rather than in a
+    added after a builder returns are covered too. (Its ``draw`` is replaced on the instance rather than in a
     subclass: Gradio's ``Plot`` recognises matplotlib figures by their class's module.)"""
     fig = Figure(**kwargs)
-    draw = fig.draw
-
-    def draw_with_fallback(renderer):
-        use_fallback_font(fig)
-        return draw(renderer)
-
-    fig.draw = draw_with_fallback
+    fig.draw = _DrawWithFallback(fig)
     return fig
 
 

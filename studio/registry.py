@@ -31,6 +31,7 @@ import torch
 from studio.config import env_flag
 from studio.device import pick_device, pick_dtype
 from studio.errors import HubUnavailableError, ModelLoadError, StudioError, UnknownModelError
+from studio.serving import folder_fingerprint
 from studio.loading import (Bundle, ModelSpec, _is_dir, _looks_like_path, check_weights, hub_loader_for, is_hub_id,
                             local_loader_for, resolve_loader, safetensors_summary, warm_loader_imports)
 
@@ -39,10 +40,9 @@ HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md", "*.
 
 log = logging.getLogger("studio.registry")
 
-# One lock for importing the model libraries, held by the background warm-up and by every load. transformers and
-# diffusers import their classes lazily (a module-level __getattr__), and two threads importing the same lazy
-# module at once can see it half-initialised: a first click while the warm-up ran failed 1 time in 3 with
-# "cannot import name 'AutoModelForCausalLM' from 'transformers'". Loads already queue on the one CPU/GPU.
+# One lock for importing the model libraries, held by the warm-up and every load: transformers and diffusers import
+# lazily (a module-level __getattr__), and two threads importing one lazy module at once can see it half-initialised
+# (a first click during the warm-up failed 1 time in 3: "cannot import name 'AutoModelForCausalLM' from 'transformers'").
 IMPORT_LOCK = threading.RLock()
 
 
@@ -55,6 +55,7 @@ class _Loaded:
     size_mb: float
     load_seconds: float
     folder: Path
+    weights_id: str = ""  # studio.serving.folder_fingerprint of the folder, at load time
 
 
 class ModelRegistry:
@@ -264,7 +265,7 @@ class ModelRegistry:
         num_params = sum(p.numel() for m in bundle.modules().values() for p in m.parameters())
         size_mb = sum(t.numel() * t.element_size() for m in bundle.modules().values()
                       for t in list(m.parameters()) + list(m.buffers())) / 1e6
-        return _Loaded(bundle, self.device, dtype, num_params, size_mb, 0.0, folder)
+        return _Loaded(bundle, self.device, dtype, num_params, size_mb, 0.0, folder, folder_fingerprint(folder))
 
     def _resolve_source(self, spec: ModelSpec) -> Path:
         """A local folder holding the model: the source itself, or a Hub snapshot in the HF cache."""
@@ -392,6 +393,14 @@ class ModelRegistry:
         return thread
 
     # --- status -------------------------------------------------------------------------------------
+    def weights_id(self, key: str) -> str | None:
+        """The fingerprint (studio.serving.folder_fingerprint) of the weights ``get(key)`` serves, taken at load; of
+        the folder now for a local model not loaded; None for an unloaded Hub model or an unknown key."""
+        with self._lock:
+            entry, spec = self._loaded.get(key), self._specs.get(key)
+        folder = Path(spec.source).expanduser() if entry is None and spec is not None and spec.is_local else None
+        return entry.weights_id if entry else folder_fingerprint(folder) if folder and folder.is_dir() else None
+
     def is_loaded(self, key: str) -> bool:
         with self._lock:
             return key in self._loaded

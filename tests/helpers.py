@@ -131,8 +131,8 @@ def save_tiny_autoencoderkl(folder: Path, *, seed: int = 0) -> Path:
 class launched:
     """Context manager: build the studio from ``registry``, launch it on a free port, yield a gradio_client."""
 
-    def __init__(self, registry, settings=None):
-        self.registry, self.settings = registry, settings
+    def __init__(self, registry, settings=None, *, mcp: bool = False):
+        self.registry, self.settings, self.mcp = registry, settings, mcp
 
     def __enter__(self):
         from gradio_client import Client
@@ -143,7 +143,8 @@ class launched:
         self.demo = build_studio(self.registry, self.settings or Settings(allow_hub=False))
         self.demo.queue()
         self.port = free_port()
-        self.demo.launch(prevent_thread_lock=True, server_port=self.port, quiet=True, **launch_kwargs())
+        self.demo.launch(prevent_thread_lock=True, server_port=self.port, quiet=True, mcp_server=self.mcp,
+                         **launch_kwargs())
         self.url = f"http://127.0.0.1:{self.port}/"
         self.client = Client(self.url, verbose=False)
         return self.client

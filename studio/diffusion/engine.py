@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import inspect
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import torch
 
@@ -146,6 +146,18 @@ class DiffusionRun:
         """The final samples (B, C, H, W) in [-1, 1]."""
         return self.x_t[-1].float().clamp(-1, 1)
 
+    def rows(self, lo: int, hi: int, *, digit) -> "DiffusionRun":
+        """Images lo..hi-1 of this run, as a run of their own (what they would be alone: each image depends only
+        on its seed and label), its settings naming ``digit`` and its own batch size."""
+        def cut(t):
+            return None if t is None else t[:, lo:hi].clone()
+
+        return replace(self, seeds=self.seeds[lo:hi], labels=self.labels[lo:hi], x_t=cut(self.x_t),
+                       x0_hat=cut(self.x0_hat), eps_hat=cut(self.eps_hat),
+                       x_T=None if self.x_T is None else self.x_T[lo:hi].clone(), eps_cond=cut(self.eps_cond),
+                       eps_uncond=cut(self.eps_uncond),
+                       settings={**self.settings, "digit": str(digit), "batch": hi - lo})
+
     def x0_from(self, k: int, eps: torch.Tensor) -> torch.Tensor:
         """x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t at frame k, clipped to [-1, 1]."""
         ab = self.alpha_bar[k]
@@ -192,14 +204,20 @@ def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=_LIMI
 def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int = DEFAULTS["steps"],
             guidance: float = DEFAULTS["guidance"], digit="any", batch: int = 1, eta: float = 0.0,
             noise: torch.Tensor | None = None, max_steps: int = _LIMITS.max_diffusion_steps,
-            max_batch: int = _LIMITS.max_batch):
+            max_batch: int = _LIMITS.max_batch, seeds: list[int] | None = None, labels: list | None = None):
     """The reverse process, one step at a time. Yields ``(k, S, frame)`` after each step (frame: a dict with
-    x_t, x̂₀, ε̂ of that step, for previews) and finally ``(S, S, run)`` with the whole ``DiffusionRun``."""
+    x_t, x̂₀, ε̂ of that step, for previews) and finally ``(S, S, run)`` with the whole ``DiffusionRun``.
+
+    ``seeds`` and ``labels`` (one per image, both given) replace ``seed``, ``batch`` and ``digit``: several users'
+    images in one run (:func:`iterate_many`); each image depends only on its own seed and label."""
+    if seeds is not None:
+        batch, max_batch = len(seeds), max(len(seeds), max_batch)
     name, steps, guidance, batch, eta = check_run(bundle, scheduler, steps, guidance, batch, eta,
                                                   max_steps=max_steps, max_batch=max_batch)
-    seed = resolve_seed(seed)
-    seeds = [seed + i for i in range(batch)]
-    labels = _labels_for(bundle, digit, seeds)
+    if seeds is None:
+        seed = resolve_seed(seed)
+        seeds = [seed + i for i in range(batch)]
+        labels = _labels_for(bundle, digit, seeds)
     unet = bundle.unet
     device, dtype = next(unet.parameters()).device, next(unet.parameters()).dtype
     sched = make_scheduler(bundle, name)
@@ -283,6 +301,26 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
         settings={"scheduler": name, "steps": steps, "guidance": guidance, "digit": str(digit), "batch": batch,
                   "eta": eta})
     yield steps, steps, run
+
+
+def iterate_many(bundle, requests: list[dict], **common):
+    """Several users' runs as one batch: ``requests`` each ``{"seed", "batch", "digit"}``; ``common`` the settings
+    they share (scheduler, steps, guidance, eta; the digit must agree on being "none" or not: guided or not is
+    decided for the whole batch). Yields, per step, one ``(k, S, frame)`` per request (its rows of the frame),
+    and finally one ``(S, S, run)`` each, its ``DiffusionRun`` as if it had run alone."""
+    seeds, labels, spans = [], [], []
+    for req in requests:
+        first = resolve_seed(req["seed"])
+        own = [first + i for i in range(int(req["batch"]))]
+        spans.append((len(seeds), len(seeds) + len(own)))
+        seeds += own
+        labels += _labels_for(bundle, req["digit"], own)
+    for k, total, out in iterate(bundle, seed=None, seeds=seeds, labels=labels, **common):
+        if isinstance(out, DiffusionRun):
+            yield [(k, total, out.rows(lo, hi, digit=req["digit"])) for (lo, hi), req in zip(spans, requests)]
+        else:
+            yield [(k, total, {n: (v[lo:hi] if torch.is_tensor(v) else v) for n, v in out.items()})
+                   for lo, hi in spans]
 
 
 def run(bundle, **kwargs) -> DiffusionRun:

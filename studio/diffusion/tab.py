@@ -21,6 +21,7 @@ from studio.errors import StudioError
 from studio.i18n import N_
 from studio.plots import figure_to_image, schedule_plot, write_gif
 from studio.recipe import Recipe
+from studio.serving import serving_of
 from studio.ui.common import (HEAVY, add_model, add_model_box, default_key, family_bundle, judge_key, quiz_order,
                               wired)
 
@@ -113,6 +114,22 @@ def recipe_of(key, run) -> Recipe:
     return Recipe(family="diffusion", action="run", model=key, params=p, seed=run.seeds[0])
 
 
+def shared_run(ctx, bundle, seed_value, params):
+    """``engine.iterate`` for this request, run in one batch with other users' runs of the same model, scheduler,
+    steps, guidance and η (studio/serving.py's batcher; alone when batching is off). Checked first, so one
+    user's bad input fails their own request, not the batch."""
+    name, steps, guidance, batch, eta = engine.check_run(bundle, params["scheduler"], params["steps"],
+                                                         params["guidance"], params["batch"], params["eta"],
+                                                         max_steps=ctx.max_steps, max_batch=ctx.max_batch)
+    unconditional = engine.check_digit(bundle, params["digit"]) is None
+    common = {"scheduler": name, "steps": steps, "guidance": guidance, "eta": eta, "max_steps": ctx.max_steps}
+    request = {"seed": seed_value, "batch": batch, "digit": params["digit"]}
+    key = ("diffusion", id(bundle.unet), name, steps, guidance, eta, unconditional)
+    return serving_of(ctx.registry).batcher.submit(
+        key, request, batch, lambda requests: engine.iterate_many(bundle, requests, **common),
+        max_rows=max(32, ctx.max_batch))
+
+
 # --- handlers: what the tab's events call (wrapped in user_errors, and GPU for the heavy ones, when wired) ---
 def diffusion_run(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DEFAULTS["steps"], eta=0.0,
                   digit="any", guidance_scale=DEFAULTS["guidance"], seed=0, batch_size=1):
@@ -136,8 +153,7 @@ def diffusion_run(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DEFAUL
     seed_value = engine.resolve_seed(seed_value)
     params = params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value)
     every = None
-    for k, total, out in engine.iterate(bundle, seed=seed_value, max_steps=ctx.max_steps, max_batch=ctx.max_batch,
-                                        **params):
+    for k, total, out in shared_run(ctx, bundle, seed_value, params):
         if isinstance(out, engine.DiffusionRun):
             run = out
             break
@@ -394,14 +410,14 @@ def build_diffusion_tab(registry, settings) -> None:
 
     # --- wiring -------------------------------------------------------------------------------------
     controls = [model, scheduler, steps, eta, digit, guidance, seed, batch]
-    run_event = run_btn.click(wired(diffusion_run, ctx, gpu=True), controls,
+    run_event = run_btn.click(wired(diffusion_run, ctx, gpu=True, replay=True, batched=True), controls,
         [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note, recipe_json,
          python_code], api_name="diffusion_run", concurrency_id=HEAVY)
     stop_btn.click(None, None, None, cancels=[run_event], api_visibility="private")
     scrub.change(wired(diffusion_step, ctx),
                  [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")
-    cmp_btn.click(wired(diffusion_compare, ctx, gpu=True),
+    cmp_btn.click(wired(diffusion_compare, ctx, gpu=True, replay=True),
                   [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
                   [cmp_gallery, cmp_note, quiz_answer], api_name="diffusion_compare", concurrency_id=HEAVY)
     reveal_btn.click(wired(diffusion_reveal, ctx), quiz_answer, cmp_note, api_name="diffusion_reveal")

@@ -16,6 +16,7 @@ import itertools
 
 import torch
 
+from studio.batcher import shared
 from studio.checks import number, whole_number
 from studio.device import make_generator, resolve_seed
 from studio.latent import lerp, path_t, slerp
@@ -64,7 +65,7 @@ def seed_latent(seed: int, z_dim: int, *, truncation: str = "none", threshold: f
 def _judge(judge, images):
     if judge is None:
         return None, None
-    pred, conf, _ = judge.judge(images)
+    pred, conf = shared("judge", judge, lambda x: judge.judge(x)[:2], images)
     return pred.tolist(), conf.tolist()
 
 
@@ -81,6 +82,11 @@ def mean_pairwise_distance(images: torch.Tensor) -> float:
 @torch.no_grad()
 def render(generator: torch.nn.Module, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """Latents (N, D) on the CPU -> images (N, 1, 28, 28) in [0, 1] on the CPU."""
+    return shared("gan.render", generator, lambda zz, ll: _render(generator, zz, ll), z, labels)
+
+
+@torch.no_grad()
+def _render(generator, z, labels):
     p = next(generator.parameters())
     x = generator(z.to(p.device, p.dtype), labels.to(p.device))  # (N, 1, 28, 28) in [-1, 1]
     return ((x.float() + 1) / 2).clamp(0, 1).cpu()

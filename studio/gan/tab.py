@@ -222,13 +222,13 @@ def build_gan_tab(registry, settings) -> None:
         python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="gan-python")
 
     common = [truncation, threshold, psi]
-    sample_btn.click(wired(gan_grid, ctx, gpu=True, grid_side=min(4, max_side)),
+    sample_btn.click(wired(gan_grid, ctx, gpu=True, replay=True, batched=True, grid_side=min(4, max_side)),
                      [model, digit, seed, side, *common], [gallery, grid_stats, recipe_json, python_code],
                      api_name="gan_grid", concurrency_id=HEAVY)
-    interp_btn.click(wired(gan_interpolate, ctx, gpu=True),
+    interp_btn.click(wired(gan_interpolate, ctx, gpu=True, replay=True),
                      [model, digit, seed, seed_b, steps, *common], [lerp_img, slerp_img, interp_note],
                      api_name="gan_interpolate", concurrency_id=HEAVY)
-    walk_btn.click(wired(gan_walk, ctx, gpu=True),
+    walk_btn.click(wired(gan_walk, ctx, gpu=True, replay=True),
                    [model, digit, seed, stops, frames, *common], walk_gif, api_name="gan_walk",
                    concurrency_id=HEAVY)
     story_btn.click(wired(gan_story, ctx), model, [losses, snaps], api_name="gan_story")

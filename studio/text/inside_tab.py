@@ -214,7 +214,7 @@ def build_inside(ctx, *, model, prompt, run_state, step) -> None:
     lens_btn.click(wired(text_lens, ctx, gpu=True), [model, run_state, step, lens_positions],
                    [lens_plot, lens_table, lens_note],
                    api_name="text_lens", concurrency_id=HEAVY)
-    score_btn.click(wired(text_score, ctx, gpu=True), [model, score_a, score_b],
+    score_btn.click(wired(text_score, ctx, gpu=True, replay=True), [model, score_a, score_b],
                     [score_view_a, score_view_b, score_plot, score_note], api_name="text_score", concurrency_id=HEAVY)
     use_last.click(wired(last_generation, ctx), run_state, score_b, api_visibility="private")
     tok_btn.click(wired(text_tokenize, ctx), [model, prompt], [tok_pieces, tok_table, tok_note],

@@ -17,7 +17,8 @@ from studio.i18n import N_, T_
 from studio.errors import StudioError
 from studio.plots import entropy_chart, sample_histogram, stage_bars
 from studio.recipe import Recipe
-from studio.text import engine, reading
+from studio.serving import serving_of
+from studio.text import batched, engine, reading
 from studio.text.inside_tab import build_inside, bundle_for
 from studio.text.engine import PRESETS, DecodeSettings
 from studio.text.settings import INT_FIELDS, ORDERS, SAMPLING_ORDER
@@ -129,6 +130,19 @@ def finish(ctx, key, prompt_text, run, sdict):
 
 
 # --- handlers: what the tab's events call (wrapped in user_errors, and GPU for the heavy ones, when wired) ---
+def shared_stream(batcher, bundle, prompt_text, s, seed_value):
+    """``engine.stream`` for this request, decoded in one batch with other users' runs on the same model
+    (``batched.stream_many``: one forward pass a step for all of them, each row with its own settings and seed);
+    alone, as ``engine.stream``, when it would outgrow the model's context (the sliding window is per run)."""
+    ids, notices = engine.prepare_prompt(bundle, prompt_text)
+    if batched.fits_one_window(bundle, ids, s):
+        request = {"prompt_ids": ids, "notices": notices, "settings": s, "seed": seed_value}
+        return batcher.submit(("text", id(bundle.model)), request, 1,
+                              lambda requests: batched.stream_many(bundle, requests), max_rows=16)
+    return batcher.submit(("text-alone", object()), None, 1,
+                          lambda _: ([out] for out in engine.stream(bundle, prompt=prompt_text, settings=s, seed=seed_value)))
+
+
 def text_generate(ctx, model=None, prompt=EXAMPLES[0], mode="sample", temperature=0.8, top_k=0, top_p=0.95,
                   min_p=0.0, typical_p=1.0, repetition_penalty=1.1, no_repeat_ngram_size=0, num_beams=4,
                   length_penalty=1.0, early_stopping=True, num_return_sequences=1, max_new_tokens=120, seed=1234,
@@ -172,13 +186,15 @@ def text_generate(ctx, model=None, prompt=EXAMPLES[0], mode="sample", temperatur
     bundle = bundle_for(ctx, key)
     s = DecodeSettings.from_dict(sdict).validated(max_new_tokens_limit=ctx.max_new_tokens, vocab_size=len(bundle.tokenizer))
     seed_value = engine.resolve_seed(seed_value)
+    served = serving_of(ctx.registry)
     if s.mode == "beam":
-        run = engine.generate(bundle, seed=seed_value, prompt=prompt_text, max_new_tokens_limit=ctx.max_new_tokens,
-                              **asdict(s)).to_dict()
+        with served.gate:
+            run = engine.generate(bundle, seed=seed_value, prompt=prompt_text, max_new_tokens_limit=ctx.max_new_tokens,
+                                  **asdict(s)).to_dict()
         yield finish(ctx, key, prompt_text, run, asdict(s))
         return
     run = None
-    for i, (_, partial) in enumerate(engine.stream(bundle, prompt=prompt_text, settings=s, seed=seed_value)):
+    for i, (_, partial) in enumerate(shared_stream(served.batcher, bundle, prompt_text, s, seed_value)):
         run = partial
         if i % 2 == 0:  # every other token: smooth on screen, light on the queue
             yield (highlighted(run), N_(f"generating… {len(run.steps)} tokens"), gr.skip(), gr.skip(),
@@ -516,7 +532,7 @@ def build_text_tab(registry, settings) -> None:
 
     # --- wiring -------------------------------------------------------------------------------------
     outs = [output, stats, run_state, step, step_plot, candidate, entropy_plot, recipe_json, python_code, text_view]
-    gen_event = go.click(wired(text_generate, ctx, gpu=True),
+    gen_event = go.click(wired(text_generate, ctx, gpu=True, replay=True, batched=True),
                          [model, prompt, *setting_inputs, seed, *later_inputs], outs, api_name="text_generate",
                          concurrency_id=HEAVY)
     stop.click(None, None, None, cancels=[gen_event], api_visibility="private")
@@ -530,7 +546,7 @@ def build_text_tab(registry, settings) -> None:
     branch_btn.click(wired(text_branch, ctx, gpu=True),
                      [model, run_state, step, candidate, seed], outs, api_name="text_branch",
                      concurrency_id=HEAVY)
-    cmp_btn.click(wired(text_compare, ctx, gpu=True),
+    cmp_btn.click(wired(text_compare, ctx, gpu=True, replay=True),
                   [model, prompt, *[c for col in cmp_cols for c in col], max_new, seed, cmp_quiz],
                   [*cmp_out, cmp_stats, cmp_answer, *cmp_views], api_name="text_compare", concurrency_id=HEAVY)
     cmp_reveal_btn.click(wired(text_reveal, ctx), cmp_answer, cmp_stats, api_name="text_reveal")

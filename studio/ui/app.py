@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gradio as gr
 
-from studio import __version__
+from studio import __version__, serving
 from studio.config import Settings
 from studio.diffusion.tab import build_diffusion_tab
 from studio.gan.tab import build_gan_tab
@@ -24,7 +24,9 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
     """The whole app: one tab per family plus the Models tab, all fed by ``registry``. ``localize``: show it
     in the browser's language (English or Simplified Chinese, see studio/i18n.py and studio/ui/i18n.py)."""
     settings = settings or Settings()
+    serving.attach(registry, serving.Serving.from_settings(settings, str(registry.device)))
     patches.install_cache_writes()
+    patches.install_mcp_outputs()
     with gr.Blocks(title="Generative Studio") as demo:
         gr.Markdown("# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
                     "on models that run on this machine.", elem_id="studio-title")

@@ -205,10 +205,16 @@ def bind(fn, ctx, **defaults):
     return handler
 
 
-def wired(fn, ctx=None, *, gpu: bool = False, **defaults):
+def wired(fn, ctx=None, *, gpu: bool = False, replay: bool = False, batched: bool = False, **defaults):
     """A tab's handler as its event calls it: bound to ``ctx`` when it takes one (its ``model`` defaulting to the
     tab's, ``ctx.default_model``, and any other ``defaults`` that depend on the settings), its errors shown to the
-    user (``user_errors``), and on ZeroGPU given a GPU for the call (``gpu``)."""
+    user (``user_errors``), and on ZeroGPU given a GPU for the call (``gpu``).
+
+    ``gpu``: it runs a model, so it holds a slot of the compute gate (studio/serving.py) while it computes —
+    unless ``batched``: it hands its forward passes to the studio's batcher, which holds the gate for the batch.
+    ``replay``: identical calls (every argument, a fixed seed, the same weights, the same page language) are
+    computed once and replayed (``serving.ReplayCache``); only for handlers whose result depends on nothing else.
+    """
     from studio.spaces_compat import GPU
 
     params = inspect.signature(fn).parameters
@@ -216,5 +222,71 @@ def wired(fn, ctx=None, *, gpu: bool = False, **defaults):
         if "model" in params and params["model"].default is not inspect.Parameter.empty:
             defaults.setdefault("model", ctx.default_model)
         fn = bind(fn, ctx, **defaults)
-    h = user_errors(fn)
+    h = fn
+    if (gpu or replay) and ctx is not None:
+        from studio.serving import serving_of
+
+        serving = serving_of(ctx.registry)
+        if gpu and not batched:
+            h = serving.gate.held(h)
+        elif batched and not inspect.isgeneratorfunction(h):  # a stream asks serving_of(...).batcher itself
+            h = sharing_batches(h, serving.batcher)
+        if replay:
+            h = replayed(h, ctx, serving)
+    h = user_errors(h)
     return GPU(h) if gpu else h
+
+
+def sharing_batches(fn, batcher):
+    """``fn`` with its engines' batchable forward passes (studio.batch.shared) joining ``batcher``'s batches."""
+    from studio.batcher import sharing
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        with sharing(batcher):
+            return fn(*args, **kwargs)
+    return call
+
+
+def replay_key(fn, ctx, args, kwargs) -> str | None:
+    """The recipe key of one call of ``fn`` (see studio.serving.recipe_key): its arguments with the defaults
+    applied, the fingerprint of every model it names (and of the tab's judge), the page's language (plots are
+    drawn in it)."""
+    from studio import i18n as core
+    from studio.serving import recipe_key
+
+    try:
+        bound = inspect.signature(fn).bind(*args, **kwargs)
+    except TypeError:
+        return None  # Gradio will report the bad call; nothing to replay
+    bound.apply_defaults()
+    registry = ctx.registry
+    known = set(registry.keys())
+    models = {v for v in bound.arguments.values() if isinstance(v, str) and v in known}
+    judge = getattr(ctx, "judge_key", None)
+    if judge:
+        models.add(judge)
+    weights = []
+    for key in sorted(models):
+        wid = registry.weights_id(key)
+        if wid is None:
+            return None
+        weights.append((key, wid))
+    return recipe_key(fn.__qualname__, dict(bound.arguments), (tuple(weights), core.current_lang(), core.figure_lang()))
+
+
+def replayed(fn, ctx, serving):
+    """``fn`` answered from the studio's replay cache where the same call was made before (or is being made)."""
+    if inspect.isgeneratorfunction(fn):
+        @functools.wraps(fn)
+        def gen(*args, **kwargs):
+            key = replay_key(fn, ctx, args, kwargs)
+            yield from serving.replay.play(key, lambda: fn(*args, **kwargs))
+        return gen
+
+    @functools.wraps(fn)
+    def call(*args, **kwargs):
+        key = replay_key(fn, ctx, args, kwargs)
+        outs = list(serving.replay.play(key, lambda: iter((fn(*args, **kwargs),))))
+        return outs[0]
+    return call

@@ -22,6 +22,13 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
    and what it takes, instead of Gradio's generic "Error".
 3. **The server speaks the page's language** (:func:`translate_events`): each event runs with the page's
    language set (studio.i18n), its error messages and the text its handler writes are translated.
+4. **MCP tools that answer with several outputs, and images as images** (:func:`install_mcp_outputs`). Gradio's
+   MCP server wraps a queued tool's result in a list (``[result]``, when the client asks for no progress
+   updates), so a tool with several outputs came back as one text holding the Python repr of them all, and removing the ``gr.State`` outputs then popped the
+   wrong items (gradio_client has already left them out) or failed; its results are now one content item per
+   output. And only a single file output became an image: a gallery (the GAN grid, the VAE rows) and a
+   matplotlib plot came back as text holding paths or base64. Each gallery image now comes back as an
+   MCP ``ImageContent`` with its caption, and a plot as its PNG.
 """
 
 from __future__ import annotations
@@ -51,6 +58,9 @@ PATCHED = {
     "gradio.blocks.Blocks.preprocess_data": "6848b88bd303f76f",
     "gradio.blocks.Blocks.process_api": "cb2ef4a0ec0bf45d",
     "gradio.blocks.Blocks.postprocess_data": "5f6a865a3446ba0b",
+    "gradio.mcp.GradioMCPServer._execute_tool_without_progress": "9c4bae23d03b44b7",
+    "gradio.mcp.GradioMCPServer.pop_returned_state": "452e1030d5df74cb",
+    "gradio.mcp.GradioMCPServer.postprocess_output_data": "210203ddf31395da",
 }
 
 
@@ -240,3 +250,72 @@ def translate_events(demo: gr.Blocks) -> None:
     demo.process_api = process_api
     demo.postprocess_data = postprocess_data
     demo._studio_i18n = True
+
+
+# ---- 4. MCP tools: every output, images as images -----------------------------------------------------------
+
+def _outputs_of(result) -> list:
+    """A queued tool's result as one item per output: gradio_client answers a tuple for several outputs."""
+    return list(result) if isinstance(result, tuple) else [result]
+
+
+def _image_items(server, output, root_url: str) -> list | None:
+    """MCP content for a gallery (a list of {"image": FileData, "caption"}) or a matplotlib plot
+    ({"type": "matplotlib", "plot": "data:image/png;base64,..."}); None for any other output."""
+    from gradio_client import utils as client_utils
+
+    types = server.types
+    if isinstance(output, dict) and isinstance(output.get("plot"), str) and output["plot"].startswith("data:image/"):
+        head, data = output["plot"].split(",", 1)
+        return [types.ImageContent(type="image", data=data, mimeType=head[5:].split(";")[0])]
+    if isinstance(output, list) and output and all(
+            isinstance(item, dict) and client_utils.is_file_obj_with_meta(item.get("image")) for item in output):
+        content = []
+        for item in output:
+            content += _ORIGINAL_POSTPROCESS(server, [item["image"]], root_url)
+            if item.get("caption"):
+                content.append(types.TextContent(type="text", text=str(item["caption"])))
+        return content
+    return None
+
+
+_ORIGINAL_POSTPROCESS = None
+
+
+def install_mcp_outputs() -> None:
+    """Patch 4 (above). A no-op where Gradio's MCP extra is not installed (then there is no MCP server)."""
+    global _ORIGINAL_POSTPROCESS
+    try:
+        from gradio.mcp import GradioMCPServer
+    except ImportError:
+        return
+    if getattr(GradioMCPServer.postprocess_output_data, "_studio_patched", False):
+        return
+    from anyio.to_thread import run_sync
+
+    without = GradioMCPServer._execute_tool_without_progress
+    pop_state, _ORIGINAL_POSTPROCESS = GradioMCPServer.pop_returned_state, GradioMCPServer.postprocess_output_data
+
+    async def execute_without_progress(self, job):
+        return _outputs_of(await run_sync(job.result))
+
+    def pop_returned_state(components, data):
+        # gradio_client leaves the State outputs out already; only a full list (the unqueued path) holds them
+        return pop_state(components, data) if len(data) == len(components) else data
+
+    def postprocess_output_data(self, data, root_url):
+        from gradio import processing_utils
+
+        content = []
+        for output in processing_utils.add_root_url(data, root_url, None):
+            items = _image_items(self, output, root_url)
+            content += items if items is not None else _ORIGINAL_POSTPROCESS(self, [output], root_url)
+        return content
+
+    for name, new, old in (("_execute_tool_without_progress", execute_without_progress, without),
+                           ("postprocess_output_data", postprocess_output_data, _ORIGINAL_POSTPROCESS)):
+        new._studio_original = old
+        new._studio_patched = True
+        setattr(GradioMCPServer, name, new)
+    pop_returned_state._studio_original = pop_state
+    GradioMCPServer.pop_returned_state = staticmethod(pop_returned_state)

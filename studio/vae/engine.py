@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from studio.data import heldout_digit, load_mnist  # noqa: F401 (load_mnist: the tests' fixture data)
+from studio.batcher import shared
 from studio.checks import number, whole_number
 from studio.device import make_generator, randn, resolve_seed
 from studio.latent import lerp, path_t, slerp
@@ -37,7 +38,13 @@ def encode(model, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def decode(model, z: torch.Tensor) -> torch.Tensor:
-    """z (N, D) on the CPU -> images (N, 1, 28, 28) in [0, 1] on the CPU, one batched call."""
+    """z (N, D) on the CPU -> images (N, 1, 28, 28) in [0, 1] on the CPU, one batched call (shared with other
+    users' decodes on the same model when the tab's handler batches: studio/batch.py)."""
+    return shared("vae.decode", model, lambda zz: _decode(model, zz), z)
+
+
+@torch.no_grad()
+def _decode(model, z: torch.Tensor) -> torch.Tensor:
     dev, dt = _device(model)
     return model.decode_images(z.to(dev, dt)).float().cpu()
 

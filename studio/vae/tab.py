@@ -368,24 +368,24 @@ def build_vae_tab(registry, settings) -> None:
         python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="vae-python")
 
         ends = [*a_inputs, *b_inputs]
-    interp_btn.click(wired(vae_interpolate, ctx, gpu=True),
+    interp_btn.click(wired(vae_interpolate, ctx, gpu=True, replay=True, batched=True),
                      [model, steps, *ends], [lerp_img, slerp_img, norms, seen, recipe_json, python_code],
                      api_name="vae_interpolate", concurrency_id=HEAVY)
-    grid_btn.click(wired(vae_grid, ctx, gpu=True, grid_side=min(8, max_side)),
+    grid_btn.click(wired(vae_grid, ctx, gpu=True, replay=True, batched=True, grid_side=min(8, max_side)),
                    [model, side, c_digit, c_index, d_digit, d_index, *ends], grid_img, api_name="vae_grid",
                    concurrency_id=HEAVY)
-    walk_btn.click(wired(vae_walk, ctx, gpu=True),
+    walk_btn.click(wired(vae_walk, ctx, gpu=True, replay=True),
                    [model, steps, *ends], walk_gif, api_name="vae_walk", concurrency_id=HEAVY)
-    map_btn.click(wired(vae_map, ctx, gpu=True, model=ctx.default_2d),
+    map_btn.click(wired(vae_map, ctx, gpu=True, replay=True, model=ctx.default_2d),
                   [map_model, map_n, extent, spacing, *ends], [map_img, map_geom], api_name="vae_map",
                   concurrency_id=HEAVY)
     map_img.select(wired(vae_map_click, ctx), [map_model, map_geom], [clicked, clicked_z], api_visibility="private")
-    recon_btn.click(wired(vae_reconstruct, ctx, gpu=True),
+    recon_btn.click(wired(vae_reconstruct, ctx, gpu=True, replay=True),
                     [model, seed, *a_inputs], [recon_img, recon_stats], api_name="vae_reconstruct",
                     concurrency_id=HEAVY)
-    prior_btn.click(wired(vae_prior, ctx, gpu=True),
+    prior_btn.click(wired(vae_prior, ctx, gpu=True, replay=True, batched=True),
                     [model, seed], prior_img, api_name="vae_prior", concurrency_id=HEAVY)
-    photo_btn.click(wired(vae_photos, ctx, gpu=True, model=ctx.default_photo),
+    photo_btn.click(wired(vae_photos, ctx, gpu=True, replay=True, model=ctx.default_photo),
                     [photo_model, photo_a, photo_b], [photo_lerp, photo_slerp], api_name="vae_photos",
                     concurrency_id=HEAVY)
     add_btn.click(wired(vae_add_model, ctx, gpu=True),

@@ -1,0 +1,214 @@
+"""A classroom against one machine: 30 simulated students and ``python app.py`` on the built-in models.
+
+    python benchmarks/classroom.py [--students 30] [--within 10] [--seconds 60]
+
+(a) **The same link.** The teacher projects a view nobody has run yet (``?tab=diffusion&diff-seed=2026&run=1``:
+    the Diffusion tab's default run at seed 2026) and every student opens it within ``--within`` seconds
+    (random arrival times, seeded): each sends the same request. Reported: p50 / p95 from a student's click to the whole result.
+(b) **Their own work.** For ``--seconds`` each student runs their own seed on the Diffusion and GAN tabs and
+    their own prompt on the Text tab, in a loop (the tabs' defaults otherwise). Reported: requests per minute,
+    p50 / p95.
+
+Both are run twice, each against a fresh server: with replay and batching on (the default) and with both
+switched off (``STUDIO_REPLAY=0 STUDIO_BATCH=0``, every request computed alone, one at a time: the studio before
+they existed). The models are warmed up first (each used once: the teacher opened the page before class).
+
+    RESULT classroom_same_link_p95_s <s>         (on; floor ≤ 2 s, goal ≤ 1 s)
+    RESULT classroom_same_link_p95_off_s <s>
+    RESULT classroom_throughput_rpm <requests per minute>       (on)
+    RESULT classroom_throughput_off_rpm <requests per minute>
+    RESULT classroom_throughput_ratio <on / off>  (floor ≥ 1.5, goal ≥ 3)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from benchmarks.load import free_port  # noqa: E402
+
+LINK_SEED = 2026
+PROMPTS = ["ROMEO:\n", "JULIET:\n", "To be, or not to be", "First Citizen:\n", "KING HENRY:\nMy lords,",
+           "What light through yonder", "O, what a rogue", "Now is the winter of", "HAMLET:\n", "MACBETH:\n"]
+
+
+def percentile(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
+
+
+def labelled_args(client, name: str, overrides: dict) -> list:
+    """The endpoint's arguments: its defaults, with ``overrides`` by parameter label."""
+    params = client.view_api(return_format="dict", print_info=False)["named_endpoints"][name]["parameters"]
+    labels = [p["label"].get("key") if isinstance(p.get("label"), dict) else p.get("label") for p in params]
+    missing = set(overrides) - set(labels)
+    if missing:
+        raise SystemExit(f"{name} has no parameter labelled {sorted(missing)}; it has {labels}")
+    return [overrides.get(label, p.get("parameter_default")) for label, p in zip(labels, params)]
+
+
+class Server:
+    def __init__(self, switched_on: bool):
+        from gradio_client import Client
+
+        self.port = free_port()
+        env = dict(os.environ, GRADIO_SERVER_PORT=str(self.port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
+                   STUDIO_MCP="0", STUDIO_REPLAY="1" if switched_on else "0", STUDIO_BATCH="1" if switched_on else "0")
+        self.proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.DEVNULL)
+        self.url = f"http://127.0.0.1:{self.port}/"
+        deadline = time.time() + 180
+        while True:
+            try:
+                self.client = Client(self.url, verbose=False)
+                return
+            except Exception:  # noqa: BLE001 - not up yet
+                if time.time() > deadline or self.proc.poll() is not None:
+                    raise SystemExit("the studio did not start")
+                time.sleep(0.5)
+
+    def close(self):
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def same_link(server: Server, students: int, within: float, seed: int) -> list[float]:
+    """Every student sends the projected view's request at a random moment within ``within`` s."""
+    from gradio_client import Client
+
+    args = labelled_args(server.client, "/diffusion_run", {"Seed (image i uses seed + i; -1 = random)": LINK_SEED})
+    rng = random.Random(seed)
+    arrivals = sorted(rng.uniform(0, within) for _ in range(students))
+    clients = [Client(server.url, verbose=False) for _ in range(students)]
+    latencies, errors = [], []
+    start = time.perf_counter()
+
+    def student(i):
+        time.sleep(max(0.0, arrivals[i] - (time.perf_counter() - start)))
+        t = time.perf_counter()
+        try:
+            clients[i].predict(*args, api_name="/diffusion_run")
+            latencies.append(time.perf_counter() - t)
+        except Exception as err:  # noqa: BLE001 - counted
+            errors.append(str(err)[:120])
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(students)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+    if errors:
+        print("same-link errors:", errors[:5])
+    return latencies
+
+
+def own_work(server: Server, students: int, seconds: float) -> tuple[list[tuple[str, float]], int]:
+    """Each student loops over Diffusion (own seed), GAN (own seed), Text (own prompt and seed)."""
+    from gradio_client import Client
+
+    c = server.client
+    base = {"/diffusion_run": labelled_args(c, "/diffusion_run", {}), "/gan_grid": labelled_args(c, "/gan_grid", {}),
+            "/text_generate": labelled_args(c, "/text_generate", {})}
+    seed_at = {name: next(i for i, p in enumerate(
+        c.view_api(return_format="dict", print_info=False)["named_endpoints"][name]["parameters"])
+        if p["parameter_name"] == "seed") for name in base}
+    prompt_at = next(i for i, p in enumerate(
+        c.view_api(return_format="dict", print_info=False)["named_endpoints"]["/text_generate"]["parameters"])
+        if p["parameter_name"] == "prompt")
+    clients = [Client(server.url, verbose=False) for _ in range(students)]
+    done: list[tuple[str, float]] = []
+    errors: list[str] = []
+    stop_at = time.time() + seconds
+
+    def student(i):
+        rng = random.Random(1000 + i)
+        order = list(base)
+        rng.shuffle(order)  # students do not all start on the same tab
+        k = 0
+        while time.time() < stop_at:
+            name = order[k % len(order)]
+            k += 1
+            args = list(base[name])
+            args[seed_at[name]] = rng.randrange(1, 100_000)
+            if name == "/text_generate":
+                args[prompt_at] = PROMPTS[i % len(PROMPTS)]
+            t = time.perf_counter()
+            try:
+                clients[i].predict(*args, api_name=name)
+                if time.time() <= stop_at:  # a request finishing after the bell is not counted
+                    done.append((name, time.perf_counter() - t))
+            except Exception as err:  # noqa: BLE001 - counted
+                errors.append(f"{name}: {str(err)[:120]}")
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(students)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for cl in clients:
+        cl.close()
+    for e in errors[:5]:
+        print("error:", e)
+    return done, len(errors)
+
+
+def warm_up(server: Server) -> None:
+    for name in ("/diffusion_run", "/gan_grid", "/text_generate"):
+        server.client.predict(*labelled_args(server.client, name, {}), api_name=name)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--students", type=int, default=30)
+    p.add_argument("--within", type=float, default=10.0)
+    p.add_argument("--seconds", type=float, default=60.0)
+    args = p.parse_args()
+    results = {}
+    for mode in ("on", "off"):
+        server = Server(switched_on=mode == "on")
+        try:
+            warm_up(server)
+            link = same_link(server, args.students, args.within, seed=7)
+            work, errors = own_work(server, args.students, args.seconds)
+        finally:
+            server.close()
+        results[mode] = (link, work, errors)
+        print(f"# {mode}: same link: {len(link)} answered, p50 {statistics.median(link):.2f} s, "
+              f"p95 {percentile(link, 0.95):.2f} s, max {max(link):.2f} s")
+        lat = [s for _, s in work]
+        print(f"# {mode}: own work: {len(work)} requests in {args.seconds:.0f} s ({errors} failed), "
+              f"p50 {statistics.median(lat):.2f} s, p95 {percentile(lat, 0.95):.2f} s")
+        for name in ("/diffusion_run", "/gan_grid", "/text_generate"):
+            mine = [s for n, s in work if n == name]
+            if mine:
+                print(f"#   {name:15s} n={len(mine):4d} p50 {statistics.median(mine):6.2f} s p95 "
+                      f"{percentile(mine, 0.95):6.2f} s")
+    rpm = {m: len(results[m][1]) / args.seconds * 60 for m in results}
+    print(f"# {args.students} students, {os.cpu_count()} CPU cores")
+    print(f"RESULT classroom_same_link_p50_s {statistics.median(results['on'][0]):.3f}")
+    print(f"RESULT classroom_same_link_p95_s {percentile(results['on'][0], 0.95):.3f}")
+    print(f"RESULT classroom_same_link_p95_off_s {percentile(results['off'][0], 0.95):.3f}")
+    for m in ("on", "off"):
+        lat = [s for _, s in results[m][1]]
+        suffix = "" if m == "on" else "_off"
+        print(f"RESULT classroom_throughput{suffix}_rpm {rpm[m]:.1f}")
+        print(f"RESULT classroom_p50{suffix}_s {statistics.median(lat):.3f}")
+        print(f"RESULT classroom_p95{suffix}_s {percentile(lat, 0.95):.3f}")
+    print(f"RESULT classroom_errors {results['on'][2] + results['off'][2]}")
+    print(f"RESULT classroom_throughput_ratio {rpm['on'] / rpm['off']:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""Serving a classroom from one machine: replay what was already computed, batch what can share a forward pass,
+and a compute gate sized from the machine. Plain Python (no Gradio, no torch); the tabs' wiring
+(``studio.ui.common.wired``) puts it around their handlers.
+
+* :class:`ReplayCache` — identical requests (same handler, every argument, same seed, the same weights, the
+  same page language) are computed once; everyone else who asks gets a copy, a stream replayed as a stream.
+  Why our own rather than Gradio's ``gr.cache``: on a hit ``gr.cache`` hands back the very objects it stored,
+  so thirty sessions would share one run dict in their ``gr.State`` (a branch in one would act on another's
+  run) and one matplotlib figure drawn by several threads at once; it keys on the arguments only (a model
+  reloaded from other weights would replay stale results) and it does not let a request that arrives while
+  the first is still computing follow it. Here an entry is kept *pickled* (each user unpickles a copy of
+  their own; its size is the measure of memory), and a request that arrives while the same recipe is being
+  computed follows that computation live instead of starting its own.
+* :class:`studio.batcher.Batcher` — requests with the same batch key (same model and the settings that must
+  agree) that arrive while the compute gate is busy, or within a short window, run as one batch; each gets its
+  own slice.
+* :class:`ComputeGate` — how many computations run at once (``compute_slots``: per device, per CPU core).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import logging
+import os
+import pickle
+import threading
+import weakref
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from studio.batcher import Batcher
+
+log = logging.getLogger("studio.serving")
+
+PLAIN = (str, int, float, bool, type(None))
+WEIGHT_SUFFIXES = {".safetensors", ".json", ".txt", ".model", ".bin"}
+
+
+# --- the machine ----------------------------------------------------------------------------------------------
+
+def cpu_cores() -> int:
+    """CPU cores this process may use (its affinity, where the OS says; else the machine's count)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
+def compute_slots(device: str, cores: int | None = None) -> int:
+    """How many model computations run at once on ``device``.
+
+    * CUDA: 2 per GPU. The GPU runs one kernel stream at a time anyway (batching is what fills it); a second
+      slot lets one request's CPU side (noise, PNG encoding, pickling a replay) overlap another's kernels.
+    * MPS: 1 (one GPU, unified memory shared with the CPU side).
+    * CPU: one per 4 cores (at least 1), each with ``cores // slots`` intra-op threads: a forward pass of these
+      small models already uses every thread PyTorch gives it, so two passes on 2 cores only split the cores
+      (each twice as slow) and double the memory in use; on 16 cores, 4 passes of 4 threads each scale better
+      than one of 16 (measured by PyTorch's own guidance: small matmuls stop scaling past a few threads).
+    """
+    cores = cores or cpu_cores()
+    kind = str(device).split(":")[0]
+    if kind == "cuda":
+        return 2
+    if kind == "mps":
+        return 1
+    return max(1, cores // 4)
+
+
+def workers_for(slots: int) -> int:
+    """Heavy requests Gradio lets into their handlers at once: 8 per compute slot (at least 8). The ones beyond
+    the slots wait inside, where a replay can answer them at once and a batch can take them along; the rest
+    wait in Gradio's queue, which shows them their place."""
+    return max(8, 8 * slots)
+
+
+class ComputeGate:
+    """A counting gate: at most ``slots`` computations at once (a semaphore, not a lock: a streamed handler may
+    resume on another of Gradio's threads between its frames)."""
+
+    def __init__(self, slots: int = 1):
+        self.slots = slots
+        self._sem = threading.BoundedSemaphore(slots)
+        self._lock = threading.Lock()
+        self.busy = 0
+        self.peak = 0
+
+    def __enter__(self):
+        self._sem.acquire()
+        with self._lock:
+            self.busy += 1
+            self.peak = max(self.peak, self.busy)
+        return self
+
+    def __exit__(self, *exc):
+        with self._lock:
+            self.busy -= 1
+        self._sem.release()
+
+    def held(self, fn: Callable) -> Callable:
+        """``fn`` (a function or a generator function) run with a slot held, for a stream until it ends or is
+        closed."""
+        import functools
+
+        if inspect.isgeneratorfunction(fn):
+            @functools.wraps(fn)
+            def gen(*args, **kwargs):
+                with self:
+                    yield from fn(*args, **kwargs)
+            return gen
+
+        @functools.wraps(fn)
+        def call(*args, **kwargs):
+            with self:
+                return fn(*args, **kwargs)
+        return call
+
+
+# --- what identifies the weights ------------------------------------------------------------------------------
+
+def folder_fingerprint(folder) -> str:
+    """16 hex digits that change when any weight or config file in ``folder`` changes (path, name, size and
+    modification time of each; a Hub snapshot's path holds its commit). Cheap: stat calls, no reading."""
+    folder = Path(folder).resolve()
+    h = hashlib.sha256(str(folder).encode())
+    for path in sorted(p for p in folder.rglob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file()):
+        st = path.stat()
+        h.update(f"{path.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
+    return h.hexdigest()[:16]
+
+
+# --- replay ---------------------------------------------------------------------------------------------------
+
+class Recording:
+    """One computation's outputs, pickled, in order; followers read them while they are still being made."""
+
+    def __init__(self):
+        self.frames: list[bytes] = []
+        self.nbytes = 0
+        self.state = "running"  # running | done | failed
+        self.cond = threading.Condition()
+
+    def add(self, blob: bytes) -> None:
+        with self.cond:
+            self.frames.append(blob)
+            self.nbytes += len(blob)
+            self.cond.notify_all()
+
+    def finish(self, state: str) -> None:
+        with self.cond:
+            self.state = state
+            self.cond.notify_all()
+
+    def frame(self, i: int) -> bytes | None:
+        """Frame ``i`` once it exists; None when the recording ended before it (done or failed: see state)."""
+        with self.cond:
+            while i >= len(self.frames) and self.state == "running":
+                self.cond.wait(1.0)
+            return self.frames[i] if i < len(self.frames) else None
+
+
+def thin(frames: list[bytes], budget: int) -> list[bytes] | None:
+    """The frames of a stream within ``budget`` bytes: every second in-between frame dropped until they fit (the
+    first and the last always kept, so a replay still streams, more coarsely, and ends where the run ended);
+    None when even those two do not fit."""
+    frames = list(frames)
+    while sum(map(len, frames)) > budget:
+        if len(frames) <= 2:
+            return None
+        frames = [frames[0], *frames[1:-1][1::2], frames[-1]]
+    return frames
+
+
+@dataclass
+class ReplayStats:
+    hits: int = 0  # answered from a finished recording
+    follows: int = 0  # answered by following a computation that was still running
+    misses: int = 0  # computed
+    bypassed: int = 0  # not replayable (a random seed, an argument that is not plain data, weights unknown)
+    stored: int = 0
+    evicted: int = 0
+    too_big: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+class ReplayCache:
+    """Finished recordings by recipe key, least recently used evicted beyond ``max_entries`` or ``max_bytes``;
+    one recording may take at most ``max_bytes // 4`` (a longer stream is thinned to fit, see :func:`thin`)."""
+
+    def __init__(self, *, max_entries: int = 512, max_bytes: int = 256 << 20, enabled: bool = True):
+        self.max_entries, self.max_bytes, self.enabled = max_entries, max_bytes, enabled
+        self._done: OrderedDict[str, list[bytes]] = OrderedDict()
+        self._running: dict[str, Recording] = {}
+        self._lock = threading.Lock()
+        self.nbytes = 0
+        self.stats = ReplayStats()
+
+    def __len__(self) -> int:
+        return len(self._done)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._done.clear()
+            self.nbytes = 0
+
+    def _store(self, key: str, frames: list[bytes]) -> None:
+        kept = thin(frames, self.max_bytes // 4)
+        with self._lock:
+            if kept is None:
+                self.stats.too_big += 1
+                return
+            if key in self._done:
+                self.nbytes -= sum(map(len, self._done.pop(key)))
+            self._done[key] = kept
+            self.nbytes += sum(map(len, kept))
+            self.stats.stored += 1
+            while self._done and (len(self._done) > self.max_entries or self.nbytes > self.max_bytes):
+                _, old = self._done.popitem(last=False)
+                self.nbytes -= sum(map(len, old))
+                self.stats.evicted += 1
+
+    def play(self, key: str | None, compute: Callable[[], Iterator]) -> Iterator:
+        """The outputs of ``compute()`` (an iterator), replayed when ``key`` was computed before, followed live
+        when it is being computed now, else computed and recorded. ``key`` None: computed, nothing kept."""
+        if key is None or not self.enabled:
+            with self._lock:
+                self.stats.bypassed += 1
+            yield from compute()
+            return
+        given = 0  # frames this caller has had (a follower whose computation stopped goes on from there)
+        while True:
+            with self._lock:
+                done, running, lead = self._done.get(key), None, None
+                if done is not None:
+                    self._done.move_to_end(key)
+                    self.stats.hits += 1
+                else:
+                    running = self._running.get(key)
+                    if running is None:
+                        lead = self._running[key] = Recording()
+                        self.stats.misses += 1
+                    else:
+                        self.stats.follows += 1
+            if done is not None:  # (a thinned recording has fewer frames: a late follower gets its last)
+                for blob in done[min(given, len(done) - 1) if given else 0:]:
+                    yield pickle.loads(blob)
+                return
+            if lead is not None:
+                for j, out in enumerate(self._record(key, lead, compute)):
+                    if j >= given:
+                        yield out
+                return
+            while (blob := running.frame(given)) is not None:
+                yield pickle.loads(blob)
+                given += 1
+            if running.state == "done":
+                return
+            # the computation followed failed or was stopped by its own user: take it over (or follow whoever
+            # did); a replayable handler is deterministic, so its first frames are the ones already given
+
+    def _record(self, key: str, rec: Recording, compute) -> Iterator:
+        state = "failed"
+        try:
+            for out in compute():
+                if rec.state == "running":
+                    try:
+                        rec.add(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+                    except Exception as err:  # noqa: BLE001 - an output that cannot be copied is not replayed
+                        log.warning("replay: an output cannot be pickled (%s: %s); this run is not kept",
+                                    type(err).__name__, err)
+                        rec.finish("failed")  # followers compute their own
+                yield out
+            state = "done"
+        finally:
+            with self._lock:
+                if self._running.get(key) is rec:
+                    self._running.pop(key, None)
+            if rec.state == "running":
+                rec.finish(state)
+                if state == "done":
+                    self._store(key, rec.frames)
+
+
+def plain(value) -> bool:
+    """A value a recipe key can hold: None, bool, number, str, or a list / tuple / dict of those."""
+    if isinstance(value, PLAIN):
+        return True
+    if isinstance(value, (list, tuple)):
+        return all(plain(v) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and plain(v) for k, v in value.items())
+    return False
+
+
+def recipe_key(name: str, bound: dict, extra: tuple = ()) -> str | None:
+    """The key of a call: its handler's name, every argument (defaults applied) and ``extra`` (the weights'
+    fingerprints, the page's language); None — not replayable — when an argument is not plain data or a seed
+    asks for a fresh draw (None or negative)."""
+    for k, v in bound.items():
+        if not plain(v):
+            return None
+        if k == "seed" or k.startswith("seed_"):
+            if v is None or (isinstance(v, (int, float)) and not isinstance(v, bool) and v < 0):
+                return None
+    text = repr((name, sorted(bound.items()), extra))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Serving:
+    """The replay cache, the batcher and the compute gate of one studio (``studio.ui.app.build_studio``)."""
+
+    gate: ComputeGate
+    replay: ReplayCache
+    batcher: Batcher
+    workers: int
+
+    @classmethod
+    def from_settings(cls, settings, device: str = "cpu") -> "Serving":
+        slots = settings.compute_slots or compute_slots(device)
+        gate = ComputeGate(slots)
+        replay = ReplayCache(max_entries=settings.replay_entries, max_bytes=settings.replay_mb << 20,
+                             enabled=settings.replay)
+        batcher = Batcher(gate, window_s=settings.batch_window_ms / 1000, enabled=settings.batch)
+        return cls(gate=gate, replay=replay, batcher=batcher, workers=settings.workers or workers_for(slots))
+
+    def summary(self) -> dict:
+        r, b = self.replay.stats, self.batcher.stats
+        return {"compute_slots": self.gate.slots, "workers": self.workers, "replay_entries": len(self.replay),
+                "replay_mb": round(self.replay.nbytes / 2**20, 1), "replay_hits": r.hits, "replay_follows": r.follows,
+                "replay_misses": r.misses, "replay_bypassed": r.bypassed, "batches": b.batches,
+                "batched_requests": b.requests, "largest_batch": b.largest}
+
+
+_BY_REGISTRY: weakref.WeakKeyDictionary | None = None  # registry -> Serving
+
+
+def attach(registry, serving: Serving) -> Serving:
+    """Make ``serving`` the one every handler wired to ``registry`` uses (``build_studio`` calls it)."""
+    global _BY_REGISTRY
+    if _BY_REGISTRY is None:
+        _BY_REGISTRY = weakref.WeakKeyDictionary()
+    _BY_REGISTRY[registry] = serving
+    return serving
+
+
+def serving_of(registry) -> Serving:
+    """The Serving attached to ``registry``; one with the default settings is attached on first use."""
+    if _BY_REGISTRY is not None and registry in _BY_REGISTRY:
+        return _BY_REGISTRY[registry]
+    from studio.config import Settings
+
+    return attach(registry, Serving.from_settings(Settings(), str(getattr(registry, "device", "cpu"))))

@@ -1,0 +1,80 @@
+"""The studio as an MCP server (``python app.py`` with STUDIO_MCP=1, the default): its tools are the named
+endpoints, described by their handlers' docstrings, and images come back as images (studio/ui/patches.py, 4)."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import json
+import urllib.request
+
+import pytest
+from PIL import Image
+
+from tests.helpers import launched, tiny_family_specs
+
+pytest.importorskip("mcp", reason="the gradio[mcp] extra (requirements.txt) is not installed")
+
+
+@pytest.fixture(scope="module")
+def mcp_studio(tmp_path_factory):
+    from studio.registry import ModelRegistry
+
+    registry = ModelRegistry(tiny_family_specs(tmp_path_factory.mktemp("mcp-models")), device="cpu")
+    with launched(registry, mcp=True) as client:
+        yield client.src.rstrip("/")
+
+
+def call_tool(url: str, name: str, arguments: dict):
+    from mcp import ClientSession
+    from mcp.client.streamable_http import streamablehttp_client
+
+    async def go():
+        async with streamablehttp_client(f"{url}/gradio_api/mcp/") as (read, write, _):
+            async with ClientSession(read, write) as session:
+                await session.initialize()
+                listed = [t.name for t in (await session.list_tools()).tools]
+                return listed, await session.call_tool(name, arguments)
+    return asyncio.run(asyncio.wait_for(go(), 120))
+
+
+def test_the_schema_lists_the_families_tools_described_by_their_handlers(mcp_studio):
+    from studio.diffusion.tab import diffusion_run
+    from studio.gan.tab import gan_grid
+    from studio.text.tab import text_generate
+
+    with urllib.request.urlopen(f"{mcp_studio}/gradio_api/mcp/schema", timeout=30) as r:
+        tools = {t["name"]: t for t in json.load(r)}
+    for fn, params in ((text_generate, {"prompt", "temperature", "top_p", "seed", "max_new_tokens"}),
+                       (gan_grid, {"digit", "seed", "grid_side", "truncation"}),
+                       (diffusion_run, {"scheduler", "steps", "guidance_scale", "seed", "batch_size"})):
+        tool = tools[fn.__name__]
+        assert tool["description"].startswith(fn.__doc__.strip().split("\n")[0][:60])
+        props = tool["inputSchema"]["properties"]
+        assert params <= set(props), sorted(props)
+        assert all(props[p].get("description") for p in params)  # each named parameter explained (Args:)
+    assert "text_step" not in tools  # private events are not tools
+
+
+def test_a_tool_called_through_an_mcp_client_answers_every_output_and_images_as_images(mcp_studio):
+    listed, result = call_tool(mcp_studio, "gan_grid", {"model": "tiny-gan", "digit": "3", "grid_side": 2,
+                                                        "seed": 5})
+    assert {"text_generate", "gan_grid", "diffusion_run"} <= set(listed)
+    assert not result.isError
+    images = [c for c in result.content if c.type == "image"]
+    assert len(images) == 4 and {c.mimeType for c in images} == {"image/png"}
+    first = Image.open(io.BytesIO(base64.b64decode(images[0].data)))
+    assert first.size[0] >= 28 and first.size[0] == first.size[1]
+    texts = [c.text for c in result.content if c.type == "text"]
+    assert sum(t.startswith("seed ") for t in texts) == 4  # each image's caption
+    assert any("Diversity" in t for t in texts)  # the summary: one item per output, not one repr of all
+    assert any('"family": "gan"' in t for t in texts)  # the recipe
+
+
+def test_a_streaming_tool_with_session_state_answers_its_final_outputs(mcp_studio):
+    _, result = call_tool(mcp_studio, "text_generate", {"model": "tiny-text", "prompt": "to be", "max_new_tokens": 6,
+                                                        "seed": 3})
+    assert not result.isError, result.content
+    texts = [c.text for c in result.content if c.type == "text"]
+    assert any("6 tokens" in t for t in texts), texts[:3]

@@ -4,10 +4,15 @@
 
 (a) **The same link.** The teacher projects a view nobody has run yet (``?tab=diffusion&diff-seed=2026&run=1``:
     the Diffusion tab's default run at seed 2026) and every student opens it within ``--within`` seconds
-    (random arrival times, seeded): each sends the same request. Reported: p50 / p95 from a student's click to the whole result.
+    (random arrival times, seeded): each sends the same request. Then again with the next seed's link, which
+    the teacher's projector runs first (as in class: the teacher opens the view, then the students). Reported: p50 / p95 from a student's click to the whole result.
 (b) **Their own work.** For ``--seconds`` each student runs their own seed on the Diffusion and GAN tabs and
     their own prompt on the Text tab, in a loop (the tabs' defaults otherwise). Reported: requests per minute,
     p50 / p95.
+
+The simulated students are 30 threads of this process on the server's own cores (a real class runs its browsers
+on its own laptops), so they do not download the result images (``download_files=False``; the server still
+encodes them and serves their URLs).
 
 Both are run twice, each against a fresh server: with replay and batching on (the default) and with both
 switched off (``STUDIO_REPLAY=0 STUDIO_BATCH=0``, every request computed alone, one at a time: the studio before
@@ -15,6 +20,7 @@ they existed). The models are warmed up first (each used once: the teacher opene
 
     RESULT classroom_same_link_p95_s <s>         (on; floor ≤ 2 s, goal ≤ 1 s)
     RESULT classroom_same_link_p95_off_s <s>
+    RESULT classroom_same_link_teacher_first_p95_s <s>   (the same, a link the teacher's projector ran first)
     RESULT classroom_throughput_rpm <requests per minute>       (on)
     RESULT classroom_throughput_off_rpm <requests per minute>
     RESULT classroom_throughput_ratio <on / off>  (floor ≥ 1.5, goal ≥ 3)
@@ -38,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.load import free_port  # noqa: E402
 
 LINK_SEED = 2026
+SEED = "Seed (image i uses seed + i; -1 = random)"  # the Diffusion tab's seed, by its label
 PROMPTS = ["ROMEO:\n", "JULIET:\n", "To be, or not to be", "First Citizen:\n", "KING HENRY:\nMy lords,",
            "What light through yonder", "O, what a rogue", "Now is the winter of", "HAMLET:\n", "MACBETH:\n"]
 
@@ -82,15 +89,15 @@ class Server:
         self.proc.wait(timeout=30)
 
 
-def same_link(server: Server, students: int, within: float, seed: int) -> list[float]:
+def same_link(server: Server, students: int, within: float, seed: int, link_seed: int) -> list[float]:
     """Every student sends the projected view's request at a random moment within ``within`` s."""
     from gradio_client import Client
 
-    args = labelled_args(server.client, "/diffusion_run", {"Seed (image i uses seed + i; -1 = random)": LINK_SEED})
+    args = labelled_args(server.client, "/diffusion_run", {SEED: link_seed})
     rng = random.Random(seed)
     arrivals = sorted(rng.uniform(0, within) for _ in range(students))
-    clients = [Client(server.url, verbose=False) for _ in range(students)]
-    latencies, errors = [], []
+    clients = [Client(server.url, verbose=False, download_files=False) for _ in range(students)]
+    latencies, errors, timeline = [], [], []
     start = time.perf_counter()
 
     def student(i):
@@ -99,6 +106,7 @@ def same_link(server: Server, students: int, within: float, seed: int) -> list[f
         try:
             clients[i].predict(*args, api_name="/diffusion_run")
             latencies.append(time.perf_counter() - t)
+            timeline.append((arrivals[i], time.perf_counter() - t))
         except Exception as err:  # noqa: BLE001 - counted
             errors.append(str(err)[:120])
 
@@ -111,6 +119,7 @@ def same_link(server: Server, students: int, within: float, seed: int) -> list[f
         c.close()
     if errors:
         print("same-link errors:", errors[:5])
+    print("# same link, (arrival s, latency s):", " ".join(f"({a:.1f}, {t:.2f})" for a, t in sorted(timeline)))
     return latencies
 
 
@@ -127,7 +136,7 @@ def own_work(server: Server, students: int, seconds: float) -> tuple[list[tuple[
     prompt_at = next(i for i, p in enumerate(
         c.view_api(return_format="dict", print_info=False)["named_endpoints"]["/text_generate"]["parameters"])
         if p["parameter_name"] == "prompt")
-    clients = [Client(server.url, verbose=False) for _ in range(students)]
+    clients = [Client(server.url, verbose=False, download_files=False) for _ in range(students)]
     done: list[tuple[str, float]] = []
     errors: list[str] = []
     stop_at = time.time() + seconds
@@ -180,13 +189,18 @@ def main() -> None:
         server = Server(switched_on=mode == "on")
         try:
             warm_up(server)
-            link = same_link(server, args.students, args.within, seed=7)
+            link = same_link(server, args.students, args.within, seed=7, link_seed=LINK_SEED)
+            server.client.predict(*labelled_args(server.client, "/diffusion_run", {SEED: LINK_SEED + 1}),
+                                  api_name="/diffusion_run")  # the teacher's projector runs the next link first
+            taught = same_link(server, args.students, args.within, seed=8, link_seed=LINK_SEED + 1)
             work, errors = own_work(server, args.students, args.seconds)
         finally:
             server.close()
-        results[mode] = (link, work, errors)
+        results[mode] = (link, work, errors, taught)
         print(f"# {mode}: same link: {len(link)} answered, p50 {statistics.median(link):.2f} s, "
               f"p95 {percentile(link, 0.95):.2f} s, max {max(link):.2f} s")
+        print(f"# {mode}: same link, the teacher's run first: p50 {statistics.median(taught):.2f} s, "
+              f"p95 {percentile(taught, 0.95):.2f} s")
         lat = [s for _, s in work]
         print(f"# {mode}: own work: {len(work)} requests in {args.seconds:.0f} s ({errors} failed), "
               f"p50 {statistics.median(lat):.2f} s, p95 {percentile(lat, 0.95):.2f} s")
@@ -200,6 +214,8 @@ def main() -> None:
     print(f"RESULT classroom_same_link_p50_s {statistics.median(results['on'][0]):.3f}")
     print(f"RESULT classroom_same_link_p95_s {percentile(results['on'][0], 0.95):.3f}")
     print(f"RESULT classroom_same_link_p95_off_s {percentile(results['off'][0], 0.95):.3f}")
+    print(f"RESULT classroom_same_link_teacher_first_p95_s {percentile(results['on'][3], 0.95):.3f}")
+    print(f"RESULT classroom_same_link_teacher_first_p95_off_s {percentile(results['off'][3], 0.95):.3f}")
     for m in ("on", "off"):
         lat = [s for _, s in results[m][1]]
         suffix = "" if m == "on" else "_off"

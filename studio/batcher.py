@@ -53,6 +53,8 @@ class Batcher:
     output per payload (in order; None where a payload has nothing this step, e.g. a text that already ended);
     each request's outputs are streamed to it as they come. A group takes at most ``max_rows`` rows (images,
     sequences) in all. ``enabled=False``: every request runs alone, at once (the same code path, a batch of one).
+    ``newest=True`` (a stream of previews): a request whose consumer (Gradio, encoding and sending each frame)
+    falls behind the batch skips to the newest output waiting; the last one is always delivered.
     """
 
     def __init__(self, gate, *, window_s: float = 0.015, max_rows: int = 64, enabled: bool = True):
@@ -62,7 +64,7 @@ class Batcher:
         self.stats = BatchStats()
 
     def submit(self, key, payload, rows: int, run: Callable[[list], Iterator[list]],
-               max_rows: int | None = None) -> Iterator:
+               max_rows: int | None = None, newest: bool = False) -> Iterator:
         item = _Item(payload, rows)
         limit = max_rows or self.max_rows
         if not self.enabled:
@@ -83,6 +85,11 @@ class Batcher:
             while (out := item.out.get()) is not _END:
                 if isinstance(out, BaseException):
                     raise out
+                while newest and item.out.qsize():  # behind the computation: skip to its newest output
+                    following = item.out.queue[0]  # (one consumer: what it peeks at stays first)
+                    if following is _END or isinstance(following, BaseException):
+                        break
+                    out = item.out.get_nowait()
                 yield out
         finally:
             item.cancelled = True  # a consumer that left (Stop, closed page) is not computed for any longer

@@ -153,12 +153,30 @@ class Recording:
             self.state = state
             self.cond.notify_all()
 
-    def frame(self, i: int) -> bytes | None:
-        """Frame ``i`` once it exists; None when the recording ended before it (done or failed: see state)."""
+    def newest(self, i: int) -> tuple[int, bytes | None]:
+        """The newest frame at index ≥ ``i`` once there is one, with its index: a follower that fell behind skips
+        to it (each frame a user is sent costs the server its encoding); while the computation runs, its last
+        frame is always sent. (i, None) when the recording ended before frame ``i`` (done or failed: see state)."""
         with self.cond:
             while i >= len(self.frames) and self.state == "running":
                 self.cond.wait(1.0)
-            return self.frames[i] if i < len(self.frames) else None
+            if i >= len(self.frames):
+                return i, None
+            last = len(self.frames) - 1
+            return last, self.frames[last]
+
+
+REPLAY_FRAMES = 8  # a replay streams at most this many frames, evenly spaced, the last always among them
+
+
+def spaced(frames: list, n: int) -> list:
+    """At most ``n`` of ``frames``, evenly spaced, the first and the last kept. A replay is a stream still (the
+    run unfolds on screen), but the 50 previews of a long run, each encoded and sent to every one of thirty
+    users, were most of the server's work for a projected link (benchmarks/classroom.py)."""
+    if len(frames) <= n:
+        return list(frames)
+    step = (len(frames) - 1) / (n - 1)
+    return [frames[round(k * step)] for k in range(n)]
 
 
 def thin(frames: list[bytes], budget: int) -> list[bytes] | None:
@@ -189,7 +207,7 @@ class ReplayCache:
     """Finished recordings by recipe key, least recently used evicted beyond ``max_entries`` or ``max_bytes``;
     one recording may take at most ``max_bytes // 4`` (a longer stream is thinned to fit, see :func:`thin`)."""
 
-    def __init__(self, *, max_entries: int = 512, max_bytes: int = 256 << 20, enabled: bool = True):
+    def __init__(self, *, max_entries: int = 512, max_bytes: int = 64 << 20, enabled: bool = True):
         self.max_entries, self.max_bytes, self.enabled = max_entries, max_bytes, enabled
         self._done: OrderedDict[str, list[bytes]] = OrderedDict()
         self._running: dict[str, Recording] = {}
@@ -206,7 +224,7 @@ class ReplayCache:
             self.nbytes = 0
 
     def _store(self, key: str, frames: list[bytes]) -> None:
-        kept = thin(frames, self.max_bytes // 4)
+        kept = thin(spaced(frames, REPLAY_FRAMES), self.max_bytes // 4)  # only what a replay will stream
         with self._lock:
             if kept is None:
                 self.stats.too_big += 1
@@ -244,7 +262,7 @@ class ReplayCache:
                     else:
                         self.stats.follows += 1
             if done is not None:  # (a thinned recording has fewer frames: a late follower gets its last)
-                for blob in done[min(given, len(done) - 1) if given else 0:]:
+                for blob in spaced(done[min(given, len(done) - 1) if given else 0:], REPLAY_FRAMES):
                     yield pickle.loads(blob)
                 return
             if lead is not None:
@@ -252,9 +270,12 @@ class ReplayCache:
                     if j >= given:
                         yield out
                 return
-            while (blob := running.frame(given)) is not None:
+            while True:
+                index, blob = running.newest(given)
+                if blob is None:
+                    break
                 yield pickle.loads(blob)
-                given += 1
+                given = index + 1
             if running.state == "done":
                 return
             # the computation followed failed or was stopped by its own user: take it over (or follow whoever

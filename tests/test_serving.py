@@ -88,8 +88,9 @@ def test_a_request_that_arrives_while_the_same_recipe_computes_follows_it_live()
     gate.set()
     first.join(10)
     second.join(10)
-    assert got["first"] == got["second"] and len(got["second"]) == 3
-    assert len(calls) == 1 and cache.stats.follows == 1
+    assert len(got["first"]) == 3 and len(calls) == 1 and cache.stats.follows == 1
+    # a follower gets the frames made since it arrived, skipping to the newest when behind, and always the last
+    assert got["second"][-1] == got["first"][-1] and all(f in got["first"] for f in got["second"])
 
 
 def test_a_follower_computes_for_itself_when_the_run_it_followed_is_stopped():
@@ -161,6 +162,24 @@ def test_the_batcher_runs_what_arrives_together_as_one_batch_and_gives_each_its_
     assert len(seen) == 1 and sorted(seen[0]) == [1, 2, 3] and batcher.stats.largest == 3
     alone = Batcher(ComputeGate(1), enabled=False)
     assert list(alone.submit("k", 3, 1, run)) == [30, 300]
+
+
+def test_a_stream_that_falls_behind_its_batch_skips_to_the_newest_output_and_never_misses_the_last():
+    batcher = Batcher(ComputeGate(1), window_s=0.0)
+
+    def run(payloads):
+        for i in range(50):
+            yield [i for _ in payloads]
+
+    slow, all_of_it = [], []
+    for out in batcher.submit("k", 1, 1, run, newest=True):
+        slow.append(out)
+        time.sleep(0.01)  # Gradio encoding and sending each frame
+    assert slow[-1] == 49 and slow == sorted(set(slow)) and len(slow) < 50
+    for out in batcher.submit("k", 1, 1, run):
+        all_of_it.append(out)
+        time.sleep(0.001)
+    assert all_of_it == list(range(50))
 
 
 def test_a_failing_batch_fails_each_of_its_requests_with_the_error():

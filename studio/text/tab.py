@@ -138,7 +138,7 @@ def shared_stream(batcher, bundle, prompt_text, s, seed_value):
     if batched.fits_one_window(bundle, ids, s):
         request = {"prompt_ids": ids, "notices": notices, "settings": s, "seed": seed_value}
         return batcher.submit(("text", id(bundle.model)), request, 1,
-                              lambda requests: batched.stream_many(bundle, requests), max_rows=16)
+                              lambda requests: batched.stream_many(bundle, requests), max_rows=16, newest=True)
     return batcher.submit(("text-alone", object()), None, 1,
                           lambda _: ([out] for out in engine.stream(bundle, prompt=prompt_text, settings=s, seed=seed_value)))
 

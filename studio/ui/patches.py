@@ -16,6 +16,8 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
 
    While it is there, result PNGs are written at zlib level 1 rather than Pillow's default 6 (:data:`PNG_LEVEL`):
    encoding the Diffusion tab's previews and the VAE latent map showed in the profiles of benchmarks/tab_paths.py.
+   And a picture already encoded (the same pixels, name and format: a replayed result, see studio/serving.py) is
+   not encoded again: its file is found by a 16-byte digest of its pixels (:func:`pixels_key`), checked to exist.
 
 2. **Input errors that name the input** (:func:`name_input_errors`): a value a component cannot take, or a
    payload that fails Gradio's own checks before any handler runs, becomes a ``gr.Error`` naming the control
@@ -38,6 +40,8 @@ import inspect
 import io
 import os
 import tempfile
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import gradio as gr
@@ -112,17 +116,38 @@ def encode_png(img) -> bytes:
         return out.getvalue()
 
 
+ENCODED_KEPT = 4096  # result images remembered by their pixels (16-byte keys): the same picture is encoded once
+_ENCODED: "OrderedDict[bytes, str]" = OrderedDict()
+_ENCODED_LOCK = threading.Lock()
+
+
+def pixels_key(img, cache_dir: str, name: str, format: str) -> bytes:
+    """A digest of everything the encoded file depends on: the pixels, mode, size, metadata, name and format."""
+    h = hashlib.blake2b(img.tobytes(), digest_size=16)
+    h.update(repr((img.mode, img.size, sorted(map(str, img.info.items())), cache_dir, name, format)).encode())
+    return h.digest()
+
+
 def install_cache_writes() -> None:
     """Patch 1 (above): atomic cache writes, fast PNGs."""
     if getattr(pu.save_pil_to_cache, "_studio_atomic", False):
         return
 
     def save_pil_to_cache(img, cache_dir: str, name: str = "image", format: str = "webp") -> str:
+        seen = pixels_key(img, cache_dir, name, format)
+        with _ENCODED_LOCK:
+            known = _ENCODED.get(seen)
+        if known is not None and os.path.exists(known):  # the same picture again (a replay): not encoded again
+            return known
         data = encode_png(img) if format.lower() == "png" else pu.encode_pil_to_bytes(img, format)
         folder = Path(cache_dir) / pu.hash_bytes(data)
         folder.mkdir(exist_ok=True, parents=True)
         path = (folder / f"{name}.{format}").resolve()
         write_atomically(path, data)
+        with _ENCODED_LOCK:
+            _ENCODED[seen] = str(path)
+            while len(_ENCODED) > ENCODED_KEPT:
+                _ENCODED.popitem(last=False)
         return str(path)
 
     def save_bytes_to_cache(data: bytes, file_name: str, cache_dir: str) -> str:

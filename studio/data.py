@@ -3,6 +3,8 @@
 * MNIST (the 10,000-image test split as distributed, IDX files): images 0..8999 train, 9000..9999 are held
   out. Pixels are returned as float32 in [0, 1], shape (N, 1, 28, 28).
 * Tiny Shakespeare: the first 90% of the characters train, the last 10% are held out (nanoGPT's split).
+* The Tang poems (全唐诗, 57,607 poems): poem i (0-based, file order) is held out when i mod 10 = 9, the rest
+  train; a poem is its paragraphs joined by newlines and followed by a blank line.
 
 The data folder is ``--data`` on every command, defaulting to ``$STUDIO_DATA`` or the repository's own ``data/``
 folder. The MNIST split ships in ``data/mnist/`` (see ``data/README.md``): the app and the image training scripts
@@ -17,6 +19,7 @@ import gzip
 import hashlib
 import os
 import sys
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
@@ -51,6 +54,8 @@ class DataFile:
     size: int  # bytes
     what: str
     url: str | None = None  # a training corpus: downloaded by `python -m studio.data fetch`; None: ships in the repo
+    parts: tuple[str, ...] = ()  # a corpus assembled from several JSON files under ``url`` (see _assemble_jsonl)
+    keys: tuple[str, ...] = ()  # the fields each JSON record keeps, in this order
 
 
 MNIST_FILES = (
@@ -65,6 +70,16 @@ CORPORA = {
         "Tiny Shakespeare (char-rnn's corpus, 1,115,394 characters)",
         url="https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt"),
 }
+# The chinese-poetry project (MIT) at a fixed commit, where 全唐诗/ still held the traditional characters of its
+# source: 58 files of 1,000 poems (the last 607), concatenated in file order, one JSON object a line.
+TANG_COMMIT = "fa1814a8044db4fb0c7a9e0a0449974e8c3463b7"
+CORPORA["tang"] = DataFile(
+    "tang-poems/tang-poems.jsonl", "7cba48fef237fa10c5f54f2b81838e8b467e2b3f95b73183369ea792e10d14ad", 16_304_652,
+    "the Tang poems (全唐诗, 57,607 poems, chinese-poetry project, MIT)",
+    url=f"https://raw.githubusercontent.com/chinese-poetry/chinese-poetry/{TANG_COMMIT}/"
+        + urllib.parse.quote("全唐诗") + "/",
+    parts=tuple(f"poet.tang.{k}.json" for k in range(0, 58000, 1000)), keys=("title", "author", "paragraphs"))
+TANG_HELDOUT_EVERY = 10  # poem i is held out when i % 10 == 9
 FETCH_COMMAND = "python -m studio.data fetch"
 
 
@@ -126,11 +141,15 @@ def fetch(names=None, data_dir: str | Path | None = None, *, force: bool = False
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_name(target.name + ".part")
-        log(f"{name}: downloading {entry.url} -> {target}")
+        log(f"{name}: downloading {entry.url}{' (' + str(len(entry.parts)) + ' files)' if entry.parts else ''}"
+            f" -> {target}")
         try:
-            with urllib.request.urlopen(entry.url, timeout=60) as response, open(partial, "wb") as out:
-                while chunk := response.read(1 << 20):
-                    out.write(chunk)
+            if entry.parts:
+                _assemble_jsonl(entry, partial)
+            else:
+                with urllib.request.urlopen(entry.url, timeout=60) as response, open(partial, "wb") as out:
+                    while chunk := response.read(1 << 20):
+                        out.write(chunk)
         except OSError as err:
             partial.unlink(missing_ok=True)
             raise OSError(f"{name}: could not download {entry.url} ({type(err).__name__}: {err}). This needs a "
@@ -144,6 +163,19 @@ def fetch(names=None, data_dir: str | Path | None = None, *, force: bool = False
         log(f"{name}: ok ({entry.size:,} bytes, sha256 {entry.sha256[:12]}…)")
         done.append(target)
     return done
+
+
+def _assemble_jsonl(entry: DataFile, out_path: Path) -> None:
+    """Download every part (a JSON list of records) and write their records, in order, one JSON object a line
+    with ``entry.keys`` in that order (``ensure_ascii=False``): the file the sha256 is checked on."""
+    import json
+
+    with open(out_path, "w", encoding="utf-8", newline="\n") as out:
+        for part in entry.parts:
+            with urllib.request.urlopen(entry.url + part, timeout=60) as response:
+                records = json.loads(response.read().decode("utf-8"))
+            for record in records:
+                out.write(json.dumps({k: record[k] for k in entry.keys}, ensure_ascii=False) + "\n")
 
 
 def check(data_dir: str | Path | None = None) -> dict[str, str]:
@@ -213,6 +245,35 @@ def load_shakespeare(split: str = "train", data_dir: str | Path | None = None) -
     if split == "all":
         return text
     raise ValueError(f"split {split!r} is not one of train, heldout, all")
+
+
+def _poems(data_dir) -> list[str]:
+    import json
+
+    path = _need(Path(data_dir or default_data_dir()), CORPORA["tang"])
+    with open(path, encoding="utf-8") as f:
+        return ["\n".join(json.loads(line)["paragraphs"]) + "\n\n" for line in f if line.strip()]
+
+
+def load_tang(split: str = "train", data_dir: str | Path | None = None, *, script: str = "simplified") -> list[str]:
+    """The Tang poems of ``split`` (``train``: poem i with i % 10 != 9; ``heldout``: i % 10 == 9; or ``all``), each
+    its paragraphs joined by newlines and followed by a blank line (``"".join(poems)`` is the text the held-out
+    figures score). ``script``: ``traditional`` (as distributed) or ``simplified`` (converted by OpenCC's t2s,
+    the script a mainland classroom reads and types)."""
+    if split not in ("train", "heldout", "all"):
+        raise ValueError(f"split {split!r} is not one of train, heldout, all")
+    if script not in ("traditional", "simplified"):
+        raise ValueError(f"script {script!r} is not one of traditional, simplified")
+    poems = _poems(data_dir)
+    if split != "all":
+        held = split == "heldout"
+        poems = [p for i, p in enumerate(poems) if (i % TANG_HELDOUT_EVERY == TANG_HELDOUT_EVERY - 1) == held]
+    if script == "simplified":
+        import opencc
+
+        convert = opencc.OpenCC("t2s").convert
+        poems = convert("\x00".join(poems)).split("\x00")  # one call: OpenCC is fast on one long text
+    return poems
 
 
 def have(name: str, data_dir: str | Path | None = None) -> bool:

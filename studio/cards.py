@@ -41,11 +41,13 @@ def command_line() -> str:
 
 
 def write_model_card(folder: Path, *, key: str, family: str, loader: str, description: str, body: str,
-                     license: str = "mit", library_name: str = "generative-studio", tags=()) -> Path:
+                     license: str = "mit", library_name: str = "generative-studio", tags=(),
+                     studio_extra: dict | None = None) -> Path:
     from huggingface_hub import ModelCard, ModelCardData
 
     data = ModelCardData(license=license, library_name=library_name, tags=["generative-studio", *tags],
-                         studio={"key": key, "family": family, "loader": loader, "description": description})
+                         studio={"key": key, "family": family, "loader": loader, "description": description,
+                                                       **(studio_extra or {})})
     card = ModelCard(f"---\n{data.to_yaml()}\n---\n\n{body.strip()}\n")
     path = Path(folder) / "README.md"
     card.save(path)

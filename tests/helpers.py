@@ -13,11 +13,55 @@ import torch
 TINY_TEXT = "hello world, the quick brown fox jumps over the lazy dog.\nTo be or not to be!"
 
 
-def save_card(folder: Path, *, key: str, family: str, loader: str, description: str = "tiny test model") -> None:
+TINY_POEMS = ["白日依山尽，黄河入海流。\n欲穷千里目，更上一层楼。\n\n", "春眠不觉晓，处处闻啼鸟。\n夜来风雨声，花落知多少。\n\n",
+              "国破山河在，城春草木深。\n感时花溅泪，恨别鸟惊心。\n\n", "空山不见人，但闻人语响。\n返景入深林，复照青苔上。\n\n",
+              "千山鸟飞绝，万径人踪灭。\n孤舟蓑笠翁，独钓寒江雪。\n\n", "红豆生南国，春来发几枝。\n愿君多采撷，此物最相思。\n\n",
+              "朝辞白帝彩云间，千里江陵一日还。\n两岸猿声啼不住，轻舟已过万重山。\n\n",
+              "月落乌啼霜满天，江枫渔火对愁眠。\n姑苏城外寒山寺，夜半钟声到客船。\n\n",
+              "故人西辞黄鹤楼，烟花三月下扬州。\n孤帆远影碧空尽，唯见长江天际流。\n\n",
+              "床前看月光，疑是地上霜。\n举头望山月，低头思故乡。\n\n"]
+
+
+def save_card(folder: Path, *, key: str, family: str, loader: str, description: str = "tiny test model",
+              extra: str = "") -> None:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "README.md").write_text(
         "---\nlicense: mit\nstudio:\n"
-        f"  key: {key}\n  family: {family}\n  loader: {loader}\n  description: {description}\n---\n# {key}\n")
+        f"  key: {key}\n  family: {family}\n  loader: {loader}\n  description: {description}\n{extra}---\n# {key}\n",
+        encoding="utf-8")
+
+
+def write_tiny_tang_corpus(data_dir: Path, copies: int = 10) -> Path:
+    """A tang-poems.jsonl of TINY_POEMS (``copies`` times over) in traditional characters' place: the loader's
+    format (title, author, paragraphs), so the training command runs on it without the real corpus."""
+    import json
+
+    folder = data_dir / "tang-poems"
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / "tang-poems.jsonl", "w", encoding="utf-8") as f:
+        for i in range(copies):
+            for j, poem in enumerate(TINY_POEMS):
+                f.write(json.dumps({"title": f"诗{i}-{j}", "author": "某",
+                                    "paragraphs": poem.strip().split("\n")}, ensure_ascii=False) + "\n")
+    return folder / "tang-poems.jsonl"
+
+
+def save_tiny_poem_model(folder: Path, *, seed: int = 0) -> Path:
+    """A tiny GPT-2 with the Tang model's tokenizer (characters with byte fallback) and a card saying it writes
+    Chinese (``language: zh``, ``corpus: tang``), as the built-in tang-gpt's."""
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    from studio.text.corpora import characters_with_byte_fallback
+
+    tok = characters_with_byte_fallback("".join(TINY_POEMS), min_count=1)
+    torch.manual_seed(seed)  # test fixture only: weight init, not a request
+    config = GPT2Config(vocab_size=len(tok), n_positions=64, n_embd=16, n_layer=1, n_head=2,
+                        bos_token_id=tok.eos_token_id, eos_token_id=tok.eos_token_id)
+    GPT2LMHeadModel(config).save_pretrained(folder)
+    tok.save_pretrained(folder)
+    save_card(folder, key=folder.name, family="text", loader="transformers-causal-lm",
+              extra="  corpus: tang\n  language: zh\n")
+    return folder
 
 
 def char_tokenizer(text: str = TINY_TEXT):

@@ -32,7 +32,8 @@ def test_two_phases_keep_both_curves_and_the_card_reports_the_measured_figure(tm
     data = ["--data", str(default_data_dir())]
     train.main([*data, "--out", str(out), "--steps", "4", *TINY])
     first_log = json.loads((out / "training_log.json").read_text())
-    assert [row["step"] for row in first_log] == [0, 2, 4]
+    assert [row["step"] for row in first_log["evaluations"]] == [0, 2, 4]
+    assert len(first_log["step_losses"]) == 4
     assert not list(out.glob("training_log_phase*.json"))
 
     train.main([*data, "--out", str(out), "--init-from", str(out), "--steps", "2", "--lr", "1e-4", *TINY])
@@ -40,7 +41,7 @@ def test_two_phases_keep_both_curves_and_the_card_reports_the_measured_figure(tm
     assert [ph["steps"] for ph in phases] == [4, 2]
     assert phases[1]["lr"] == pytest.approx(1e-4)
     assert json.loads((out / "training_log_phase1.json").read_text()) == first_log  # phase 1's curve kept
-    assert [row["step"] for row in json.loads((out / "training_log.json").read_text())] == [0, 2]
+    assert [row["step"] for row in json.loads((out / "training_log.json").read_text())["evaluations"]] == [0, 2]
 
     card = (out / "README.md").read_text()
     meta = read_card_metadata(out)

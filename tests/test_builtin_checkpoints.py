@@ -13,6 +13,7 @@ from studio.registry import ModelRegistry
 
 CHECKPOINTS = REPO_ROOT / "checkpoints"
 needs_corpus = pytest.mark.skipif(not have("shakespeare"), reason=missing_reason("shakespeare"))
+needs_tang = pytest.mark.skipif(not have("tang"), reason=missing_reason("tang"))
 
 
 def folders():
@@ -38,7 +39,7 @@ def test_every_checkpoint_has_a_card_weights_and_figures():
         for word in ("Command", "Wall time", "Measured quality"):
             assert word in card, f"{folder}/README.md lacks '{word}'"
         assert (folder / "eval.json").is_file(), f"{folder} has no eval.json (run python -m studio.eval all --json)"
-    assert {"digit-judge", "shakespeare-gpt", "mnist-dcgan", "mnist-vae-2d", "mnist-vae-16d", "mnist-ddpm"} <= keys
+    assert {"digit-judge", "shakespeare-gpt", "tang-gpt", "mnist-dcgan", "mnist-vae-2d", "mnist-vae-16d", "mnist-ddpm"} <= keys
 
 
 @pytest.fixture(scope="module")
@@ -59,6 +60,21 @@ def test_text_model_meets_the_floor_and_its_shipped_figure_is_current(registry):
     figures = evaluate_checkpoint(registry, "shakespeare-gpt")
     assert figures["heldout_nats_per_char"] <= 1.70
     assert figures["heldout_nats_per_char"] == pytest.approx(shipped("shakespeare-gpt")["heldout_nats_per_char"], abs=1e-3)
+
+
+@needs_tang
+@pytest.mark.slow
+def test_tang_model_meets_its_floors_and_its_shipped_figures_are_current(registry):
+    """Held-out nats/char ≤ 5.05 (and 5% under the bigram of the same tokens); form accuracy ≥ 0.85, far above the
+    bigram's; the figures eval.json ships are what the harness measures now (about 2 min on 2 CPU cores)."""
+    from studio.text.evaluate import evaluate_checkpoint
+
+    figures = evaluate_checkpoint(registry, "tang-gpt")
+    assert figures["settings"]["corpus"] == "tang"
+    assert figures["heldout_nats_per_char"] <= min(5.05, 0.95 * figures["bigram_heldout_nats_per_char"])
+    assert figures["form_accuracy"] >= 0.85 > figures["bigram_form_accuracy"]
+    for name in ("heldout_nats_per_char", "form_accuracy", "bigram_heldout_nats_per_char", "bigram_form_accuracy"):
+        assert figures[name] == pytest.approx(shipped("tang-gpt")[name], abs=1e-3), name
 
 
 def test_gan_meets_the_floor_and_its_shipped_figures_are_current(registry):
@@ -143,6 +159,20 @@ def test_builtin_text_model_loads_with_auto_classes():
     assert model(__import__("torch").tensor([ids])).logits.shape[-1] == len(tok)
 
 
+def test_builtin_chinese_model_loads_with_auto_classes_and_reads_characters():
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    folder = CHECKPOINTS / "tang-gpt"
+    assert read_card_metadata(folder)["studio"]["language"] == "zh"
+    tok = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, use_safetensors=True)
+    ids = tok("床前明月光，\n疑是地上霜。")["input_ids"]
+    assert tok.convert_ids_to_tokens(ids) == list("床前明月光，\n疑是地上霜。")  # one token a character
+    for text in ("床前明月光，Hello 🙂", "國破山河在"):  # anything else: its UTF-8 bytes
+        assert tok.decode(tok(text)["input_ids"]) == text
+    assert model(__import__("torch").tensor([ids])).logits.shape[-1] == len(tok)
+
+
 def test_readme_quality_table_matches_each_checkpoints_eval_json():
     """The README's table of current figures is what eval.json (written by `python -m studio.eval`) holds."""
     import re
@@ -152,7 +182,8 @@ def test_readme_quality_table_matches_each_checkpoints_eval_json():
     rows = {m.group(1): m.group(2) for m in re.finditer(r"^\| `([\w-]+)` \| ([^|]+) \|", table, re.M)}
     formats = {"heldout_nats_per_char": "{:.3f} nats/char", "heldout_neg_elbo_nats": "{:.2f} nats −ELBO",
                "judge_accuracy": "judge accuracy {:.1%}", "fd_ratio": "FD ratio {:.3f}",
-               "heldout_accuracy": "{:.2%} held-out accuracy"}
+               "heldout_accuracy": "{:.2%} held-out accuracy", "form_accuracy": "form accuracy {:.3f}",
+               "bigram_heldout_nats_per_char": "bigram {:.3f} nats/char"}
     checked = 0
     for spec in builtin_specs(CHECKPOINTS):
         figures = json.loads((Path(spec.source) / "eval.json").read_text())

@@ -87,4 +87,8 @@ def run(families, registry, *, data_dir=None, write: bool = True, table: bool = 
                 path.write_text(json.dumps({**earlier, **entry}, indent=2) + "\n")
                 if "table" in entry:
                     importlib.import_module(EVALUATORS[family]).write_card_table(folder, entry["table"])
+                if family == "text" and entry.get("settings", {}).get("corpus") == "tang":
+                    from studio.text.poems import write_card_figures
+
+                    write_card_figures(folder, entry)
     return results, missing

@@ -71,11 +71,21 @@ def heldout_nats_per_char(bundle, text: str, *, window: int | None = None, strid
 
 
 def evaluate_checkpoint(registry, key: str, *, data_dir=None, judge_key=None) -> dict:
-    """The eval harness's text figures for ``key``: held-out nats/char on the last 10% of Tiny Shakespeare."""
+    """The eval harness's text figures for ``key``, on the held-out part of the corpus it was trained on: nats/char
+    on the last 10% of Tiny Shakespeare; or, for the Tang poems, nats/char on every 10th poem, form accuracy, and
+    the bigram baseline's two figures (``studio/text/poems.py``)."""
+    from studio.text.corpora import card_field
+
+    corpus = card_field(registry.spec(key), "corpus", "shakespeare")
+    if corpus == "tang":
+        from studio.text.poems import evaluate_poems
+
+        return evaluate_poems(registry.get(key), data_dir, score=heldout_nats_per_char)
     from studio.data import load_shakespeare
 
     text = load_shakespeare("heldout", data_dir)
     result = heldout_nats_per_char(registry.get(key), text)
     return {"heldout_nats_per_char": round(result["heldout_nats_per_char"], 4),
-            "settings": {"text": "Tiny Shakespeare, last 10% of characters", "n_chars": result["n_chars"],
-                         "n_tokens": result["n_tokens"], "window": result["window"], "stride": result["stride"]}}
+            "settings": {"corpus": "shakespeare", "text": "Tiny Shakespeare, last 10% of characters",
+                         "n_chars": result["n_chars"], "n_tokens": result["n_tokens"], "window": result["window"],
+                         "stride": result["stride"]}}

@@ -102,6 +102,9 @@ def family_bundle(registry, key, family: str, what: str, *, loader_prefix: str |
 
 METRIC_LABELS = {
     "heldout_nats_per_char": ("held-out nats/char", "{:.3f}"),
+    "form_accuracy": ("form accuracy", "{:.2f}"),
+    "bigram_heldout_nats_per_char": ("bigram nats/char", "{:.3f}"),
+    "bigram_form_accuracy": ("bigram form accuracy", "{:.2f}"),
     "heldout_neg_elbo_nats": ("held-out −ELBO (nats)", "{:.1f}"),
     "judge_accuracy": ("judge accuracy", "{:.1%}"),
     "fd_ratio": ("FD ratio", "{:.2f}"),

@@ -24,11 +24,14 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 @pytest.fixture(scope="module")
 def studio(tiny_text_dir, tiny_gan_dir, tiny_unet_dir, tmp_path_factory):
     """(url, registry) of the launched studio."""
-    from tests.helpers import save_tiny_vae
+    from tests.helpers import save_tiny_poem_model, save_tiny_vae
 
+    poems = save_tiny_poem_model(tmp_path_factory.mktemp("models") / "tiny-poems")
     vae = save_tiny_vae(tmp_path_factory.mktemp("vae") / "tiny-vae-16d", latent_dim=16)
     vae2 = save_tiny_vae(tmp_path_factory.mktemp("vae") / "tiny-vae-2d", latent_dim=2)
     reg = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
+                                   loader="transformers-causal-lm", builtin=True),
+                         ModelSpec(key="tiny-poems", family="text", source=str(poems),
                                    loader="transformers-causal-lm", builtin=True),
                          ModelSpec(key="tiny-vae-16d", family="vae", source=str(vae),
                                    loader="mixin:studio.vae.model:ConvVAE", builtin=True),
@@ -71,6 +74,10 @@ def shots(tmp_path_factory):
 
 def test_text_tab_generates_in_the_browser(page, shots):
     page.get_by_role("tab", name="Text").click()
+    # an English page stays on the first built-in model (not the Chinese one), with the English examples
+    assert page.locator("#text-model input").input_value() == "tiny-text"
+    assert page.get_by_text("First Citizen:").first.is_visible()
+    assert not page.get_by_text("春眠不觉晓").first.is_visible()
     slider = page.locator("#text-max-new input[type=number]")
     slider.fill("40")
     slider.press("Enter")
@@ -221,6 +228,13 @@ def test_a_chinese_browser_gets_the_chinese_studio_and_settings_switch_it_to_eng
     assert pg.locator("#studio-tabs [role=tab]").all_inner_texts() == ["文本", "VAE", "GAN", "扩散", "模型"]
     assert pg.evaluate("document.documentElement.lang") == "zh-CN"
     assert [c["value"] for c in ctx.cookies() if c["name"] == "studio_lang"] == ["zh-CN"]
+    # the Text tab opens on the Chinese model, a Tang first line and the Chinese examples
+    pg.wait_for_function("() => document.querySelector('#text-model input')?.value === 'tiny-poems'", timeout=10_000)
+    assert pg.locator("#text-prompt textarea").input_value() == "白日依山尽，"
+    assert pg.get_by_text("春眠不觉晓，处处闻啼鸟。").is_visible()
+    assert not pg.get_by_text("First Citizen:").first.is_visible()
+    pg.locator("#text-generate").click()
+    pg.wait_for_function("() => document.querySelector('#text-stats')?.innerText.includes('对数概率')", timeout=60_000)
     pg.locator("#tab-gan-button").click()
     assert pg.locator("#gan-sample").inner_text() == "采样网格"
     # a choice's shown name; its value stays "any" (the dropdown fills its input a moment after the tab shows)

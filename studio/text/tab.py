@@ -36,6 +36,10 @@ SETTING_NAMES = FIRST_SETTINGS + LATER_SETTINGS
 assert sorted(SETTING_NAMES) == sorted(f.name for f in fields(DecodeSettings)), "a DecodeSettings field has no control"
 EXAMPLES = ["ROMEO:\nBut soft, what light", "First Citizen:\nWe are accounted poor", "KING RICHARD II:\n",
             "To be, or not to be"]
+# Famous first lines from the 唐诗三百首 (in its edition's wording: 静夜思 reads 床前看月光), in simplified characters,
+# for the Chinese model: a half-line to complete, or a first line to continue.
+ZH_EXAMPLES = ["白日依山尽，", "床前看月光，", "春眠不觉晓，处处闻啼鸟。", "国破山河在，", "朝辞白帝彩云间，",
+               "月落乌啼霜满天，"]
 ORDER_NOTE = ("**The order the sampler applies them**: the penalties first (repetition penalty → no-repeat n-gram → "
               "DRY), then the sampling stages in the order chosen under *Sampler order* (standard: transformers' "
               "`generate` order, temperature → top-nσ → top-k → top-p → min-p → typical-p → epsilon → eta → XTC), "
@@ -391,8 +395,17 @@ def text_add_model(ctx, source=""):
     return gr.update(choices=ctx.registry.keys("text"), value=spec.key)
 
 
-def build_text_tab(registry, settings) -> None:
-    """The Text tab (call inside a ``gr.Blocks``): lays out the controls and wires them to the handlers above."""
+def chinese_model(registry) -> str | None:
+    """The built-in text model whose card says it writes Chinese (``studio.language: zh``), if there is one."""
+    from studio.text.corpora import card_field
+
+    return next((s.key for s in registry.specs("text") if s.builtin and card_field(s, "language") == "zh"), None)
+
+
+def build_text_tab(registry, settings) -> dict:
+    """The Text tab (call inside a ``gr.Blocks``): lays out the controls and wires them to the handlers above.
+    Returns what a page in another language opens on: ``lang_defaults`` and ``lang_blocks`` for
+    ``studio.ui.share.install`` (the Chinese page: the Chinese model, a Tang first line, Chinese examples)."""
     ctx = TextContext.of(registry, settings)
     keys, default_model, limit = registry.keys("text"), ctx.default_model, ctx.max_new_tokens
     gr.Markdown("Type a prompt and watch a language model write, one token at a time. Every token is coloured by "
@@ -407,7 +420,11 @@ def build_text_tab(registry, settings) -> None:
                 hub_id, hub_btn = add_model_box(registry, "text", "Add a causal LM: Hub id or folder",
                                                 "e.g. gpt2")
             prompt = gr.Textbox(value=EXAMPLES[0], label="Prompt", lines=3, elem_id="text-prompt")
-            gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
+            zh_model = chinese_model(registry)
+            with gr.Column() as en_examples:
+                gr.Examples([[e] for e in EXAMPLES], inputs=[prompt], label="Example prompts")
+            with gr.Column(visible=False) as zh_examples:
+                gr.Examples([[e] for e in ZH_EXAMPLES], inputs=[prompt], label="Example prompts (Tang poems)")
         with gr.Column(scale=2):
             preset = gr.Radio(list(PRESETS), value="Balanced", label="Preset", elem_id="text-preset",
                               info="Sets the controls below. Neutral = plain sampling, every filter off.")
@@ -558,3 +575,7 @@ def build_text_tab(registry, settings) -> None:
                     recipe_json, [model, prompt, *setting_inputs, seed, *later_inputs], api_name="text_apply_recipe")
     hub_btn.click(wired(text_add_model, ctx), hub_id, model, api_name="text_add_model", concurrency_id=HEAVY)
 
+    if zh_model is None:
+        return {"lang_defaults": {}, "lang_blocks": {}}
+    return {"lang_defaults": {"text-model": {"zh-CN": zh_model}, "text-prompt": {"zh-CN": ZH_EXAMPLES[0]}},
+            "lang_blocks": {en_examples: ("en",), zh_examples: ("zh-CN",)}}

@@ -34,7 +34,7 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
         with gr.Tabs(elem_id="studio-tabs") as tabs:
             with gr.Tab("Text", id="text", elem_id="tab-text") as tab_text:
                 explanation("text")
-                build_text_tab(registry, settings)
+                text_langs = build_text_tab(registry, settings)
             with gr.Tab("VAE", id="vae", elem_id="tab-vae") as tab_vae:
                 explanation("vae")
                 build_vae_tab(registry, settings)
@@ -47,7 +47,7 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
             with gr.Tab("Models", id="models", elem_id="tab-models") as tab_models:
                 table, memory = build_models_tab(registry)
         share.install(demo, tabs, {"text": tab_text, "vae": tab_vae, "gan": tab_gan, "diffusion": tab_diffusion,
-                                   "models": tab_models})
+                                   "models": tab_models}, **text_langs)
         for tab in (tab_text, tab_vae, tab_gan, tab_diffusion, tab_models):  # one tab's error stays with it
             tab.select(None, None, None, js=CLOSE_TOASTS_JS, api_visibility="private")
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).

@@ -17,7 +17,7 @@ from urllib.parse import parse_qs
 
 import gradio as gr
 
-from studio.i18n import N_, translate
+from studio.i18n import N_, request_lang, translate
 
 TABS = {"text": "text-", "vae": "vae-", "gan": "gan-", "diffusion": "diff-", "models": "models-"}
 RUN_BUTTONS = {"text": "text-generate", "vae": "vae-interpolate", "gan": "gan-sample", "diffusion": "diff-run"}
@@ -74,9 +74,15 @@ def restore_values(controls: list, params: dict[str, list[str]]) -> tuple[list, 
     return values, problems
 
 
-def install(demo: gr.Blocks, tabs: gr.Tabs, tab_items: dict[str, gr.Tab]) -> None:
+def install(demo: gr.Blocks, tabs: gr.Tabs, tab_items: dict[str, gr.Tab], *, lang_defaults: dict | None = None,
+            lang_blocks: dict | None = None) -> None:
     """Add the link box and "Copy link" button, and restore a view from the URL when a page opens. Call it inside
-    the ``with demo:`` block, after the tabs."""
+    the ``with demo:`` block, after the tabs.
+
+    ``lang_defaults``: ``{elem_id: {lang: value}}``, a control's value when a page in that language opens and its
+    link does not set it (the Chinese page opens the Text tab on the Chinese model). ``lang_blocks``:
+    ``{block: languages}``, blocks shown only on pages in those languages (each language's example prompts)."""
+    lang_defaults, lang_blocks = lang_defaults or {}, lang_blocks or {}
     controls = shareable_controls(demo)
     with gr.Row():
         current_tab = gr.Textbox(value="text", visible=False, elem_id="share-tab")
@@ -111,12 +117,18 @@ def install(demo: gr.Blocks, tabs: gr.Tabs, tab_items: dict[str, gr.Tab]) -> Non
         params = parse_qs(str(request.query_params)) if request is not None else {}
         tab = (params.get("tab") or [""])[-1]
         values, problems = restore_values(all_controls, params)
+        lang = request_lang(request)
+        for i, block in enumerate(all_controls):
+            by_lang = lang_defaults.get(block.elem_id, {})
+            if block.elem_id not in params and lang in by_lang:
+                values[i] = by_lang[lang]
         if tab and tab not in TABS:
             problems.append(N_(f"tab={tab!r} is not one of {', '.join(TABS)}"))
             tab = ""
         for p in problems:
             gr.Warning(translate(N_(f"Link: {p}")))
-        return (gr.Tabs(selected=tab) if tab else gr.skip(), tab or gr.skip(), *values)
+        shown = [gr.update(visible=lang in langs) for langs in lang_blocks.values()]
+        return (gr.Tabs(selected=tab) if tab else gr.skip(), tab or gr.skip(), *values, *shown)
 
     run_js = f"""() => {{
         const p = new URLSearchParams(window.location.search);
@@ -125,5 +137,5 @@ def install(demo: gr.Blocks, tabs: gr.Tabs, tab_items: dict[str, gr.Tab]) -> Non
             setTimeout(() => document.querySelector('#' + buttons[p.get('tab')])?.click(), 300);
         }}
     }}"""
-    demo.load(restore, None, [tabs, current_tab, *all_controls], api_visibility="private").then(
+    demo.load(restore, None, [tabs, current_tab, *all_controls, *lang_blocks], api_visibility="private").then(
         None, None, None, js=run_js, api_visibility="private")

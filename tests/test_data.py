@@ -76,7 +76,37 @@ def _local_corpus(monkeypatch, tmp_path, text: bytes, sha256: str):
     source.write_bytes(text)
     entry = dataclasses.replace(data.CORPORA["shakespeare"], url=source.as_uri(), sha256=sha256, size=len(text))
     monkeypatch.setitem(data.CORPORA, "shakespeare", entry)
+    monkeypatch.delitem(data.CORPORA, "tang")  # fetch(None) fetches every corpus: here only this one
     return entry
+
+
+def test_fetch_assembles_the_tang_poems_from_their_parts(monkeypatch, tmp_path):
+    """The corpus is the project's JSON files concatenated: each record keeps title, author, paragraphs in that
+    order, one JSON object a line (extra fields such as ``id`` and ``tags`` dropped), checked by its sha256."""
+    import hashlib
+    import json
+
+    source = tmp_path / "source"
+    source.mkdir()
+    parts = [[{"author": "王之渙", "paragraphs": ["白日依山盡，黃河入海流。", "欲窮千里目，更上一層樓。"], "title": "登鸛雀樓",
+               "id": "x1", "tags": ["五言绝句"]}],
+             [{"author": "孟浩然", "paragraphs": ["春眠不覺曉，處處聞啼鳥。"], "title": "春曉", "id": "x2"}]]
+    for i, part in enumerate(parts):
+        (source / f"poet.tang.{i * 1000}.json").write_text(json.dumps(part, ensure_ascii=False, indent=4),
+                                                            encoding="utf-8")
+    want = "".join(json.dumps({"title": r["title"], "author": r["author"], "paragraphs": r["paragraphs"]},
+                              ensure_ascii=False) + "\n" for part in parts for r in part).encode()
+    entry = dataclasses.replace(data.CORPORA["tang"], url=source.as_uri() + "/",
+                                parts=("poet.tang.0.json", "poet.tang.1000.json"),
+                                sha256=hashlib.sha256(want).hexdigest(), size=len(want))
+    monkeypatch.setitem(data.CORPORA, "tang", entry)
+    [path] = data.fetch(["tang"], tmp_path / "data", log=lambda _: None)
+    assert path == tmp_path / "data" / "tang-poems" / "tang-poems.jsonl" and path.read_bytes() == want
+    assert data.load_tang("all", tmp_path / "data", script="traditional")[1] == "春眠不覺曉，處處聞啼鳥。\n\n"
+    assert data.load_tang("all", tmp_path / "data")[0].startswith("白日依山尽，黄河入海流。\n")
+    monkeypatch.setitem(data.CORPORA, "tang", dataclasses.replace(entry, sha256="0" * 64))
+    with pytest.raises(ValueError, match="expected 0000"):
+        data.fetch(["tang"], tmp_path / "other", log=lambda _: None)
 
 
 def test_fetch_downloads_checks_the_checksum_and_skips_what_is_there(monkeypatch, tmp_path):

@@ -89,6 +89,17 @@ class Server:
         self.proc.wait(timeout=30)
 
 
+def run_class(student, clients) -> None:
+    """``student(i)`` for every student at once, one thread each; then their clients are closed."""
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(len(clients))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for c in clients:
+        c.close()
+
+
 def same_link(server: Server, students: int, within: float, seed: int, link_seed: int) -> list[float]:
     """Every student sends the projected view's request at a random moment within ``within`` s."""
     from gradio_client import Client
@@ -110,13 +121,7 @@ def same_link(server: Server, students: int, within: float, seed: int, link_seed
         except Exception as err:  # noqa: BLE001 - counted
             errors.append(str(err)[:120])
 
-    threads = [threading.Thread(target=student, args=(i,)) for i in range(students)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for c in clients:
-        c.close()
+    run_class(student, clients)
     if errors:
         print("same-link errors:", errors[:5])
     print("# same link, (arrival s, latency s):", " ".join(f"({a:.1f}, {t:.2f})" for a, t in sorted(timeline)))
@@ -161,13 +166,7 @@ def own_work(server: Server, students: int, seconds: float) -> tuple[list[tuple[
             except Exception as err:  # noqa: BLE001 - counted
                 errors.append(f"{name}: {str(err)[:120]}")
 
-    threads = [threading.Thread(target=student, args=(i,)) for i in range(students)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    for cl in clients:
-        cl.close()
+    run_class(student, clients)
     for e in errors[:5]:
         print("error:", e)
     return done, len(errors)

@@ -1,0 +1,66 @@
+"""Speed of the live lab's engines on this machine (issue 26).
+
+    python benchmarks/lab.py [--steps 2000]
+
+RESULT lab_gan_steps_per_s: one step = one discriminator and one generator update of the default 2-D GAN
+(non-saturating, batch 256, MLPs of width 64), the ring of 8 Gaussians; floor ≥ 200.
+RESULT lab_flow_steps_per_s: training steps of the default flow-matching model (batch 512, width 128).
+RESULT lab_gan_frame_compute_ms: what one streamed GAN frame computes besides training: 2,500 samples, their
+mode figures, the discriminator over a 64×64 grid and the generator's arrows on 256 points (the plot itself is
+drawn by the tab, not measured here); goal for a whole frame ≤ 200 ms.
+RESULT lab_flow_frame_compute_ms: the same for the flow model: 2,500 samples along their 100-step trajectories,
+the mode figures and the field on a 16×16 grid.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import torch  # noqa: E402
+
+from studio.lab.flow import Flow2D  # noqa: E402
+from studio.lab.gan import GAN2D  # noqa: E402
+from studio.lab.targets import N_SAMPLES, TARGETS, mode_stats  # noqa: E402
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        fn()
+    return (time.perf_counter() - start) / repeats
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--steps", type=int, default=2000)
+    args = p.parse_args()
+    print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads")
+    ring = TARGETS["ring of 8"]
+    gan, flow = GAN2D(ring), Flow2D(ring)
+    gan_step = timed(gan.step, args.steps)
+    flow_step = timed(flow.step, args.steps // 2)
+
+    def gan_frame():
+        pts = gan.samples(N_SAMPLES)
+        mode_stats(pts, ring)
+        gan.surface(n=64)
+        gan.g_gradient(pts[:256])
+
+    def flow_frame():
+        mode_stats(flow.trajectories(N_SAMPLES)[-1], ring)
+        flow.field(0.5)
+
+    print(f"RESULT lab_gan_steps_per_s {1 / gan_step:.0f}")
+    print(f"RESULT lab_flow_steps_per_s {1 / flow_step:.0f}")
+    print(f"RESULT lab_gan_frame_compute_ms {1000 * timed(gan_frame, 20):.1f}")
+    print(f"RESULT lab_flow_frame_compute_ms {1000 * timed(flow_frame, 5):.1f}")
+
+
+if __name__ == "__main__":
+    main()

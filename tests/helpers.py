@@ -32,8 +32,8 @@ def save_card(folder: Path, *, key: str, family: str, loader: str, description: 
 
 
 def write_tiny_tang_corpus(data_dir: Path, copies: int = 10) -> Path:
-    """A tang-poems.jsonl of TINY_POEMS (``copies`` times over) in traditional characters' place: the loader's
-    format (title, author, paragraphs), so the training command runs on it without the real corpus."""
+    """A tang-poems.jsonl of TINY_POEMS (``copies`` times over, simplified characters already) in the corpus's
+    format (title, author, paragraphs), so the training command and the loader run without the real corpus."""
     import json
 
     folder = data_dir / "tang-poems"

@@ -15,9 +15,11 @@ config's seed: the same config replays the same training.
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
+
+from studio import checks
 
 FREQS = 8
 
@@ -34,12 +36,8 @@ class FlowConfig:
     def validated(self) -> "FlowConfig":
         if not (isinstance(self.lr, (int, float)) and 1e-5 <= self.lr <= 0.1):
             raise ValueError(f"lr must be between 1e-05 and 0.1, got {self.lr!r}.")
-        for name, lo, hi in (("batch_size", 8, 4096), ("hidden", 8, 512), ("budget", 1, 100_000),
-                             ("sample_steps", 1, 1000)):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi):
-                raise ValueError(f"{name} must be a whole number between {lo} and {hi}, got {v!r}.")
-        return self
+        limits = (("batch_size", 8, 4096), ("hidden", 8, 512), ("budget", 1, 100_000), ("sample_steps", 1, 1000))
+        return replace(self, **{name: checks.whole_number(name, getattr(self, name), lo, hi) for name, lo, hi in limits})
 
 
 def time_embedding(t: torch.Tensor) -> torch.Tensor:

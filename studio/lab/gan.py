@@ -16,10 +16,12 @@ config replays the same training, step for step.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
+
+from studio import checks
 
 LOSSES = ("minimax", "non-saturating", "hinge", "wgan-gp")
 
@@ -41,11 +43,8 @@ class GANConfig:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and lo <= v <= hi):
                 raise ValueError(f"{name} must be between {lo:g} and {hi:g}, got {v!r}.")
-        for name, lo, hi in (("d_steps", 1, 10), ("batch_size", 8, 4096), ("hidden", 8, 512)):
-            v = getattr(self, name)
-            if not (isinstance(v, int) and not isinstance(v, bool) and lo <= v <= hi):
-                raise ValueError(f"{name} must be a whole number between {lo} and {hi}, got {v!r}.")
-        return self
+        return replace(self, **{name: checks.whole_number(name, getattr(self, name), lo, hi)
+                                for name, lo, hi in (("d_steps", 1, 10), ("batch_size", 8, 4096), ("hidden", 8, 512))})
 
 
 def mlp(n_in: int, n_out: int, hidden: int) -> torch.nn.Sequential:

@@ -66,7 +66,8 @@ def form_accuracy(bundle, prompts: list[tuple[str, int]], *, settings: dict, see
         run = generate(bundle, seed=seed + i, prompt=prompt, **settings)
         generated = run.text[len(run.prompt):]
         lines = complete_lines(generated, hit_budget=run.stopped == "max_new_tokens")
-        ok = [all(n == length for n in half_line_lengths(line)) and half_line_lengths(line) != [] for line in lines]
+        halves = [half_line_lengths(line) for line in lines]
+        ok = [bool(h) and all(n == length for n in h) for h in halves]
         good += sum(ok)
         total += len(ok)
         if len(examples) < 3:
@@ -111,14 +112,12 @@ def evaluate_poems(bundle, data_dir=None, *, score, script: str = "simplified", 
     from studio.data import load_tang
     from studio.text.settings import PRESETS
 
-    heldout_nats_per_char = score
-
     held = load_tang("heldout", data_dir, script=script)
     text = "".join(held)
     settings = {**asdict(PRESETS["Balanced"]), "max_new_tokens": FORM_MAX_NEW_TOKENS}
     prompts = form_prompts(held)
     with torch.no_grad():
-        nats = heldout_nats_per_char(bundle, text)
+        nats = score(bundle, text)
         form = form_accuracy(bundle, prompts, settings=settings)
         out = {"heldout_nats_per_char": round(nats["heldout_nats_per_char"], 4),
                "form_accuracy": form["form_accuracy"]}
@@ -126,7 +125,7 @@ def evaluate_poems(bundle, data_dir=None, *, score, script: str = "simplified", 
         if baseline:
             train = "".join(load_tang("train", data_dir, script=script))
             bigram = bigram_bundle(bundle.tokenizer, train, context_length=bundle.context_length)
-            out["bigram_heldout_nats_per_char"] = round(heldout_nats_per_char(bigram, text)["heldout_nats_per_char"], 4)
+            out["bigram_heldout_nats_per_char"] = round(score(bigram, text)["heldout_nats_per_char"], 4)
             base = form_accuracy(bigram, prompts, settings=settings)
             out["bigram_form_accuracy"] = base["form_accuracy"]
     out["settings"] = {

@@ -84,3 +84,53 @@ def test_source_digest_tells_functions_apart_and_names_a_bad_path():
         "gradio.blocks.Blocks.postprocess_data")
     with pytest.raises(AttributeError):
         patches.source_digest("gradio.blocks.Blocks.no_such_function")
+
+
+def small_demo():
+    import gradio as gr
+
+    with gr.Blocks() as demo:
+        text = gr.Textbox(label="in")
+        image, note, code = gr.Image(label="image", format="png"), gr.Markdown(), gr.Code(language="python")
+        text.change(lambda t: (gr.skip(), t, gr.skip()), text, [image, note, code], api_name="three")
+    return demo, (image, note, code)
+
+
+def test_skipped_outputs_answer_what_gradio_would_without_rebuilding_their_components():
+    import asyncio
+
+    import gradio as gr
+    from gradio.state_holder import SessionState
+
+    demo, (image, note, code) = small_demo()
+    block_fn = demo.fns[0]
+    predictions = [gr.skip(), "**hello**", gr.skip()]
+    theirs = asyncio.run(demo.postprocess_data(block_fn, list(predictions), SessionState(demo)))
+    patches.skip_unchanged_outputs(demo)
+    state = SessionState(demo)
+    ours = asyncio.run(demo.postprocess_data(block_fn, list(predictions), state))
+    assert ours == theirs and ours[0] == {"__type__": "update"} and ours[1] == theirs[1]
+    # Gradio replaced each skipped output's component by a copy built anew; ours are left as they were
+    assert state[image._id] is image and state[code._id] is code
+    everything = asyncio.run(demo.postprocess_data(block_fn, [gr.skip()] * 3, state))
+    assert everything == [{"__type__": "update"}] * 3
+
+
+def test_a_new_sessions_configs_are_computed_when_read_and_equal_gradios():
+    from gradio import state_holder
+
+    demo, (image, note, code) = small_demo()
+    patches.lazy_session_configs()
+    original = state_holder.SessionState.__init__._studio_original
+    update = state_holder.SessionState._update_value_in_config._studio_original
+
+    theirs = object.__new__(state_holder.SessionState)
+    original(theirs, demo)
+    update(theirs, note._id, "**set before read**")
+    ours = state_holder.SessionState(demo)
+    assert isinstance(ours.config_values, patches.LazyConfigs) and dict.__len__(ours.config_values) == 0
+    ours._update_value_in_config(note._id, "**set before read**")
+    assert dict.__len__(ours.config_values) == 0  # a value kept, no config built yet
+    assert note._id in ours.config_values and len(ours.config_values) == len(theirs.config_values)
+    assert list(ours.components) == list(theirs.components)  # a deep link sees the same page
+    assert ours.config_values[note._id]["props"]["value"] == "**set before read**"

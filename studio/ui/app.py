@@ -27,6 +27,7 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
     serving.attach(registry, serving.Serving.from_settings(settings, str(registry.device)))
     patches.install_cache_writes()
     patches.install_mcp_outputs()
+    patches.lazy_session_configs()
     with gr.Blocks(title="Generative Studio") as demo:
         gr.Markdown("# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
                     "on models that run on this machine.", elem_id="studio-title")
@@ -54,6 +55,7 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
         demo.load(lambda: (status_table(registry), memory_markdown(registry)), None, [table, memory],
                   api_visibility="private")
     patches.name_input_errors(demo)
+    patches.skip_unchanged_outputs(demo)
     if localize:
         i18n.localize_blocks(demo)
         patches.translate_events(demo)

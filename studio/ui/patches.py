@@ -31,6 +31,16 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
    output. And only a single file output became an image: a gallery (the GAN grid, the VAE rows) and a
    matplotlib plot came back as text holding paths or base64. Each gallery image now comes back as an
    MCP ``ImageContent`` with its caption, and a plot as its PNG.
+5. **Outputs left as they are cost nothing** (:func:`skip_unchanged_outputs`). A streamed handler answers
+   ``gr.skip()`` for the outputs a frame leaves alone (the Text tab seven per token, the Diffusion tab eight per
+   preview). Gradio treats that empty update like any other: it builds a new component with the old one's
+   arguments and its whole config (a pydantic JSON schema among it), ~1 ms each, for a result that changes
+   nothing. Those outputs now go straight back as the empty update Gradio would have sent.
+6. **A new session does not build every block's config up front** (:func:`lazy_session_configs`). Gradio 6's
+   ``SessionState`` computes the config of every block of the app when a session's first event arrives (for
+   deep links), ~50 ms for the studio's few hundred blocks, on the server's event path; thirty students
+   opening a link paid it thirty times at once (benchmarks/classroom.py). The configs are now computed when
+   first read, from the same blocks, so a deep link sees exactly what it saw before.
 """
 
 from __future__ import annotations
@@ -65,6 +75,8 @@ PATCHED = {
     "gradio.mcp.GradioMCPServer._execute_tool_without_progress": "9c4bae23d03b44b7",
     "gradio.mcp.GradioMCPServer.pop_returned_state": "452e1030d5df74cb",
     "gradio.mcp.GradioMCPServer.postprocess_output_data": "210203ddf31395da",
+    "gradio.state_holder.SessionState.__init__": "1b2ea21dc42c45da",
+    "gradio.state_holder.SessionState._update_value_in_config": "7e5b61f747b0dce7",
 }
 
 
@@ -344,3 +356,133 @@ def install_mcp_outputs() -> None:
         setattr(GradioMCPServer, name, new)
     pop_returned_state._studio_original = pop_state
     GradioMCPServer.pop_returned_state = staticmethod(pop_returned_state)
+
+
+# ---- 5. outputs left as they are cost nothing ------------------------------------------------------------------
+
+UNCHANGED = {"__type__": "update"}  # gr.skip(): what Gradio sends for an output a result leaves alone
+
+
+def skip_unchanged_outputs(demo: gr.Blocks) -> None:
+    """Patch 5 (above): the outputs a result leaves alone (``gr.skip()``) bypass Gradio's postprocessing; the
+    others are postprocessed by Gradio as before, in one call."""
+    if getattr(demo, "_studio_skips", False):
+        return
+    import copy
+
+    original = demo.postprocess_data
+
+    async def postprocess_data(block_fn, predictions, state):
+        outputs = list(block_fn.outputs)
+        if (block_fn.batch or not isinstance(predictions, (list, tuple)) or len(predictions) != len(outputs)
+                or len(outputs) < 2 or getattr(block_fn, "is_validator_function", False)):
+            return await original(block_fn, predictions, state)
+        kept = [i for i, v in enumerate(predictions) if not (isinstance(v, dict) and v == UNCHANGED)]
+        if len(kept) == len(outputs):
+            return await original(block_fn, predictions, state)
+        done = []
+        if kept:
+            part = copy.copy(block_fn)  # the same event with only the outputs that change
+            part.outputs = [outputs[i] for i in kept]
+            part_predictions = [predictions[i] for i in kept]
+            done = await original(part, part_predictions if len(kept) > 1 else part_predictions[0], state)
+        result = [dict(UNCHANGED) for _ in outputs]
+        for i, value in zip(kept, done):
+            result[i] = value
+        return result
+
+    postprocess_data._studio_original = original
+    demo.postprocess_data = postprocess_data
+    demo._studio_skips = True
+
+
+# ---- 6. a new session does not build every block's config up front ---------------------------------------------
+
+class LazyConfigs(dict):
+    """``SessionState.config_values``, each block's config computed from its block when first read."""
+
+    def __init__(self, compute, blocks: dict):
+        super().__init__()
+        self._compute, self._pending = compute, dict(blocks)
+        self._values: dict = {}  # values set while the block's config was not computed yet
+
+    def __missing__(self, key):
+        if key not in self._pending:
+            raise KeyError(key)
+        config = self._compute(key, self._pending.pop(key))
+        if key in self._values and "props" in config:
+            config["props"]["value"] = self._values.pop(key)
+        self[key] = config
+        return config
+
+    def set_value(self, key, value) -> bool:
+        """Keep ``value`` for a block whose config is not computed yet (False: it is, or is not this mapping's)."""
+        if dict.__contains__(self, key) or key not in self._pending:
+            return False
+        self._values[key] = value
+        return True
+
+    def __contains__(self, key) -> bool:
+        return dict.__contains__(self, key) or key in self._pending
+
+    def __setitem__(self, key, value) -> None:
+        self._pending.pop(key, None)
+        self._values.pop(key, None)
+        dict.__setitem__(self, key, value)
+
+    def settle(self) -> None:
+        for key in list(self._pending):
+            self[key]  # noqa: B018 - computes it
+
+    def items(self):
+        self.settle()
+        return dict.items(self)
+
+    def values(self):
+        self.settle()
+        return dict.values(self)
+
+    def keys(self):
+        self.settle()
+        return dict.keys(self)
+
+    def __iter__(self):
+        self.settle()
+        return dict.__iter__(self)
+
+    def __len__(self) -> int:
+        return dict.__len__(self) + len(self._pending)
+
+
+def lazy_session_configs() -> None:
+    """Patch 6 (above)."""
+    from gradio import state_holder
+
+    cls = state_holder.SessionState
+    if getattr(cls.__init__, "_studio_patched", False):
+        return
+    original = cls.__init__
+
+    def __init__(self, blocks):
+        from copy import copy
+
+        self.blocks_config = copy(blocks.default_config)
+        self.config_values = LazyConfigs(lambda k, v: self.blocks_config.config_for_block(k, [], v),
+                                         {k: v for k, v in self.blocks_config.blocks.items() if k in blocks.blocks})
+        self.state_data = {}
+        self._state_ttl = {}
+        self.is_closed = False
+        self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
+
+    update_value = cls._update_value_in_config
+
+    def _update_value_in_config(self, key, value):
+        values = self.config_values
+        if not (isinstance(values, LazyConfigs) and values.set_value(key, value)):
+            update_value(self, key, value)
+
+    __init__._studio_original = original
+    __init__._studio_patched = True
+    _update_value_in_config._studio_original = update_value
+    cls.__init__ = __init__
+    cls._update_value_in_config = _update_value_in_config

@@ -25,6 +25,7 @@ import logging
 import os
 import pickle
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -69,11 +70,17 @@ def compute_slots(device: str, cores: int | None = None) -> int:
     return max(1, cores // 4)
 
 
+WORKERS_PER_SLOT = 32
+
+
 def workers_for(slots: int) -> int:
-    """Heavy requests Gradio lets into their handlers at once: 8 per compute slot (at least 8). The ones beyond
-    the slots wait inside, where a replay can answer them at once and a batch can take them along; the rest
-    wait in Gradio's queue, which shows them their place."""
-    return max(8, 8 * slots)
+    """Heavy requests Gradio lets into their handlers at once: 32 per compute slot (at least 32), a class. The
+    ones beyond the slots wait inside, where a replay can answer them at once and a batch can take them along
+    (a waiting request is a blocked thread, nothing more); the rest wait in Gradio's queue, which shows them
+    their place but can batch nothing. With 8 a slot, thirty students' requests reached the batcher eight at a
+    time, spread over three tabs: batches of two or three, and 42 requests in 45 s against 61 with 32
+    (benchmarks/classroom.py's own-work part, 2 CPU cores)."""
+    return max(WORKERS_PER_SLOT, WORKERS_PER_SLOT * slots)
 
 
 class ComputeGate:
@@ -134,17 +141,21 @@ def folder_fingerprint(folder) -> str:
 # --- replay ---------------------------------------------------------------------------------------------------
 
 class Recording:
-    """One computation's outputs, pickled, in order; followers read them while they are still being made."""
+    """One computation's outputs, pickled, in order, each with its index in the computation's stream (not every
+    output is recorded, see :attr:`ReplayCache.record_every_s`); followers read them while they are still being
+    made."""
 
     def __init__(self):
         self.frames: list[bytes] = []
+        self.index: list[int] = []  # frames[i] is output number index[i] of the computation
         self.nbytes = 0
         self.state = "running"  # running | done | failed
         self.cond = threading.Condition()
 
-    def add(self, blob: bytes) -> None:
+    def add(self, j: int, blob: bytes) -> None:
         with self.cond:
             self.frames.append(blob)
+            self.index.append(j)
             self.nbytes += len(blob)
             self.cond.notify_all()
 
@@ -153,17 +164,17 @@ class Recording:
             self.state = state
             self.cond.notify_all()
 
-    def newest(self, i: int) -> tuple[int, bytes | None]:
-        """The newest frame at index ≥ ``i`` once there is one, with its index: a follower that fell behind skips
-        to it (each frame a user is sent costs the server its encoding); while the computation runs, its last
-        frame is always sent. (i, None) when the recording ended before frame ``i`` (done or failed: see state)."""
+    def newest(self, after: int) -> tuple[int, bytes | None]:
+        """The newest recorded frame once there is one of output number ≥ ``after``, with that number: a follower
+        that fell behind skips to it (each frame a user is sent costs the server its encoding); while the
+        computation runs, its last recorded frame is always sent. (after, None) when the recording ended without
+        one (done or failed: see state)."""
         with self.cond:
-            while i >= len(self.frames) and self.state == "running":
+            while (not self.index or self.index[-1] < after) and self.state == "running":
                 self.cond.wait(1.0)
-            if i >= len(self.frames):
-                return i, None
-            last = len(self.frames) - 1
-            return last, self.frames[last]
+            if not self.index or self.index[-1] < after:
+                return after, None
+            return self.index[-1], self.frames[-1]
 
 
 REPLAY_FRAMES = 8  # a replay streams at most this many frames, evenly spaced, the last always among them
@@ -203,12 +214,23 @@ class ReplayStats:
     extra: dict = field(default_factory=dict)
 
 
+RECORD_EVERY_S = 0.25  # a stream's outputs are recorded (pickled) at most this often, its first and last always
+
+
 class ReplayCache:
     """Finished recordings by recipe key, least recently used evicted beyond ``max_entries`` or ``max_bytes``;
-    one recording may take at most ``max_bytes // 4`` (a longer stream is thinned to fit, see :func:`thin`)."""
+    one recording may take at most ``max_bytes // 4`` (a longer stream is thinned to fit, see :func:`thin`).
 
-    def __init__(self, *, max_entries: int = 512, max_bytes: int = 64 << 20, enabled: bool = True):
+    ``record_every_s``: a stream's outputs are recorded at most this often (its first and its last always). A
+    copy costs the server a pickling, and every follower of a live run is sent each recorded frame (each encoded
+    for it by Gradio): recording all 60 frames of a text stream, or all 20 previews of a diffusion run, for every
+    request, was most of what replay cost when nothing was replayed, and thirty followers each sent every frame
+    slowed the run they followed threefold (benchmarks/classroom.py). Four frames a second still streams."""
+
+    def __init__(self, *, max_entries: int = 512, max_bytes: int = 64 << 20, enabled: bool = True,
+                 record_every_s: float = RECORD_EVERY_S):
         self.max_entries, self.max_bytes, self.enabled = max_entries, max_bytes, enabled
+        self.record_every_s = record_every_s
         self._done: OrderedDict[str, list[bytes]] = OrderedDict()
         self._running: dict[str, Recording] = {}
         self._lock = threading.Lock()
@@ -247,7 +269,7 @@ class ReplayCache:
                 self.stats.bypassed += 1
             yield from compute()
             return
-        given = 0  # frames this caller has had (a follower whose computation stopped goes on from there)
+        given = 0  # outputs (by their number in the computation) this caller has had, or skipped past
         while True:
             with self._lock:
                 done, running, lead = self._done.get(key), None, None
@@ -261,8 +283,8 @@ class ReplayCache:
                         self.stats.misses += 1
                     else:
                         self.stats.follows += 1
-            if done is not None:  # (a thinned recording has fewer frames: a late follower gets its last)
-                for blob in spaced(done[min(given, len(done) - 1) if given else 0:], REPLAY_FRAMES):
+            if done is not None:  # (a follower whose computation stopped and was stored meanwhile gets its last)
+                for blob in (done[-1:] if given else spaced(done, REPLAY_FRAMES)):
                     yield pickle.loads(blob)
                 return
             if lead is not None:
@@ -279,20 +301,31 @@ class ReplayCache:
             if running.state == "done":
                 return
             # the computation followed failed or was stopped by its own user: take it over (or follow whoever
-            # did); a replayable handler is deterministic, so its first frames are the ones already given
+            # did); a replayable handler is deterministic, so its first outputs are the ones already given
 
     def _record(self, key: str, rec: Recording, compute) -> Iterator:
-        state = "failed"
+        state, last_at, pending = "failed", float("-inf"), None
+
+        def add(j, out):
+            try:
+                rec.add(j, pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
+            except Exception as err:  # noqa: BLE001 - an output that cannot be copied is not replayed
+                log.warning("replay: an output cannot be pickled (%s: %s); this run is not kept",
+                            type(err).__name__, err)
+                rec.finish("failed")  # followers compute their own
+
         try:
-            for out in compute():
+            for j, out in enumerate(compute()):
                 if rec.state == "running":
-                    try:
-                        rec.add(pickle.dumps(out, protocol=pickle.HIGHEST_PROTOCOL))
-                    except Exception as err:  # noqa: BLE001 - an output that cannot be copied is not replayed
-                        log.warning("replay: an output cannot be pickled (%s: %s); this run is not kept",
-                                    type(err).__name__, err)
-                        rec.finish("failed")  # followers compute their own
+                    now = time.monotonic()
+                    if now - last_at >= self.record_every_s:
+                        add(j, out)
+                        last_at, pending = now, None
+                    else:
+                        pending = (j, out)  # recorded if it turns out to be the last
                 yield out
+            if pending is not None and rec.state == "running":  # the last output is always recorded
+                add(*pending)
             state = "done"
         finally:
             with self._lock:

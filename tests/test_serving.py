@@ -28,7 +28,7 @@ def counting_stream(calls: list, frames=3, gate: threading.Event | None = None):
 
 
 def test_a_replayed_stream_is_the_same_stream_and_every_user_gets_their_own_copy():
-    cache, calls = ReplayCache(), []
+    cache, calls = ReplayCache(record_every_s=0), []  # every output recorded
     first = list(cache.play("k", counting_stream(calls)))
     second = list(cache.play("k", counting_stream(calls)))
     assert second == first and len(second) == 3 and len(calls) == 1
@@ -93,8 +93,23 @@ def test_a_request_that_arrives_while_the_same_recipe_computes_follows_it_live()
     assert got["second"][-1] == got["first"][-1] and all(f in got["first"] for f in got["second"])
 
 
+def test_a_stream_is_recorded_at_most_every_record_every_s_its_first_and_last_always(monkeypatch):
+    clock = iter(range(1000))  # the recorder reads the clock once an output: here each output is 1/16 s later
+    monkeypatch.setattr(serving.time, "monotonic", lambda: next(clock) / 16)
+    cache, calls = ReplayCache(record_every_s=0.25), []
+
+    def stream():
+        calls.append(1)
+        yield from ({"frame": i} for i in range(12))
+
+    first = [f["frame"] for f in cache.play("k", stream)]
+    assert first == list(range(12))  # the user who computes it sees every output
+    kept = [f["frame"] for f in cache.play("k", stream)]
+    assert len(calls) == 1 and kept == [0, 4, 8, 11]  # every 4th (1/4 s apart), and the last
+
+
 def test_a_follower_computes_for_itself_when_the_run_it_followed_is_stopped():
-    cache, calls, gate = ReplayCache(), [], threading.Event()
+    cache, calls, gate = ReplayCache(record_every_s=0), [], threading.Event()
     leader = cache.play("k", counting_stream(calls, gate=gate))
     assert next(leader)["frame"] == 0
     got = []
@@ -125,7 +140,7 @@ def test_compute_slots_and_workers_come_from_the_machine():
     assert serving.compute_slots("mps", cores=8) == 1
     assert serving.compute_slots("cpu", cores=2) == 1
     assert serving.compute_slots("cpu", cores=16) == 4
-    assert serving.workers_for(1) == 8 and serving.workers_for(4) == 32
+    assert serving.workers_for(1) == 32 and serving.workers_for(4) == 128
 
 
 def test_the_gate_lets_only_its_slots_compute_at_once():

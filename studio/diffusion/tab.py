@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import tempfile
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,11 +20,12 @@ from studio.diffusion import engine, pictures
 from studio.diffusion.engine import COMPARE_DEFAULTS, DEFAULTS
 from studio.diffusion.loader import num_classes_of
 from studio.errors import StudioError
-from studio.i18n import N_
+from studio.i18n import N_, figure_lang
 from studio.plots import figure_to_image, schedule_plot, write_gif
 from studio.recipe import Recipe
 from studio.serving import serving_of
-from studio.ui.common import (HEAVY, add_model, add_model_box, default_key, family_bundle, judge_key, quiz_order,
+from studio.ui.common import (HEAVY, Pace, add_model, add_model_box, default_key, family_bundle, judge_key,
+                              quiz_order,
                               wired)
 
 INTRO_MORE = ("The scheduler decides how big each step is and how the next x_t follows from the guess. Every step "
@@ -70,8 +73,27 @@ def params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value) -> dict:
             "eta": eta_value}
 
 
+SCHEDULE_IMAGES_KEPT = 32  # schedule pictures remembered (0.47 MB of pixels each: 15 MB at most)
+_SCHEDULE_IMAGES: "OrderedDict[tuple, object]" = OrderedDict()
+_SCHEDULE_LOCK = threading.Lock()
+
+
 def schedule_image(run, k):
-    return figure_to_image(schedule_plot(run.schedule, run.timesteps, k))
+    """The noise schedule with step k ringed, as a picture. It depends only on the model's ᾱ curve, the run's
+    timesteps, k and the plot's language, which a class shares (every student on the same model, scheduler and
+    steps), so each picture is drawn once (matplotlib was a tenth of a served Run) and handed out again."""
+    key = (hash(tuple(run.schedule["alpha_bar"])), tuple(run.timesteps), int(k), figure_lang())
+    with _SCHEDULE_LOCK:
+        image = _SCHEDULE_IMAGES.get(key)
+        if image is not None:
+            _SCHEDULE_IMAGES.move_to_end(key)
+            return image.copy()
+    image = figure_to_image(schedule_plot(run.schedule, run.timesteps, k))
+    with _SCHEDULE_LOCK:
+        _SCHEDULE_IMAGES[key] = image
+        while len(_SCHEDULE_IMAGES) > SCHEDULE_IMAGES_KEPT:
+            _SCHEDULE_IMAGES.popitem(last=False)
+    return image.copy()
 
 
 def guidance_panel(run: engine.DiffusionRun, k: int):
@@ -152,14 +174,12 @@ def diffusion_run(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DEFAUL
     bundle = bundle_for(ctx, key)
     seed_value = engine.resolve_seed(seed_value)
     params = params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value)
-    every, next_preview = None, 1
+    pace = Pace()
     for k, total, out in shared_run(ctx, bundle, seed_value, params):
         if isinstance(out, engine.DiffusionRun):
             run = out
             break
-        every = every or max(1, math.ceil(total / 50))  # at most ~50 previews per run
-        if k >= next_preview:  # (under load the batcher may skip frames: a threshold, not k % every)
-            next_preview = k + every
+        if pace.due():  # at most ten previews a second (Pace); the scrubber shows every step afterwards
             yield (N_(f"step {k} of {total}") + f" · t = {out['t']:.0f}", *pictures.preview(out, bundle.sample_size),
                    *[gr.skip()] * 8)
     last = run.steps - 1

@@ -17,7 +17,8 @@ from studio.gan import engine
 from studio.i18n import N_, T_
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
-from studio.ui.common import HEAVY, add_model, add_model_box, default_key, family_bundle, judge_key, shared_args, wired
+from studio.ui.common import (HEAVY, add_model, add_model_box, default_key, family_bundle, judge_key, plot_of,
+                              shared_args, wired)
 
 TRUNCATION_NOTE = (
     "**Truncation: fidelity versus diversity.** The generator learned from latents drawn from N(0, I). Latents "
@@ -153,7 +154,7 @@ def gan_story(ctx, model=None):
     if not story["history"]:
         raise StudioError(f"{key!r} ships no training log.")
     fig = loss_curves(story["history"], [("loss_d", T_("discriminator")), ("loss_g", T_("generator"))])
-    return fig, [(p, N_(f"step {s} (epoch {e})")) for p, s, e in story["snapshots"]]
+    return plot_of(fig), [(p, N_(f"step {s} (epoch {e})")) for p, s, e in story["snapshots"]]
 
 
 def gan_add_model(ctx, source=""):

@@ -9,7 +9,7 @@ import gradio as gr
 from studio.errors import StudioError
 from studio.i18n import N_
 from studio.text import engine, figures, inside, reading, score
-from studio.ui.common import HEAVY, family_bundle, wired
+from studio.ui.common import HEAVY, family_bundle, plot_of, wired
 from studio.ui.i18n import CONTENT_CLASS
 
 # A human-written passage from the held-out tenth of Tiny Shakespeare (The Taming of the Shrew), never trained on.
@@ -69,7 +69,7 @@ def text_attention(ctx, model=None, run=None, step=0, layer=1, head=1):
         note.insert(1, N_(f"The query is the last context token {att['tokens'][-1]!r}; the token the run picked "
                           f"next was {target!r}."))
     fig = figures.attention_maps(att, layer=layer - 1, head=head - 1)
-    return fig, reading.head_view(att["tokens"], weights, len(ids) - 1), "\n\n".join(note)
+    return plot_of(fig), reading.head_view(att["tokens"], weights, len(ids) - 1), "\n\n".join(note)
 
 
 def text_lens(ctx, model=None, run=None, step=0, positions=8):
@@ -99,7 +99,7 @@ def text_lens(ctx, model=None, run=None, step=0, positions=8):
              N_("No layer ranks it first (the sampler picked a less likely token).")]
     table = [[name, ranks[i], *[f"{text!r} {prob:.3f}" for text, prob in lens["top"][i][-1]]]
              for i, name in enumerate(lens["layers"])][::-1]  # the last layer first, as in the grid
-    return figures.lens_grid(lens), table, "\n\n".join(lines)
+    return plot_of(figures.lens_grid(lens)), table, "\n\n".join(lines)
 
 
 def text_score(ctx, model=None, text=HUMAN_PASSAGE, other=""):
@@ -129,7 +129,7 @@ def text_score(ctx, model=None, text=HUMAN_PASSAGE, other=""):
         lines.append(line)
     lines.append(N_("Text a model sampled itself sits mostly in its top 10; human writing reaches further down "
                     "the ranks (Gehrmann, Strobelt and Rush 2019)."))
-    return (views[0], views[1] if len(views) > 1 else "", figures.rank_histogram(results), "\n\n".join(lines))
+    return (views[0], views[1] if len(views) > 1 else "", plot_of(figures.rank_histogram(results)), "\n\n".join(lines))
 
 
 def last_generation(ctx, run):

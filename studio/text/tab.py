@@ -23,7 +23,7 @@ from studio.text.inside_tab import build_inside, bundle_for
 from studio.text.engine import PRESETS, DecodeSettings
 from studio.text.settings import INT_FIELDS, ORDERS, SAMPLING_ORDER
 from studio.ui.i18n import CONTENT_CLASS
-from studio.ui.common import HEAVY, add_model, add_model_box, default_key, quiz_order, wired
+from studio.ui.common import HEAVY, Pace, add_model, add_model_box, default_key, plot_of, quiz_order, wired
 
 # The settings in the order of text_generate's arguments: the first ones before the seed, the samplers added later
 # after it (so API calls written for the first ones keep working).
@@ -116,7 +116,7 @@ def step_view(ctx, key, run, index):
     raw_top = [i for i, _ in s["stages"][0]["top"]]
     choices = [(f"{texts[i]!r} (raw p = {p:.3f})", i) for i, p in s["stages"][0]["top"]]
     alt = next((i for i in raw_top if i != s["token_id"]), raw_top[0])
-    return fig, gr.update(choices=choices, value=alt)
+    return plot_of(fig), gr.update(choices=choices, value=alt)
 
 
 def recipe_for(key, prompt_text, sdict, seed_value) -> Recipe:
@@ -129,7 +129,7 @@ def finish(ctx, key, prompt_text, run, sdict):
     recipe = recipe_for(key, prompt_text, sdict, run["seed"])
     fig, cand = step_view(ctx, key, run, 0)
     return (highlighted(run), run_summary(run), run, gr.update(maximum=max(len(run["steps"]) - 1, 1), value=0),
-            fig, cand, entropy_chart(run["steps"], texts) if run["steps"] else None, recipe.to_json(),
+            fig, cand, plot_of(entropy_chart(run["steps"], texts) if run["steps"] else None), recipe.to_json(),
             recipe.to_python(), reading.reading(run, selected=0))
 
 
@@ -197,10 +197,10 @@ def text_generate(ctx, model=None, prompt=EXAMPLES[0], mode="sample", temperatur
                                   **asdict(s)).to_dict()
         yield finish(ctx, key, prompt_text, run, asdict(s))
         return
-    run = None
-    for i, (_, partial) in enumerate(shared_stream(served.batcher, bundle, prompt_text, s, seed_value)):
+    run, pace = None, Pace()
+    for _, partial in shared_stream(served.batcher, bundle, prompt_text, s, seed_value):
         run = partial
-        if i % 2 == 0:  # every other token: smooth on screen, light on the queue
+        if pace.due():  # at most ten previews a second (Pace), then the whole run
             yield (highlighted(run), N_(f"generating… {len(run.steps)} tokens"), gr.skip(), gr.skip(),
                    gr.skip(), gr.skip(), gr.skip(), gr.skip(), gr.skip(), reading.reading(run))
     yield finish(ctx, key, prompt_text, run.to_dict(), asdict(s))
@@ -247,7 +247,7 @@ def text_sample(ctx, model=None, run=None, step=0, draws=500, seed=1234):
     context = run["prompt_ids"] + [s["token_id"] for s in run["steps"][:index]]
     result = engine.sample_n(bundle_for(ctx, key), seed=engine.resolve_seed(seed_value), context_ids=context,
                              n=int(n), settings=sdict)
-    return sample_histogram(result)
+    return plot_of(sample_histogram(result))
 
 
 def text_branch(ctx, model=None, run=None, step=0, token_id=None, seed=1234):

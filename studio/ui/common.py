@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import logging
+import time
 
 import gradio as gr
 
@@ -13,10 +14,49 @@ from studio.i18n import N_
 
 log = logging.getLogger("studio")
 HEAVY = "gpu"  # concurrency_id shared by every event that runs a model
+FRAME_EVERY_S = 0.1  # a stream sends a preview at most this often (10 a second); its first and its result always
 ERROR_SECONDS = 30  # an error toast closes by itself after this long (and when the user opens another tab)
 # Runs in the browser when a tab is opened: closes the error toasts left open by the previous tab. Warnings stay:
 # a shared link's "was not applied" warning comes with the tab the link opens.
 CLOSE_TOASTS_JS = ("() => { document.querySelectorAll('button.toast-close.error').forEach((b) => b.click()); }")
+
+
+class Pace:
+    """When a stream's next preview is due: the first at once, then at most one every ``every_s`` seconds.
+
+    Each preview a user is sent costs the server its encoding and Gradio's processing; on a CPU that, not the
+    model, was most of a streamed Generate or Run (benchmarks/classroom.py). Paced by the clock rather than by the
+    step, a fast run sends a few previews and a slow one a steady ten a second, and a busy server is not asked for
+    more previews than anyone can see."""
+
+    def __init__(self, every_s: float = FRAME_EVERY_S):
+        self.every_s, self.last = every_s, float("-inf")
+
+    def due(self) -> bool:
+        now = time.monotonic()
+        if now - self.last < self.every_s:
+            return False
+        self.last = now
+        return True
+
+
+def plot_of(fig):
+    """A matplotlib figure as the value of a ``gr.Plot``, drawn here once: a PNG (zlib level 1) in Gradio's own
+    plot data. Handed a figure, Gradio draws it when it sends it; a result kept for replay (studio/serving.py) then
+    pickled the whole figure and every replay drew it again. None stays None."""
+    if fig is None:
+        return None
+    import base64
+    import io
+
+    from gradio.components.plot import PlotData
+
+    from studio.plots import figure_to_image
+
+    with io.BytesIO() as out:
+        figure_to_image(fig).save(out, "png", compress_level=1)
+        data = base64.b64encode(out.getvalue()).decode("ascii")
+    return PlotData(type="matplotlib", plot=f"data:image/png;base64,{data}")
 
 
 def user_errors(fn):

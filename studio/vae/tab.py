@@ -14,7 +14,7 @@ from studio.data import heldout_digit, open_image, prepare_digit
 from studio.errors import StudioError
 from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif
 from studio.recipe import Recipe
-from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, shared_args, wired
+from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, plot_of, shared_args, wired
 from studio.vae import engine
 
 SOURCES = ["held-out digit", "upload", "draw"]
@@ -135,7 +135,7 @@ def vae_interpolate(ctx, model=None, steps=10, a_source="held-out digit", a_digi
     n = len(out["t"])
     plot = norm_plot(out["t"], {"lerp": out["lerp_norms"], "slerp": out["slerp_norms"]}, out["sqrt_d"])
     rj, py = recipe("interpolate", key, {"endpoints": desc, "steps": int(n_steps)})
-    return (image_grid(out["lerp"], n, scale=3), image_grid(out["slerp"], n, scale=3), plot,
+    return (image_grid(out["lerp"], n, scale=3), image_grid(out["slerp"], n, scale=3), plot_of(plot),
             image_grid(images, 2, scale=4), rj, py)
 
 

@@ -18,12 +18,12 @@
 | STUDIO_MAX_GRID | 16 (8 when hosted) | most images per side of a VAE grid (the GAN grid stops at 8 per side either way) |
 | STUDIO_MAX_UPLOAD_PIXELS | 16777216 (4194304 when hosted) | largest uploaded image, width × height, read from its header |
 | STUDIO_REPLAY | 1 | ``1``: identical requests (same model weights, arguments and seed) are computed once and replayed (studio/serving.py) |
-| STUDIO_REPLAY_MB | 64 (32 when hosted) | memory the replay cache may hold, pickled results, in MiB |
+| STUDIO_REPLAY_MB | 32 (16 when hosted) | memory the replay cache may hold, pickled results, in MiB |
 | STUDIO_REPLAY_ENTRIES | 512 | most results the replay cache keeps |
 | STUDIO_BATCH | 1 | ``1``: requests that can share a forward pass (GAN grids, VAE decodes, diffusion runs, text) run as one batch |
 | STUDIO_BATCH_WINDOW_MS | 15 | how long the first request of a batch waits for others (it also waits while the compute gate is busy) |
 | STUDIO_COMPUTE_SLOTS | 0 = from the machine | model computations at once: 2 per GPU, 1 on MPS, 1 per 4 CPU cores (studio.serving.compute_slots) |
-| STUDIO_WORKERS | 0 = from the machine | requests of each kind Gradio runs at once: 8 per compute slot, at least 8 (studio.serving.workers_for) |
+| STUDIO_WORKERS | 0 = from the machine | requests of each kind Gradio runs at once: 32 per compute slot, at least 32 (studio.serving.workers_for) |
 | STUDIO_MCP | 1 | ``1``: app.py also serves its endpoints as MCP tools at /gradio_api/mcp/ (needs the ``gradio[mcp]`` extra) |
 | HF_HUB_OFFLINE | 0 | the Hugging Face standard: ``1`` never touches the network |
 
@@ -87,7 +87,7 @@ class Settings:
     max_grid: int = 16  # VAE grid side; the GAN grid uses min(8, this) (STUDIO_MAX_GRID)
     max_upload_pixels: int = 4096 * 4096  # uploads, width × height (STUDIO_MAX_UPLOAD_PIXELS)
     replay: bool = True  # replay identical requests (STUDIO_REPLAY)
-    replay_mb: int = 64  # replay cache size in MiB (STUDIO_REPLAY_MB)
+    replay_mb: int = 32  # replay cache size in MiB (STUDIO_REPLAY_MB)
     replay_entries: int = 512  # replay cache entries (STUDIO_REPLAY_ENTRIES)
     batch: bool = True  # batch requests across users (STUDIO_BATCH)
     batch_window_ms: int = 15  # STUDIO_BATCH_WINDOW_MS
@@ -125,7 +125,7 @@ class Settings:
             max_upload_pixels=env_int(env, "STUDIO_MAX_UPLOAD_PIXELS", 2048 * 2048 if hosted else 4096 * 4096,
                                       minimum=16),
             replay=env_flag(env, "STUDIO_REPLAY", True),
-            replay_mb=env_int(env, "STUDIO_REPLAY_MB", 32 if hosted else 64, minimum=1),
+            replay_mb=env_int(env, "STUDIO_REPLAY_MB", 16 if hosted else 32, minimum=1),
             replay_entries=env_int(env, "STUDIO_REPLAY_ENTRIES", 512, minimum=1),
             batch=env_flag(env, "STUDIO_BATCH", True),
             batch_window_ms=env_int(env, "STUDIO_BATCH_WINDOW_MS", 15, minimum=0),

@@ -73,7 +73,7 @@ def params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value) -> dict:
             "eta": eta_value}
 
 
-SCHEDULE_IMAGES_KEPT = 32  # schedule pictures remembered (0.47 MB of pixels each: 15 MB at most)
+SCHEDULE_IMAGES_KEPT = 16  # schedule pictures remembered (0.47 MB of pixels each: 7.5 MB at most)
 _SCHEDULE_IMAGES: "OrderedDict[tuple, object]" = OrderedDict()
 _SCHEDULE_LOCK = threading.Lock()
 

@@ -71,7 +71,7 @@ def builtin_specs(checkpoints_dir: Path) -> list[ModelSpec]:
                                    builtin=True, metrics=metrics))
         except (KeyError, ValueError) as err:
             log.warning("skipping %s: bad studio block in its model card (%s)", folder, err)
-    order = {"text": 0, "vae": 1, "gan": 2, "diffusion": 3, "judge": 4}
+    order = {"text": 0, "vae": 1, "gan": 2, "diffusion": 3, "t2i": 4, "judge": 5}
     return sorted(specs, key=lambda s: (order[s.family], s.key))
 
 

@@ -22,7 +22,7 @@ MAX_SEED = 2**32 - 1
 #   diffusion: float16 (UNets are trained and shipped in half precision routinely)
 #   vae:       float32 (SD's VAE decoder is known to produce NaNs in float16)
 #   gan/judge: float32 (tiny models: half precision saves nothing and batch norm statistics drift)
-DTYPE_POLICY = {"text": "half", "diffusion": "half", "vae": "float32", "gan": "float32", "judge": "float32"}
+DTYPE_POLICY = {"text": "half", "diffusion": "half", "t2i": "half", "vae": "float32", "gan": "float32", "judge": "float32"}
 
 DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 

@@ -17,7 +17,7 @@ import torch
 
 from studio.errors import ModelLoadError, UnsafeCheckpointError
 
-FAMILIES = ("text", "vae", "gan", "diffusion", "judge")
+FAMILIES = ("text", "vae", "gan", "diffusion", "t2i", "judge")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
 # loader name -> "module:function", imported on first use so `python app.py` starts without importing
 # transformers or diffusers. A loader takes (folder, *, device, dtype) and returns a Bundle.
@@ -25,10 +25,11 @@ LOADERS = {
     "transformers-causal-lm": "studio.text.loader:load_causal_lm",
     "diffusers-unet": "studio.diffusion.loader:load_unet",
     "diffusers-autoencoderkl": "studio.vae.loader:load_autoencoderkl",
+    "diffusers-sd": "studio.diffusion.loader:load_text_to_image",
 }
 # "mixin:<module>:<Class>" loads a PyTorchModelHubMixin class; only classes inside the studio package.
 MIXIN_PREFIX = "mixin:"
-HUB_LOADERS = {"text": "transformers-causal-lm", "diffusion": "diffusers-unet", "vae": "diffusers-autoencoderkl",
+HUB_LOADERS = {"text": "transformers-causal-lm", "diffusion": "diffusers-unet", "t2i": "diffusers-sd", "vae": "diffusers-autoencoderkl",
                "gan": "mixin:studio.gan.model:Generator"}
 
 

@@ -37,8 +37,21 @@ from studio.loading import (Bundle, ModelSpec, _is_dir, _looks_like_path, check_
 
 # What a Hub download fetches: configs, safetensors weights, tokenizer files, the model card. Never pickles.
 HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md", "*.tiktoken"]
+# a pipeline repository holds several GB of other files (single-file checkpoints, fp16 and EMA variants): only
+# what the loader reads is fetched (studio/diffusion/loader.py)
+FAMILY_ALLOW_PATTERNS = {"t2i": "studio.diffusion.loader:PIPELINE_ALLOW_PATTERNS"}
 
 log = logging.getLogger("studio.registry")
+
+
+def allow_patterns(family: str) -> list[str]:
+    """The files a Hub download of a ``family`` model fetches."""
+    if family in FAMILY_ALLOW_PATTERNS:
+        import importlib
+
+        module, _, name = FAMILY_ALLOW_PATTERNS[family].partition(":")
+        return list(getattr(importlib.import_module(module), name))
+    return HUB_ALLOW_PATTERNS
 
 # One lock for importing the model libraries, held by the warm-up and every load: transformers and diffusers import
 # lazily (a module-level __getattr__), and two threads importing one lazy module at once can see it half-initialised
@@ -287,7 +300,7 @@ class ModelRegistry:
                f"(or `python -c \"from huggingface_hub import snapshot_download; snapshot_download('{spec.source}')\"`), "
                f"then copy the Hugging Face cache (~/.cache/huggingface) here, or point the studio at the folder.")
         try:
-            path = snapshot_download(spec.source, revision=spec.revision, allow_patterns=HUB_ALLOW_PATTERNS,
+            path = snapshot_download(spec.source, revision=spec.revision, allow_patterns=allow_patterns(spec.family),
                                      local_files_only=self.offline, cache_dir=self.cache_dir, etag_timeout=10)
         except (hf_errors.OfflineModeIsEnabled, hf_errors.LocalEntryNotFoundError) as err:
             why = "the studio is offline (HF_HUB_OFFLINE=1)" if self.offline else "the Hub cannot be reached"

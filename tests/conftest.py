@@ -24,3 +24,10 @@ def tiny_gan_dir(tmp_path_factory):
     from tests.helpers import save_tiny_gan
 
     return save_tiny_gan(tmp_path_factory.mktemp("models") / "tiny-gan")
+
+
+@pytest.fixture(scope="session")
+def tiny_sd_dir(tmp_path_factory):
+    from tests.helpers import save_tiny_sd
+
+    return save_tiny_sd(tmp_path_factory.mktemp("models") / "tiny-sd")

@@ -172,6 +172,26 @@ def save_tiny_autoencoderkl(folder: Path, *, seed: int = 0) -> Path:
     return folder
 
 
+def save_tiny_sd(folder: Path, *, seed: int = 0, card: bool = True) -> Path:
+    """A tiny Stable-Diffusion-format pipeline with random weights (the built-in's tokenizer, a 2-layer
+    CLIPTextModel, a UNet2DConditionModel on 8×8 latents, an AutoencoderKL 32×32 ↔ 4×8×8), saved by
+    ``StableDiffusionPipeline.save_pretrained``: model_index.json and safetensors."""
+    from diffusers import StableDiffusionPipeline
+
+    from studio.diffusion import t2i_train as T
+
+    torch.manual_seed(seed)  # test fixture only: weight init
+    tok = T.build_tokenizer()
+    pipe = StableDiffusionPipeline(vae=T.build_vae(16), text_encoder=T.build_text_encoder(tok, width=32, heads=2),
+                                   tokenizer=tok, unet=T.build_unet(32, 16), scheduler=T.build_scheduler(),
+                                   safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.vae.register_to_config(scaling_factor=0.7)
+    pipe.save_pretrained(folder, safe_serialization=True)
+    if card:
+        save_card(folder, key=folder.name, family="t2i", loader="diffusers-sd")
+    return folder
+
+
 class launched:
     """Context manager: build the studio from ``registry``, launch it on a free port, yield a gradio_client."""
 

@@ -34,6 +34,8 @@ def warm_imports(folder: Path | None = None) -> None:
 
     for name in ("UNet2DModel", "DDPMScheduler", *SCHEDULERS.values()):
         getattr(diffusers, name)
+    if folder is not None and (Path(folder) / "model_index.json").is_file():
+        warm_imports_t2i(folder)
 
 
 def load_unet(folder: Path, *, device: torch.device, dtype: torch.dtype) -> DiffusionBundle:
@@ -79,3 +81,110 @@ def num_classes_of(registry, key: str) -> int | None:
         return registry.get(key).num_classes
     spec = registry.spec(key)
     return num_classes_in(Path(spec.source).expanduser()) if spec.is_local else None
+
+
+# --- text to image: a Stable-Diffusion-format pipeline folder -------------------------------------------------------
+
+# The parts the studio loads, by role: the classes it accepts (all from diffusers or transformers, never a
+# repository's own code) and the library each comes from.
+PIPELINE_PARTS = {
+    "tokenizer": ("transformers", ("CLIPTokenizer", "CLIPTokenizerFast")),
+    "text_encoder": ("transformers", ("CLIPTextModel",)),
+    "unet": ("diffusers", ("UNet2DConditionModel",)),
+    "vae": ("diffusers", ("AutoencoderKL",)),
+}
+IGNORED_PARTS = ("safety_checker", "feature_extractor", "image_encoder")  # not loaded (listed, or null)
+# what a Hub download of such a pipeline fetches: configs, tokenizer files and the full-precision safetensors of
+# each part (not the repository's single-file checkpoints, fp16 / EMA variants or pickles)
+PIPELINE_ALLOW_PATTERNS = ["model_index.json", "README.md", "*/*.json", "*/*.txt",
+                           "*/diffusion_pytorch_model.safetensors", "*/diffusion_pytorch_model-*.safetensors",
+                           "*/model.safetensors", "*/model-*.safetensors"]
+
+
+def warm_imports_t2i(folder: Path | None = None) -> None:
+    """Import what loading a Stable-Diffusion-format pipeline needs, reading no weights."""
+    import diffusers
+    import transformers
+
+    from studio.diffusion.engine import SCHEDULERS
+
+    for name in ("UNet2DConditionModel", "AutoencoderKL", *SCHEDULERS.values()):
+        getattr(diffusers, name)
+    for name in ("CLIPTextModel", "CLIPTokenizer"):
+        getattr(transformers, name)
+
+
+def read_model_index(folder: Path) -> dict:
+    """``model_index.json``, checked: every part the studio loads is a class it accepts, nothing asks for a
+    repository's own code, and each weighted part has safetensors weights. Clear errors otherwise."""
+    import json
+
+    from studio.errors import ModelLoadError, UnsafeCheckpointError
+
+    index_file = folder / "model_index.json"
+    if not index_file.is_file():
+        raise ModelLoadError(f"{folder} has no model_index.json: a text-to-image model is a diffusers pipeline folder "
+                             "(model_index.json with tokenizer/, text_encoder/, unet/, vae/, scheduler/), as "
+                             "StableDiffusionPipeline.save_pretrained writes it.")
+    index = json.loads(index_file.read_text())
+    for role, entry in index.items():
+        if role.startswith("_") or not isinstance(entry, list) or len(entry) != 2 or entry[0] is None:
+            continue
+        library, cls = entry
+        if library not in ("diffusers", "transformers"):
+            raise ModelLoadError(
+                f"{folder}: its {role} is {cls!r} from {library!r}, code shipped with the model that loading it would "
+                "run. The studio never runs a repository's own code (trust_remote_code is never set). Use a pipeline "
+                f"whose parts are diffusers or transformers classes, or delete the {role!r} entry from "
+                "model_index.json if the pipeline works without it (a safety checker, say).")
+    missing = [role for role in (*PIPELINE_PARTS, "scheduler") if not index.get(role) or index[role][0] is None]
+    if missing:
+        raise ModelLoadError(f"{folder}: model_index.json names no {', '.join(missing)}; a text-to-image pipeline "
+                             "needs a tokenizer, a text encoder, a UNet, an autoencoder and a scheduler.")
+    for role, (library, accepted) in PIPELINE_PARTS.items():
+        cls = index[role][1]
+        if index[role][0] != library or cls not in accepted:
+            raise ModelLoadError(f"{folder}: its {role} is {cls!r}; the studio runs {' or '.join(accepted)} "
+                                 f"there (Stable Diffusion 1.x / 2.x, SD-Turbo and this project's mnist-t2i).")
+        if role == "tokenizer":
+            continue
+        part = folder / role
+        if not any(part.glob("*.safetensors")):
+            pickles = [p.name for p in part.glob("*") if p.suffix in (".bin", ".pt", ".pth", ".ckpt", ".pkl")]
+            if pickles:
+                raise UnsafeCheckpointError(
+                    f"{folder}: {role}/ holds only pickle weights ({', '.join(pickles[:2])}). Pickle files can run "
+                    f"code when loaded, so the studio loads safetensors only. Convert it once, on a machine you trust: "
+                    f"`python -m studio.convert {part}`.")
+            raise ModelLoadError(f"{folder}: {role}/ has no safetensors weights.")
+    return index
+
+
+def load_text_to_image(folder: Path, *, device: torch.device, dtype: torch.dtype):
+    """A Stable-Diffusion-format pipeline folder → a ``TextToImageBundle``: tokenizer, text encoder, UNet in
+    ``dtype``; the autoencoder in float32 (Stable Diffusion's makes NaNs in float16); the scheduler as a config."""
+    import diffusers
+    import transformers
+
+    from studio.diffusion.latent import TextToImageBundle
+
+    folder = Path(folder)
+    index = read_model_index(folder)
+    tokenizer = getattr(transformers, index["tokenizer"][1]).from_pretrained(folder, subfolder="tokenizer")
+    text_encoder = transformers.CLIPTextModel.from_pretrained(folder, subfolder="text_encoder", use_safetensors=True,
+                                                             dtype=dtype)
+    unet = diffusers.UNet2DConditionModel.from_pretrained(folder, subfolder="unet", use_safetensors=True,
+                                                          torch_dtype=dtype)
+    vae = diffusers.AutoencoderKL.from_pretrained(folder, subfolder="vae", use_safetensors=True,
+                                                  torch_dtype=torch.float32)
+    scheduler_cls = getattr(diffusers, index["scheduler"][1], diffusers.DDPMScheduler)
+    scheduler_config = dict(scheduler_cls.load_config(folder / "scheduler"))
+    for module in (text_encoder, unet, vae):
+        module.to(device).eval()
+    if getattr(unet.config, "time_cond_proj_dim", None) is not None:
+        from studio.errors import ModelLoadError
+
+        raise ModelLoadError(f"{folder}: its UNet takes a guidance embedding (an LCM-distilled model), which the "
+                             "studio's loop does not feed.")
+    return TextToImageBundle(tokenizer=tokenizer, text_encoder=text_encoder, unet=unet, vae=vae,
+                             scheduler_config=scheduler_config, folder=folder)

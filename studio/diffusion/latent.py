@@ -1,0 +1,534 @@
+"""Text to image the Stable Diffusion way: latent diffusion conditioned on a prompt, written out, every step kept.
+
+The loop is diffusers' ``StableDiffusionPipeline.__call__`` step for step (a test holds the final image to it within
+1e-4 for DDIM, Euler and DPM-Solver++ 2M), with what the pipeline throws away kept for the tab:
+
+1. the prompt and the negative prompt ("" = the unconditional model) → tokenizer (padded to the text encoder's
+   context, cut beyond it) → text encoder → c, c̄ (B, L, D);
+2. z_T ~ N(0, I) of shape (4, H/f, W/f) per seed, drawn on the CPU (f: the autoencoder's downsampling factor),
+   times the scheduler's starting σ;
+3. per step: ε̂ = ε_θ(z_t, t, c̄) + w·(ε_θ(z_t, t, c) − ε_θ(z_t, t, c̄)) (one batched UNet call for both halves,
+   unconditional first, as the pipeline), ẑ₀ = (z_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t, z ← scheduler.step(ε̂, t, z);
+4. x = D(z₀ / scaling_factor): the autoencoder's decoder turns the final latent into pixels.
+
+What the tab shows at each step: z_t and ε̂ as pictures of the latent's channels, and ẑ₀ *decoded* — by the full
+decoder where that is cheap (images up to :data:`FULL_DECODE_MAX` pixels a side: the built-in model, 32×32), else by
+a linear map from the latent's channels to RGB fitted to the model's own autoencoder (:func:`preview_map`), with the
+full decode of any step on demand (:func:`decode_step`). Stable Diffusion's 512×512 decoder takes seconds on a CPU
+per image; the linear preview takes microseconds and shows the composition, which is what changes step to step.
+
+img2img (SDEdit, Meng et al. 2021, https://arxiv.org/abs/2108.01073): encode the starting picture, noise it to the
+level of step ⌈strength·S⌉ from the end (``scheduler.add_noise``), and run only the remaining steps, as diffusers'
+``StableDiffusionImg2ImgPipeline`` does. Variation seeds (the AUTOMATIC1111 web UI's): z_T = slerp(z_T(seed),
+z_T(variation seed), strength).
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import torch
+
+from studio.checks import number, whole_number
+from studio.config import Settings
+from studio.device import make_generator, resolve_seed
+from studio.diffusion.engine import (DEFAULTS as PIXEL_DEFAULTS, ETA_SCHEDULERS, MAX_GUIDANCE, _curve, guided,
+                                     make_scheduler, nfe, scheduler_name, steps_for_nfe)
+from studio.latent import slerp
+from studio.loading import Bundle
+from studio.recipe import engine_action
+
+# The tab's defaults (and the setting the card's figures are measured at).
+DEFAULTS = {"scheduler": "DPM-Solver++ 2M", "steps": 20, "guidance": 4.0}
+FULL_DECODE_MAX = 128  # images up to this many pixels a side get every step's ẑ₀ through the full decoder
+_LIMITS = Settings()
+
+
+@dataclass
+class TextToImageBundle(Bundle):
+    """A Stable-Diffusion-format pipeline's parts (studio/diffusion/loader.py: load_text_to_image)."""
+
+    tokenizer: object  # transformers CLIPTokenizer
+    text_encoder: torch.nn.Module  # transformers CLIPTextModel
+    unet: torch.nn.Module  # diffusers UNet2DConditionModel
+    vae: torch.nn.Module  # diffusers AutoencoderKL
+    scheduler_config: dict
+    folder: Path
+    preview: dict = field(default_factory=dict)  # the fitted latent → picture map, once asked for (preview_map)
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def scaling_factor(self) -> float:
+        return float(self.vae.config.scaling_factor)
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.unet.config.in_channels)
+
+    @property
+    def image_channels(self) -> int:
+        return int(self.vae.config.out_channels)
+
+    @property
+    def default_size(self) -> int:
+        s = self.unet.config.sample_size
+        return int(s if isinstance(s, int) else s[0]) * self.vae_scale_factor
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.tokenizer.model_max_length)
+
+
+@dataclass
+class TextToImageRun:
+    """Everything a run produced. Frame k (0..S-1) is the state entering step k. Latents (z) are in the UNet's
+    scale; pictures in [-1, 1]. ``x0_hat`` holds each step's ẑ₀ *as a picture* (decoded, or the linear preview:
+    ``preview``), so the Diffusion tab's strips, scrubber and GIF read it as they read a pixel run's x̂₀."""
+
+    scheduler: str
+    steps: int
+    nfe: int
+    guidance: float
+    seeds: list[int]
+    prompt: str
+    negative_prompt: str
+    timesteps: list[float]
+    alpha_bar: list[float]
+    latents: torch.Tensor  # (S + 1, B, C, h, w): z_t entering each step, then the final z₀
+    x0_latent: torch.Tensor  # (S, B, C, h, w)
+    eps_hat: torch.Tensor  # (S, B, C, h, w) float16, the guided prediction
+    x0_hat: torch.Tensor  # (S, B, c, H', W') float16: ẑ₀ as a picture (H' = H, or h for the linear preview)
+    images: torch.Tensor  # (B, c, H, W) in [-1, 1]: the full decode of the final latent
+    preview: str  # "decoder" | "linear"
+    x_T: torch.Tensor  # (B, C, h, w) the starting noise N(0, I), before the scheduler's scaling
+    x0_cond: torch.Tensor | None = None  # (S, B, c, H', W') float16 when guided: ẑ₀ of the conditional prediction
+    x0_uncond: torch.Tensor | None = None
+    eps_cond: torch.Tensor | None = None  # (S, B, C, h, w) float16 when guided
+    eps_uncond: torch.Tensor | None = None
+    notes: list = field(default_factory=list)  # what the user should know (a cut prompt, an empty one)
+    tokens: list = field(default_factory=list)  # the prompt's tokens as the text encoder saw them
+    num_train_timesteps: int = 1000
+    settings: dict = field(default_factory=dict)
+    schedule: dict = field(default_factory=dict)
+
+    @property
+    def x_t(self) -> torch.Tensor:  # what the pixel run calls its states
+        return self.latents
+
+    @property
+    def labels(self) -> list:
+        return [self.prompt] * len(self.seeds)
+
+    def rows(self, lo: int, hi: int) -> "TextToImageRun":
+        """Images lo..hi-1 as a run of their own (each image depends only on its seed and the prompt)."""
+        def cut(t):
+            return None if t is None else t[:, lo:hi].clone()
+
+        return replace(self, seeds=self.seeds[lo:hi], latents=cut(self.latents), x0_latent=cut(self.x0_latent),
+                       eps_hat=cut(self.eps_hat), x0_hat=cut(self.x0_hat), images=self.images[lo:hi].clone(),
+                       x_T=self.x_T[lo:hi].clone(), x0_cond=cut(self.x0_cond), x0_uncond=cut(self.x0_uncond),
+                       eps_cond=cut(self.eps_cond), eps_uncond=cut(self.eps_uncond),
+                       settings={**self.settings, "batch": hi - lo})
+
+    def guidance_view(self, k: int) -> dict:
+        """At frame k: the pictures of ẑ₀ and the latent ε̂ of the conditional, unconditional and guided
+        predictions."""
+        if not 0 <= k < self.steps:
+            raise ValueError(f"step must be in 1..{self.steps}, got {k + 1}.")
+        if self.eps_cond is None:
+            raise ValueError("this run was not guided (w = 0 or 1): there is only one prediction. Set guidance w to "
+                             "another value, e.g. 4, and run again.")
+        return {"cond": (self.x0_cond[k].float(), self.eps_cond[k].float()),
+                "uncond": (self.x0_uncond[k].float(), self.eps_uncond[k].float()),
+                "guided": (self.x0_hat[k].float(), self.eps_hat[k].float())}
+
+
+# --- checks -------------------------------------------------------------------------------------------------------
+
+def check_size(bundle, height, width) -> tuple[int, int]:
+    """Height and width in pixels: whole numbers, multiples of the autoencoder's factor, up to 2× the model's size."""
+    f, default = bundle.vae_scale_factor, bundle.default_size
+    out = []
+    for name, value in (("height", height), ("width", width)):
+        if value is None:
+            out.append(default)
+            continue
+        v = whole_number(name, value, f, 2 * default)
+        if v % f:
+            raise ValueError(f"{name} must be a multiple of {f} (this model's autoencoder turns {f}×{f} pixels into "
+                             f"one latent position), got {v}; try {max(f, v // f * f)} or {v // f * f + f}.")
+        out.append(v)
+    return out[0], out[1]
+
+
+def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=_LIMITS.max_diffusion_steps,
+              max_batch=_LIMITS.max_batch):
+    name = scheduler_name(scheduler)
+    steps = whole_number("steps", steps, 1, max_steps)
+    guidance = number("guidance w", guidance, 0, MAX_GUIDANCE)
+    batch = whole_number("batch size", batch, 1, max_batch)
+    eta = number("η", eta, 0, 1)
+    if name == "Heun" and steps < 2:
+        raise ValueError("Heun needs at least 2 steps.")
+    return name, steps, guidance, batch, eta
+
+
+def check_prompt(prompt, what: str = "prompt") -> str:
+    if prompt is None:
+        return ""
+    if not isinstance(prompt, str):
+        raise ValueError(f"{what} must be text, got {type(prompt).__name__}.")
+    return prompt
+
+
+# --- the parts of a step ------------------------------------------------------------------------------------------
+
+@torch.inference_mode()
+def encode_prompt(bundle, texts: list[str]) -> tuple[torch.Tensor, list[dict]]:
+    """The text encoder's hidden states for each text, padded to its context and cut beyond it, as the pipeline:
+    (B, L, D); and per text what it saw: its tokens and the words cut off (or None)."""
+    tok, enc = bundle.tokenizer, bundle.text_encoder
+    device = next(enc.parameters()).device
+    inputs = tok(texts, padding="max_length", max_length=tok.model_max_length, truncation=True, return_tensors="pt")
+    mask = inputs.attention_mask.to(device) if getattr(enc.config, "use_attention_mask", False) else None
+    embeds = enc(inputs.input_ids.to(device), attention_mask=mask)[0]
+    info = []
+    for text, ids in zip(texts, inputs.input_ids):
+        full = tok(text).input_ids
+        cut = None
+        if len(full) > tok.model_max_length:
+            cut = tok.decode(full[tok.model_max_length - 1:-1])
+        real = [i for i in ids.tolist()]
+        end = real.index(tok.eos_token_id) + 1 if tok.eos_token_id in real else len(real)
+        info.append({"tokens": tok.convert_ids_to_tokens(real[:end]), "cut": cut})
+    return embeds, info
+
+
+def initial_latents(bundle, seeds: list[int], height: int, width: int) -> torch.Tensor:
+    """z_T ~ N(0, I) for each seed, drawn on the CPU: (B, C, H/f, W/f)."""
+    f = bundle.vae_scale_factor
+    shape = (bundle.latent_channels, height // f, width // f)
+    return torch.stack([torch.randn(shape, generator=make_generator(s)) for s in seeds])
+
+
+def variation_latents(bundle, seeds: list[int], variation_seed: int, strength: float, height: int,
+                      width: int) -> torch.Tensor:
+    """The AUTOMATIC1111 web UI's variation seed: slerp(z_T(seed), z_T(variation_seed + i), strength) per image,
+    which keeps ‖z‖ on the prior's typical shell (a lerp would shrink it towards the middle)."""
+    base = initial_latents(bundle, seeds, height, width)
+    other = initial_latents(bundle, [variation_seed + i for i in range(len(seeds))], height, width)
+    t = torch.full((len(seeds), 1), float(strength))
+    return slerp(base.flatten(1), other.flatten(1), t).view_as(base)
+
+
+@torch.inference_mode()
+def decode(bundle, latents: torch.Tensor, chunk: int = 16) -> torch.Tensor:
+    """The full decoder: latents (B, C, h, w) in the UNet's scale → pictures (B, c, H, W) in [-1, 1] on the CPU."""
+    vae = bundle.vae
+    device, dtype = next(vae.parameters()).device, next(vae.parameters()).dtype
+    out = []
+    for i in range(0, len(latents), chunk):
+        z = latents[i:i + chunk].to(device, dtype) / bundle.scaling_factor
+        out.append(vae.decode(z).sample.float().cpu())
+    return torch.cat(out).clamp(-1, 1)
+
+
+@torch.inference_mode()
+def encode(bundle, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """The encoder: pictures (B, c, H, W) in [-1, 1] → latents in the UNet's scale (a sample of the posterior, as
+    diffusers' img2img pipeline takes; its mean without a generator)."""
+    vae = bundle.vae
+    device, dtype = next(vae.parameters()).device, next(vae.parameters()).dtype
+    post = vae.encode(images.to(device, dtype)).latent_dist
+    if generator is None:
+        z = post.mean
+    else:
+        z = post.mean + post.std * torch.randn(post.mean.shape, generator=generator).to(device, dtype)
+    return (z * bundle.scaling_factor).float().cpu()
+
+
+@torch.inference_mode()
+def preview_map(bundle) -> torch.Tensor:
+    """A linear map from a latent position's channels (and 1) to its picture's channels, fitted to the model's own
+    autoencoder: 24 smooth random pictures (seed 0) are encoded, each is averaged down to the latent's grid, and
+    least squares solves latent → colour. (C + 1, c); kept in the bundle."""
+    if "map" in bundle.preview:
+        return bundle.preview["map"]
+    f, c, size = bundle.vae_scale_factor, bundle.image_channels, 8 * bundle.vae_scale_factor
+    g = torch.Generator().manual_seed(0)
+    coarse = torch.rand(24, c, 4, 4, generator=g) * 2 - 1
+    pictures = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
+    z = encode(bundle, pictures)  # (24, C, 8, 8)
+    colours = torch.nn.functional.avg_pool2d(pictures, f)  # (24, c, 8, 8)
+    a = torch.cat([z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]), torch.ones(z.numel() // z.shape[1], 1)], 1)
+    b = colours.permute(0, 2, 3, 1).reshape(-1, c)
+    bundle.preview["map"] = torch.linalg.lstsq(a.double(), b.double()).solution.float()  # (C + 1, c)
+    return bundle.preview["map"]
+
+
+def linear_preview(latents: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
+    """Latents (B, C, h, w) → pictures (B, c, h, w) in [-1, 1] through the fitted map (no decoder)."""
+    z = latents.float().permute(0, 2, 3, 1)  # (B, h, w, C)
+    out = z @ weights[:-1] + weights[-1]
+    return out.permute(0, 3, 1, 2).clamp(-1, 1)
+
+
+def preview_kind(bundle, height: int, width: int) -> str:
+    return "decoder" if max(height, width) <= FULL_DECODE_MAX else "linear"
+
+
+def picture_of(bundle, latents: torch.Tensor, kind: str) -> torch.Tensor:
+    return decode(bundle, latents) if kind == "decoder" else linear_preview(latents, preview_map(bundle))
+
+
+# --- the loop -----------------------------------------------------------------------------------------------------
+
+@torch.inference_mode()
+def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, scheduler: str = DEFAULTS["scheduler"],
+            steps: int = DEFAULTS["steps"], guidance: float = DEFAULTS["guidance"], batch: int = 1, eta: float = 0.0,
+            height: int | None = None, width: int | None = None, latents: torch.Tensor | None = None,
+            init_image: torch.Tensor | None = None, strength: float = 1.0, variation_seed: int | None = None,
+            variation_strength: float = 0.0, max_steps: int = _LIMITS.max_diffusion_steps,
+            max_batch: int = _LIMITS.max_batch, seeds: list[int] | None = None, prompts: list[str] | None = None,
+            negative_prompts: list[str] | None = None):
+    """The reverse process in latent space, one step at a time. Yields ``(k, S, frame)`` after each step (frame:
+    the step's z_t, ẑ₀ picture and ε̂, for previews), finally ``(S, S, run)`` with the whole ``TextToImageRun``.
+
+    Args:
+        prompt: what to draw; "" = the unconditional model.
+        negative_prompt: what to steer away from: its prediction replaces the unconditional one in guidance.
+        seed: image i uses seed + i (its z_T); -1 draws a fresh seed. ``seeds``: one per image instead.
+        scheduler, steps, guidance, eta: as in the Diffusion tab (w = 1: the conditional prediction alone;
+            w = 0: the negative / unconditional one alone).
+        batch: images at once. height, width: pixels (multiples of the autoencoder's factor).
+        latents: z_T (B, C, h, w) to start from instead of the seeds' (the pipeline's ``latents=``).
+        init_image: img2img's starting picture (B or 1, c, H, W) in [-1, 1]; ``strength`` in (0, 1]: how much
+            of the schedule is run again (1 = from pure noise, the picture forgotten).
+        variation_seed, variation_strength: slerp the starting noise towards another seed's.
+        seeds, prompts, negative_prompts: one per image instead of ``seed``, ``prompt``, ``negative_prompt``
+            and ``batch`` (several users' runs, or an evaluation, in one batch; each image depends only on its own).
+    """
+    if prompts is not None:
+        if seeds is None or len(seeds) != len(prompts):
+            raise ValueError("prompts need one seed each (seeds=).")
+        negative_prompts = list(negative_prompts) if negative_prompts is not None else [""] * len(prompts)
+        prompts = [check_prompt(p) for p in prompts]
+        negative_prompts = [check_prompt(p, "negative prompt") for p in negative_prompts]
+        prompt, negative_prompt = prompts[0], negative_prompts[0]
+    if seeds is not None:
+        batch, max_batch = len(seeds), max(len(seeds), max_batch)
+    name, steps, guidance, batch, eta = check_run(bundle, scheduler, steps, guidance, batch, eta,
+                                                  max_steps=max_steps, max_batch=max_batch)
+    prompt, negative_prompt = check_prompt(prompt), check_prompt(negative_prompt, "negative prompt")
+    height, width = check_size(bundle, height, width)
+    strength = number("strength", strength, 0, 1)
+    if init_image is not None and strength <= 0:
+        raise ValueError("strength must be above 0: at 0 no step would run and the picture would come back as it was.")
+    if seeds is None:
+        seed = resolve_seed(seed)
+        seeds = [seed + i for i in range(batch)]
+    unet, vae = bundle.unet, bundle.vae
+    device, dtype = next(unet.parameters()).device, next(unet.parameters()).dtype
+    sched = make_scheduler(bundle, name)
+    T = int(sched.config.num_train_timesteps)
+    if steps > T:
+        raise ValueError(f"steps must be at most {T}: this model was trained with {T} noise levels.")
+    sched.set_timesteps(steps, device="cpu")
+    alphas_cumprod = sched.alphas_cumprod.double()
+    sigma_param = float(sched.init_noise_sigma) > 1.0
+    step_kwargs = {"eta": eta} if name in ETA_SCHEDULERS and "eta" in inspect.signature(sched.step).parameters else {}
+    gens = [make_generator(s + 1_000_003) for s in seeds]  # per-image noise for the stochastic schedulers
+    if "generator" in inspect.signature(sched.step).parameters:
+        step_kwargs["generator"] = gens if len(gens) > 1 else gens[0]
+
+    # 1. c and c̄: the prompts' and the negative prompts' hidden states (one text-encoder call for all)
+    use_guidance = guided(guidance)
+    positives = prompts if prompts is not None else [prompt]
+    negatives = negative_prompts if prompts is not None else [negative_prompt]
+    texts = positives + negatives if use_guidance else (positives if guidance != 0.0 else negatives)
+    embeds, info = encode_prompt(bundle, texts)
+    n = len(positives)
+    if use_guidance:
+        cond, uncond = embeds[:n].expand(batch, -1, -1), embeds[n:].expand(batch, -1, -1)
+        context = torch.cat([uncond, cond]).to(dtype)  # unconditional first, as the pipeline
+    else:
+        context = embeds.expand(batch, -1, -1).to(dtype)
+    info = info[:n] + info[n:] if use_guidance else info
+    notes = []
+    if info[0]["cut"] and (guidance != 0.0):
+        notes.append(f"The prompt is longer than the text encoder takes ({bundle.max_tokens} tokens with its start "
+                     f"and end); it was cut and these words were not read: “{info[0]['cut']}”.")
+    if not prompt.strip() and guidance != 0.0:
+        notes.append("The prompt is empty: this is the unconditional model (what the model draws from no text).")
+    if use_guidance and info[n]["cut"]:
+        notes.append(f"The negative prompt was cut to {bundle.max_tokens} tokens; not read: “{info[1]['cut']}”.")
+
+    # 2. z_T: the seeds' noise (or the caller's), slerped towards a variation seed's when asked
+    if latents is not None:
+        x_T = latents.float().cpu().clone()
+        if x_T.shape[0] != batch:
+            raise ValueError(f"latents hold {x_T.shape[0]} images, the batch is {batch}.")
+    elif variation_seed is not None and variation_strength > 0:
+        x_T = variation_latents(bundle, seeds, int(variation_seed), number("variation strength", variation_strength,
+                                                                           0, 1), height, width)
+    else:
+        x_T = initial_latents(bundle, seeds, height, width)
+    timesteps = sched.timesteps
+    if init_image is None:
+        z = x_T.to(device, dtype) * sched.init_noise_sigma
+    else:
+        # SDEdit: skip the first (1 − strength) of the schedule; noise the picture's latent to where it starts
+        init_steps = min(int(steps * strength), steps)
+        start = max(steps - init_steps, 0)
+        if init_steps < 1:
+            raise ValueError(f"strength {strength:g} of {steps} steps runs no step: raise the strength or the steps.")
+        timesteps = timesteps[start * sched.order:]
+        if hasattr(sched, "set_begin_index"):
+            sched.set_begin_index(start * sched.order)
+        picture = init_image.float()
+        if picture.shape[0] == 1 and batch > 1:
+            picture = picture.expand(batch, -1, -1, -1)
+        z0 = torch.cat([encode(bundle, picture[i:i + 1], generator=make_generator(s + 2_000_029))
+                        for i, s in enumerate(seeds)])
+        z = sched.add_noise(z0, x_T, timesteps[:1].repeat(batch)).to(device, dtype)
+    kind = preview_kind(bundle, height, width)
+    keep = {n: [] for n in ("z", "x0z", "eps", "x0", "x0c", "x0u", "ec", "eu")}
+    ts, abars = [], []
+    k = 0
+    total = steps if init_image is None else init_steps  # the steps this run will keep
+    for t in timesteps:
+        # 3. the UNet's input: z_t in the DDPM scale (the identity for DDIM / DPM-Solver / UniPC)
+        z_in = sched.scale_model_input(z, t)
+        t_model = t.to(device)
+        if use_guidance:
+            both = unet(torch.cat([z_in, z_in]), t_model, encoder_hidden_states=context).sample
+            eps_u, eps_c = both.chunk(2)
+            eps = eps_u + guidance * (eps_c - eps_u)
+        else:
+            eps_c = eps_u = None
+            eps = unet(z_in, t_model, encoder_hidden_states=context).sample
+        starts_step = getattr(sched, "state_in_first_order", True)
+        if sigma_param:
+            sigma = float(sched.sigmas[sched.step_index])
+            abar = 1.0 / (1.0 + sigma * sigma)
+        else:
+            abar = float(alphas_cumprod[int(t)])
+        z = sched.step(eps, t, z, **step_kwargs).prev_sample
+        if not starts_step:
+            continue
+        # 4. keep the step: z_t, ε̂, ẑ₀ = (z_t − √(1 − ᾱ) ε̂) / √ᾱ and its picture
+        z_keep = z_in.detach().to("cpu", torch.float32, copy=True)
+        eps_keep = eps.detach().to("cpu", torch.float32, copy=True)
+        x0z = (z_keep - math.sqrt(1 - abar) * eps_keep) / math.sqrt(abar)
+        x0_pic = picture_of(bundle, x0z, kind)
+        keep["z"].append(z_keep)
+        keep["x0z"].append(x0z)
+        keep["eps"].append(eps_keep.half())
+        keep["x0"].append(x0_pic.half())
+        if use_guidance:
+            ec, eu = eps_c.float().cpu(), eps_u.float().cpu()
+            keep["ec"].append(ec.half())
+            keep["eu"].append(eu.half())
+            keep["x0c"].append(picture_of(bundle, (z_keep - math.sqrt(1 - abar) * ec) / math.sqrt(abar), kind).half())
+            keep["x0u"].append(picture_of(bundle, (z_keep - math.sqrt(1 - abar) * eu) / math.sqrt(abar), kind).half())
+        ts.append(float(t))
+        abars.append(abar)
+        k += 1
+        yield k, total, {"x_t": z_keep, "x0_hat": x0_pic, "eps_hat": eps_keep, "t": float(t)}
+    # 5. the picture: the full decoder on the final latent
+    final = z.float().cpu()
+    images = decode(bundle, final)
+    stack = (lambda xs: torch.stack(xs) if xs else None)
+    run = TextToImageRun(
+        scheduler=name, steps=k, nfe=nfe(name, k, guidance if use_guidance else None), guidance=guidance,
+        seeds=seeds, prompt=prompt, negative_prompt=negative_prompt, timesteps=ts, alpha_bar=abars,
+        latents=torch.cat([torch.stack(keep["z"]), final[None]]), x0_latent=torch.stack(keep["x0z"]),
+        eps_hat=torch.stack(keep["eps"]), x0_hat=torch.stack(keep["x0"]), images=images, preview=kind, x_T=x_T,
+        x0_cond=stack(keep["x0c"]), x0_uncond=stack(keep["x0u"]), eps_cond=stack(keep["ec"]),
+        eps_uncond=stack(keep["eu"]), notes=notes, tokens=info[0]["tokens"], num_train_timesteps=T,
+        schedule=_curve(alphas_cumprod),
+        settings={"scheduler": name, "steps": steps, "guidance": guidance, "batch": batch, "eta": eta,
+                  "height": height, "width": width, "prompt": prompt, "negative_prompt": negative_prompt,
+                  **({"strength": strength} if init_image is not None else {}),
+                  **({"variation_seed": int(variation_seed), "variation_strength": variation_strength}
+                     if variation_seed is not None and variation_strength > 0 else {})})
+    yield k, total, run
+
+
+def run(bundle, **kwargs) -> TextToImageRun:
+    """``iterate`` to the end; returns the ``TextToImageRun``."""
+    out = None
+    for _, _, out in iterate(bundle, **kwargs):
+        pass
+    return out
+
+
+@engine_action("t2i", "run")
+@torch.inference_mode()
+def sample(bundle, *, seed, prompt: str = "", negative_prompt: str = "", scheduler: str = DEFAULTS["scheduler"],
+           steps: int = DEFAULTS["steps"], guidance: float = DEFAULTS["guidance"], batch: int = 1, eta: float = 0.0,
+           height: int | None = None, width: int | None = None, variation_seed: int | None = None,
+           variation_strength: float = 0.0) -> TextToImageRun:
+    """One full text-to-image run (the recipe action)."""
+    return run(bundle, seed=seed, prompt=prompt, negative_prompt=negative_prompt, scheduler=scheduler, steps=steps,
+               guidance=guidance, batch=batch, eta=eta, height=height, width=width, variation_seed=variation_seed,
+               variation_strength=variation_strength)
+
+
+@engine_action("t2i", "compare")
+@torch.inference_mode()
+def compare(bundle, *, seed, prompt: str = "", negative_prompt: str = "",
+            schedulers=("DDIM", "DPM-Solver++ 2M", "Heun"), nfe_budget: int = 10,
+            guidance: float = DEFAULTS["guidance"], batch: int = 1, eta: float = 0.0, height: int | None = None,
+            width: int | None = None, max_steps: int = _LIMITS.max_diffusion_steps,
+            max_batch: int = _LIMITS.max_batch) -> list[TextToImageRun]:
+    """The same prompt and starting noise through each scheduler at an equal number of model evaluations."""
+    names = [scheduler_name(s) for s in schedulers]
+    if not 1 <= len(names) <= 3:
+        raise ValueError(f"compare takes 1 to 3 schedulers, got {len(names)}.")
+    budget = whole_number("model evaluations (NFE)", nfe_budget, 2, max_steps)
+    seed = resolve_seed(seed)
+    batch = whole_number("batch size", batch, 1, max_batch)
+    height, width = check_size(bundle, height, width)
+    noise = initial_latents(bundle, [seed + i for i in range(batch)], height, width)
+    return [run(bundle, seed=seed, prompt=prompt, negative_prompt=negative_prompt, scheduler=n,
+                steps=steps_for_nfe(n, budget), guidance=guidance, batch=batch, eta=eta, height=height, width=width,
+                latents=noise, max_steps=max_steps, max_batch=max_batch) for n in names]
+
+
+@engine_action("t2i", "grid")
+@torch.inference_mode()
+def guidance_steps_grid(bundle, *, seed, prompt: str = "", negative_prompt: str = "",
+                        scheduler: str = DEFAULTS["scheduler"], guidances=(1.0, 2.0, 4.0, 8.0),
+                        steps_list=(5, 10, 20), height: int | None = None, width: int | None = None,
+                        max_steps: int = _LIMITS.max_diffusion_steps) -> dict:
+    """A guidance × steps grid whose cells all start from one z_T (the seed's): rows = steps, columns = w. Each
+    cell's picture and its model evaluations (NFE: steps, ×2 when guided; Heun's 2 a step)."""
+    if not 1 <= len(guidances) <= 6 or not 1 <= len(steps_list) <= 6:
+        raise ValueError("the grid takes 1 to 6 guidance values and 1 to 6 step counts.")
+    ws = [number("guidance w", w, 0, MAX_GUIDANCE) for w in guidances]
+    ss = [whole_number("steps", s, 1, max_steps) for s in steps_list]
+    seed = resolve_seed(seed)
+    height, width = check_size(bundle, height, width)
+    noise = initial_latents(bundle, [seed], height, width)
+    cells = []
+    for s in ss:
+        for w in ws:
+            r = run(bundle, seed=seed, prompt=prompt, negative_prompt=negative_prompt, scheduler=scheduler, steps=s,
+                    guidance=w, latents=noise, height=height, width=width, max_steps=max_steps)
+            cells.append({"steps": s, "guidance": w, "nfe": r.nfe, "image": r.images[0]})
+    return {"cells": cells, "guidances": ws, "steps": ss, "seed": seed, "x_T": noise}
+
+
+@torch.inference_mode()
+def decode_step(bundle, run: TextToImageRun, k: int) -> torch.Tensor:
+    """The full decoder on step k's ẑ₀ (for a run previewed with the linear map): (B, c, H, W) in [-1, 1]."""
+    if not 0 <= k < run.steps:
+        raise ValueError(f"step must be in 1..{run.steps}, got {k + 1}.")
+    return decode(bundle, run.x0_latent[k])

@@ -38,6 +38,12 @@ KNOWN_HUB_MODELS = [
               description="SmolLM2 135M base model (Hugging Face, 2024)", license="apache-2.0"),
     ModelSpec(key="sd-vae-ft-mse", family="vae", source="stabilityai/sd-vae-ft-mse", loader="diffusers-autoencoderkl",
               description="Stable Diffusion's KL autoencoder, decoder fine-tuned on MSE; for photos", license="mit"),
+    ModelSpec(key="sd-turbo", family="t2i", source="stabilityai/sd-turbo", loader="diffusers-sd",
+              description="SD-Turbo (Stability AI, 2023): Stable Diffusion 2.1 distilled to 1-4 steps at 512x512; "
+                          "use guidance w = 1 (no guidance)", license="other"),
+    ModelSpec(key="stable-diffusion-v1-5", family="t2i", source="stable-diffusion-v1-5/stable-diffusion-v1-5",
+              loader="diffusers-sd", description="Stable Diffusion 1.5, 512x512 (a GPU is advised)",
+              license="creativeml-openrail-m"),
     ModelSpec(key="ddpm-cifar10-32", family="diffusion", source="google/ddpm-cifar10-32", loader="diffusers-unet",
               description="Unconditional DDPM on CIFAR-10, 32x32 RGB (Ho et al., 2020)", license="apache-2.0"),
 ]

@@ -29,6 +29,11 @@ LOADERS = {
 }
 # "mixin:<module>:<Class>" loads a PyTorchModelHubMixin class; only classes inside the studio package.
 MIXIN_PREFIX = "mixin:"
+# What a Hub download fetches: configs, safetensors weights, tokenizer files, the model card. Never pickles.
+HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md", "*.tiktoken"]
+# a pipeline repository holds several GB of other files (single-file checkpoints, fp16 and EMA variants): only
+# what the loader reads is fetched (studio/diffusion/loader.py)
+FAMILY_ALLOW_PATTERNS = {"t2i": "studio.diffusion.loader:PIPELINE_ALLOW_PATTERNS"}
 HUB_LOADERS = {"text": "transformers-causal-lm", "diffusion": "diffusers-unet", "t2i": "diffusers-sd", "vae": "diffusers-autoencoderkl",
                "gan": "mixin:studio.gan.model:Generator"}
 
@@ -173,6 +178,15 @@ def _summary(files: tuple) -> tuple[int, float]:
             return 0, size / 1e6
     return params, size / 1e6
 
+
+def allow_patterns(family: str) -> list[str]:
+    """The files a Hub download of a ``family`` model fetches."""
+    if family in FAMILY_ALLOW_PATTERNS:
+        import importlib
+
+        module, _, name = FAMILY_ALLOW_PATTERNS[family].partition(":")
+        return list(getattr(importlib.import_module(module), name))
+    return HUB_ALLOW_PATTERNS
 
 def hub_loader_for(family: str) -> str:
     if family not in HUB_LOADERS:

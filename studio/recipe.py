@@ -21,7 +21,7 @@ from studio.errors import StudioError
 RECIPE_FORMAT = "generative-studio-recipe/1"
 ACTIONS: dict[tuple[str, str], Callable] = {}
 ENGINE_MODULES = {"text": "studio.text.engine", "vae": "studio.vae.engine", "gan": "studio.gan.engine",
-                  "diffusion": "studio.diffusion.engine"}  # where each family's @engine_action functions live
+                  "diffusion": "studio.diffusion.engine", "t2i": "studio.diffusion.latent"}  # where each family's @engine_action functions live
 
 
 def engine_actions(family: str | None = None) -> dict[tuple[str, str], Callable]:

@@ -31,27 +31,13 @@ import torch
 from studio.config import env_flag
 from studio.device import pick_device, pick_dtype
 from studio.errors import HubUnavailableError, ModelLoadError, StudioError, UnknownModelError
+from studio.loading import (Bundle, ModelSpec, _is_dir, _looks_like_path, allow_patterns, check_weights,
+                            hub_loader_for, is_hub_id, local_loader_for, resolve_loader, safetensors_summary,
+                            warm_loader_imports)
 from studio.serving import folder_fingerprint
-from studio.loading import (Bundle, ModelSpec, _is_dir, _looks_like_path, check_weights, hub_loader_for, is_hub_id,
-                            local_loader_for, resolve_loader, safetensors_summary, warm_loader_imports)
-
-# What a Hub download fetches: configs, safetensors weights, tokenizer files, the model card. Never pickles.
-HUB_ALLOW_PATTERNS = ["*.json", "*.safetensors", "*.txt", "*.model", "*.md", "*.tiktoken"]
-# a pipeline repository holds several GB of other files (single-file checkpoints, fp16 and EMA variants): only
-# what the loader reads is fetched (studio/diffusion/loader.py)
-FAMILY_ALLOW_PATTERNS = {"t2i": "studio.diffusion.loader:PIPELINE_ALLOW_PATTERNS"}
 
 log = logging.getLogger("studio.registry")
 
-
-def allow_patterns(family: str) -> list[str]:
-    """The files a Hub download of a ``family`` model fetches."""
-    if family in FAMILY_ALLOW_PATTERNS:
-        import importlib
-
-        module, _, name = FAMILY_ALLOW_PATTERNS[family].partition(":")
-        return list(getattr(importlib.import_module(module), name))
-    return HUB_ALLOW_PATTERNS
 
 # One lock for importing the model libraries, held by the warm-up and every load: transformers and diffusers import
 # lazily (a module-level __getattr__), and two threads importing one lazy module at once can see it half-initialised

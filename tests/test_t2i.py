@@ -136,7 +136,9 @@ def test_the_linear_preview_is_fitted_to_the_models_own_autoencoder(sd, monkeypa
         pooled = torch.nn.functional.avg_pool2d(pictures, 4)  # (N, 1, h, w)
         return torch.einsum("nchw,kc->nkhw", pooled, a) + 0.1
 
-    monkeypatch.setattr(latent, "encode", encode)
+    from studio.diffusion import autoencoder
+
+    monkeypatch.setattr(autoencoder, "encode", encode)
     w = latent.preview_map(fake)
     assert w.shape == (5, 1) and fake.preview["map"] is w
     pics = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1

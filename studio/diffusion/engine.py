@@ -204,9 +204,14 @@ def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=_LIMI
 def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int = DEFAULTS["steps"],
             guidance: float = DEFAULTS["guidance"], digit="any", batch: int = 1, eta: float = 0.0,
             noise: torch.Tensor | None = None, max_steps: int = _LIMITS.max_diffusion_steps,
-            max_batch: int = _LIMITS.max_batch, seeds: list[int] | None = None, labels: list | None = None):
+            max_batch: int = _LIMITS.max_batch, seeds: list[int] | None = None, labels: list | None = None,
+            init_image: torch.Tensor | None = None, strength: float = 1.0):
     """The reverse process, one step at a time. Yields ``(k, S, frame)`` after each step (frame: a dict with
     x_t, x̂₀, ε̂ of that step, for previews) and finally ``(S, S, run)`` with the whole ``DiffusionRun``.
+
+    ``init_image`` (B or 1, C, H, W) in [-1, 1] and ``strength`` in (0, 1]: img2img (SDEdit, Meng et al. 2021):
+    the picture noised to the level of step ``S − int(strength·S)`` with the seed's noise
+    (``scheduler.add_noise``), then only the remaining steps run, as diffusers' img2img pipelines do.
 
     ``seeds`` and ``labels`` (one per image, both given) replace ``seed``, ``batch`` and ``digit``: several users'
     images in one run (:func:`iterate_many`); each image depends only on its own seed and label."""
@@ -227,6 +232,16 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
     sched.set_timesteps(steps, device="cpu")
     alphas_cumprod = sched.alphas_cumprod.double()  # ᾱ_t for t = 0..T-1
     sigma_param = float(sched.init_noise_sigma) > 1.0  # Euler/Heun keep x = x₀ + σε
+    timesteps, kept_steps = sched.timesteps, steps
+    if init_image is not None:
+        strength = check_number("strength", strength, 0, 1)
+        kept_steps = min(int(steps * strength), steps)
+        if kept_steps < 1:
+            raise ValueError(f"strength {strength:g} of {steps} steps runs no step: raise the strength or the steps.")
+        start = (steps - kept_steps) * sched.order
+        timesteps = sched.timesteps[start:]
+        if hasattr(sched, "set_begin_index"):
+            sched.set_begin_index(start)
     step_kwargs = {"eta": eta} if name in ETA_SCHEDULERS else {}
     if name == "DDIM":
         # DDIM clips x̂₀ to [-1, 1] (clip_sample); without recomputing ε̂ from the clipped x̂₀ the two disagree and
@@ -245,10 +260,14 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
 
     # 1. x_T ~ N(0, I) (drawn on the CPU), scaled to the scheduler's starting noise level
     x_T = (initial_noise(bundle, seeds) if noise is None else noise.clone()).to(device, dtype)
-    x = x_T * sched.init_noise_sigma
+    if init_image is None:
+        x = x_T * sched.init_noise_sigma
+    else:  # SDEdit: the picture noised to where the remaining steps start
+        picture = init_image.float().expand(len(seeds), -1, -1, -1).to(device, dtype)
+        x = sched.add_noise(picture, x_T, timesteps[:1].repeat(len(seeds)).to(device))
     frames_x, frames_x0, frames_eps, frames_c, frames_u, ts, abars = [], [], [], [], [], [], []
     k = 0
-    for t in sched.timesteps:
+    for t in timesteps:
         # 2. the network's input: x_t in the DDPM scale (identity for DDPM/DDIM/DPM-Solver/UniPC)
         x_in = sched.scale_model_input(x, t)
         t_model = t.to(device)
@@ -288,19 +307,19 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
         ts.append(float(t))
         abars.append(abar)
         k += 1
-        yield k, steps, {"x_t": x_keep, "x0_hat": x0, "eps_hat": eps_keep, "t": float(t)}
+        yield k, kept_steps, {"x_t": x_keep, "x0_hat": x0, "eps_hat": eps_keep, "t": float(t)}
     # 7. the result: x₀ (sigma-parameterised samples end at σ = 0, where the two scales agree)
     final = x.float().cpu()
     run = DiffusionRun(
-        scheduler=name, steps=steps, nfe=nfe(name, steps, guidance if use_guidance else None), guidance=guidance,
+        scheduler=name, steps=k, nfe=nfe(name, k, guidance if use_guidance else None), guidance=guidance,
         seeds=seeds, labels=labels, timesteps=ts, alpha_bar=abars,
         x_t=torch.stack([*frames_x, final]), x0_hat=torch.stack(frames_x0), eps_hat=torch.stack(frames_eps),
         x_T=x_T.float().cpu(), eps_cond=torch.stack(frames_c) if use_guidance else None,
         eps_uncond=torch.stack(frames_u) if use_guidance else None,
         num_train_timesteps=int(sched.config.num_train_timesteps), schedule=_curve(alphas_cumprod),
         settings={"scheduler": name, "steps": steps, "guidance": guidance, "digit": str(digit), "batch": batch,
-                  "eta": eta})
-    yield steps, steps, run
+                  "eta": eta, **({"strength": strength} if init_image is not None else {})})
+    yield k, k, run
 
 
 def iterate_many(bundle, requests: list[dict], **common):
@@ -338,6 +357,23 @@ def sample(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int =
     """One full run (the recipe action)."""
     return run(bundle, seed=seed, scheduler=scheduler, steps=steps, guidance=guidance, digit=digit, batch=batch,
                eta=eta)
+
+
+@engine_action("diffusion", "img2img")
+@torch.inference_mode()
+def img2img(bundle, *, seed, heldout_index=0, source: str = "held-out digit", scheduler: str = DEFAULTS["scheduler"],
+            steps: int = DEFAULTS["steps"], guidance: float = DEFAULTS["guidance"], digit="any", batch: int = 1,
+            eta: float = 0.0, strength: float = 0.6) -> DiffusionRun:
+    """img2img from a held-out MNIST digit (the recipe action; an upload or a drawing is not in a recipe)."""
+    if source != "held-out digit" or heldout_index is None:
+        raise ValueError(f"this run started from {source!r}, which a recipe does not hold; only runs from a held-out "
+                         "digit can be reproduced from their recipe.")
+    from studio.data import heldout_digit
+    from studio.diffusion.pictures import digit_as_x0
+
+    x, _, _ = heldout_digit(heldout_index)
+    return run(bundle, seed=seed, scheduler=scheduler, steps=steps, guidance=guidance, digit=digit, batch=batch,
+               eta=eta, init_image=digit_as_x0(bundle, x)[None], strength=strength)
 
 
 @engine_action("diffusion", "compare")

@@ -21,6 +21,9 @@ img2img (SDEdit, Meng et al. 2021, https://arxiv.org/abs/2108.01073): encode the
 level of step ⌈strength·S⌉ from the end (``scheduler.add_noise``), and run only the remaining steps, as diffusers'
 ``StableDiffusionImg2ImgPipeline`` does. Variation seeds (the AUTOMATIC1111 web UI's): z_T = slerp(z_T(seed),
 z_T(variation seed), strength).
+
+Why this module is long: the loop, what it keeps, and its four engine actions (run, img2img, compare, the guidance ×
+steps grid) read as one algorithm, Stable Diffusion's pipeline written out, which is what the tab exists to show.
 """
 
 from __future__ import annotations
@@ -28,61 +31,23 @@ from __future__ import annotations
 import inspect
 import math
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 
 import torch
 
 from studio.checks import number, whole_number
 from studio.config import Settings
 from studio.device import make_generator, resolve_seed
-from studio.diffusion.engine import (DEFAULTS as PIXEL_DEFAULTS, ETA_SCHEDULERS, MAX_GUIDANCE, _curve, guided,
+from studio.diffusion.autoencoder import (FULL_DECODE_MAX, decode, encode, linear_preview, picture_of,  # noqa: F401
+                                          preview_kind, preview_map)  # (re-exported: the engine's one import)
+from studio.diffusion.loader import TextToImageBundle  # noqa: F401 - the bundle its functions take
+from studio.diffusion.engine import (ETA_SCHEDULERS, MAX_GUIDANCE, _curve, guided,
                                      make_scheduler, nfe, scheduler_name, steps_for_nfe)
 from studio.latent import slerp
-from studio.loading import Bundle
 from studio.recipe import engine_action
 
 # The tab's defaults (and the setting the card's figures are measured at).
 DEFAULTS = {"scheduler": "DPM-Solver++ 2M", "steps": 20, "guidance": 4.0}
-FULL_DECODE_MAX = 128  # images up to this many pixels a side get every step's ẑ₀ through the full decoder
 _LIMITS = Settings()
-
-
-@dataclass
-class TextToImageBundle(Bundle):
-    """A Stable-Diffusion-format pipeline's parts (studio/diffusion/loader.py: load_text_to_image)."""
-
-    tokenizer: object  # transformers CLIPTokenizer
-    text_encoder: torch.nn.Module  # transformers CLIPTextModel
-    unet: torch.nn.Module  # diffusers UNet2DConditionModel
-    vae: torch.nn.Module  # diffusers AutoencoderKL
-    scheduler_config: dict
-    folder: Path
-    preview: dict = field(default_factory=dict)  # the fitted latent → picture map, once asked for (preview_map)
-
-    @property
-    def vae_scale_factor(self) -> int:
-        return 2 ** (len(self.vae.config.block_out_channels) - 1)
-
-    @property
-    def scaling_factor(self) -> float:
-        return float(self.vae.config.scaling_factor)
-
-    @property
-    def latent_channels(self) -> int:
-        return int(self.unet.config.in_channels)
-
-    @property
-    def image_channels(self) -> int:
-        return int(self.vae.config.out_channels)
-
-    @property
-    def default_size(self) -> int:
-        s = self.unet.config.sample_size
-        return int(s if isinstance(s, int) else s[0]) * self.vae_scale_factor
-
-    @property
-    def max_tokens(self) -> int:
-        return int(self.tokenizer.model_max_length)
 
 
 @dataclass
@@ -227,66 +192,6 @@ def variation_latents(bundle, seeds: list[int], variation_seed: int, strength: f
     return slerp(base.flatten(1), other.flatten(1), t).view_as(base)
 
 
-@torch.inference_mode()
-def decode(bundle, latents: torch.Tensor, chunk: int = 16) -> torch.Tensor:
-    """The full decoder: latents (B, C, h, w) in the UNet's scale → pictures (B, c, H, W) in [-1, 1] on the CPU."""
-    vae = bundle.vae
-    device, dtype = next(vae.parameters()).device, next(vae.parameters()).dtype
-    out = []
-    for i in range(0, len(latents), chunk):
-        z = latents[i:i + chunk].to(device, dtype) / bundle.scaling_factor
-        out.append(vae.decode(z).sample.float().cpu())
-    return torch.cat(out).clamp(-1, 1)
-
-
-@torch.inference_mode()
-def encode(bundle, images: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
-    """The encoder: pictures (B, c, H, W) in [-1, 1] → latents in the UNet's scale (a sample of the posterior, as
-    diffusers' img2img pipeline takes; its mean without a generator)."""
-    vae = bundle.vae
-    device, dtype = next(vae.parameters()).device, next(vae.parameters()).dtype
-    post = vae.encode(images.to(device, dtype)).latent_dist
-    if generator is None:
-        z = post.mean
-    else:
-        z = post.mean + post.std * torch.randn(post.mean.shape, generator=generator).to(device, dtype)
-    return (z * bundle.scaling_factor).float().cpu()
-
-
-@torch.inference_mode()
-def preview_map(bundle) -> torch.Tensor:
-    """A linear map from a latent position's channels (and 1) to its picture's channels, fitted to the model's own
-    autoencoder: 24 smooth random pictures (seed 0) are encoded, each is averaged down to the latent's grid, and
-    least squares solves latent → colour. (C + 1, c); kept in the bundle."""
-    if "map" in bundle.preview:
-        return bundle.preview["map"]
-    f, c, size = bundle.vae_scale_factor, bundle.image_channels, 8 * bundle.vae_scale_factor
-    g = torch.Generator().manual_seed(0)
-    coarse = torch.rand(24, c, 4, 4, generator=g) * 2 - 1
-    pictures = torch.nn.functional.interpolate(coarse, size=(size, size), mode="bilinear", align_corners=False)
-    z = encode(bundle, pictures)  # (24, C, 8, 8)
-    colours = torch.nn.functional.avg_pool2d(pictures, f)  # (24, c, 8, 8)
-    a = torch.cat([z.permute(0, 2, 3, 1).reshape(-1, z.shape[1]), torch.ones(z.numel() // z.shape[1], 1)], 1)
-    b = colours.permute(0, 2, 3, 1).reshape(-1, c)
-    bundle.preview["map"] = torch.linalg.lstsq(a.double(), b.double()).solution.float()  # (C + 1, c)
-    return bundle.preview["map"]
-
-
-def linear_preview(latents: torch.Tensor, weights: torch.Tensor) -> torch.Tensor:
-    """Latents (B, C, h, w) → pictures (B, c, h, w) in [-1, 1] through the fitted map (no decoder)."""
-    z = latents.float().permute(0, 2, 3, 1)  # (B, h, w, C)
-    out = z @ weights[:-1] + weights[-1]
-    return out.permute(0, 3, 1, 2).clamp(-1, 1)
-
-
-def preview_kind(bundle, height: int, width: int) -> str:
-    return "decoder" if max(height, width) <= FULL_DECODE_MAX else "linear"
-
-
-def picture_of(bundle, latents: torch.Tensor, kind: str) -> torch.Tensor:
-    return decode(bundle, latents) if kind == "decoder" else linear_preview(latents, preview_map(bundle))
-
-
 # --- the loop -----------------------------------------------------------------------------------------------------
 
 @torch.inference_mode()
@@ -333,7 +238,7 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
     if seeds is None:
         seed = resolve_seed(seed)
         seeds = [seed + i for i in range(batch)]
-    unet, vae = bundle.unet, bundle.vae
+    unet = bundle.unet
     device, dtype = next(unet.parameters()).device, next(unet.parameters()).dtype
     sched = make_scheduler(bundle, name)
     T = int(sched.config.num_train_timesteps)
@@ -479,6 +384,29 @@ def sample(bundle, *, seed, prompt: str = "", negative_prompt: str = "", schedul
     return run(bundle, seed=seed, prompt=prompt, negative_prompt=negative_prompt, scheduler=scheduler, steps=steps,
                guidance=guidance, batch=batch, eta=eta, height=height, width=width, variation_seed=variation_seed,
                variation_strength=variation_strength)
+
+
+@engine_action("t2i", "img2img")
+@torch.inference_mode()
+def img2img(bundle, *, seed, heldout_index=0, source: str = "held-out digit", prompt: str = "",
+            negative_prompt: str = "", scheduler: str = DEFAULTS["scheduler"], steps: int = DEFAULTS["steps"],
+            guidance: float = DEFAULTS["guidance"], batch: int = 1, eta: float = 0.0, height: int | None = None,
+            width: int | None = None, strength: float = 0.6) -> TextToImageRun:
+    """img2img from a held-out MNIST digit (the recipe action; an upload or a drawing is not in a recipe)."""
+    if source != "held-out digit" or heldout_index is None:
+        raise ValueError(f"this run started from {source!r}, which a recipe does not hold; only runs from a held-out "
+                         "digit can be reproduced from their recipe.")
+    import torch.nn.functional as F
+
+    from studio.data import heldout_digit
+
+    x, _, _ = heldout_digit(heldout_index)
+    picture = F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0)
+    if bundle.default_size != 32:
+        picture = F.interpolate(picture, size=(bundle.default_size,) * 2, mode="bilinear", align_corners=False)
+    return run(bundle, seed=seed, prompt=prompt, negative_prompt=negative_prompt, scheduler=scheduler, steps=steps,
+               guidance=guidance, batch=batch, eta=eta, height=height, width=width,
+               init_image=picture.expand(-1, bundle.image_channels, -1, -1), strength=strength)
 
 
 @engine_action("t2i", "compare")

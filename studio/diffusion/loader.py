@@ -8,7 +8,7 @@ stateful, so the engine builds a fresh one per request with ``SchedulerClass.fro
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -101,6 +101,44 @@ PIPELINE_ALLOW_PATTERNS = ["model_index.json", "README.md", "*/*.json", "*/*.txt
                            "*/model.safetensors", "*/model-*.safetensors"]
 
 
+@dataclass
+class TextToImageBundle(Bundle):
+    """A Stable-Diffusion-format pipeline's parts (studio/diffusion/loader.py: load_text_to_image)."""
+
+    tokenizer: object  # transformers CLIPTokenizer
+    text_encoder: torch.nn.Module  # transformers CLIPTextModel
+    unet: torch.nn.Module  # diffusers UNet2DConditionModel
+    vae: torch.nn.Module  # diffusers AutoencoderKL
+    scheduler_config: dict
+    folder: Path
+    preview: dict = field(default_factory=dict)  # the fitted latent → picture map, once asked for (preview_map)
+
+    @property
+    def vae_scale_factor(self) -> int:
+        return 2 ** (len(self.vae.config.block_out_channels) - 1)
+
+    @property
+    def scaling_factor(self) -> float:
+        return float(self.vae.config.scaling_factor)
+
+    @property
+    def latent_channels(self) -> int:
+        return int(self.unet.config.in_channels)
+
+    @property
+    def image_channels(self) -> int:
+        return int(self.vae.config.out_channels)
+
+    @property
+    def default_size(self) -> int:
+        s = self.unet.config.sample_size
+        return int(s if isinstance(s, int) else s[0]) * self.vae_scale_factor
+
+    @property
+    def max_tokens(self) -> int:
+        return int(self.tokenizer.model_max_length)
+
+
 def warm_imports_t2i(folder: Path | None = None) -> None:
     """Import what loading a Stable-Diffusion-format pipeline needs, reading no weights."""
     import diffusers
@@ -165,8 +203,6 @@ def load_text_to_image(folder: Path, *, device: torch.device, dtype: torch.dtype
     ``dtype``; the autoencoder in float32 (Stable Diffusion's makes NaNs in float16); the scheduler as a config."""
     import diffusers
     import transformers
-
-    from studio.diffusion.latent import TextToImageBundle
 
     folder = Path(folder)
     index = read_model_index(folder)

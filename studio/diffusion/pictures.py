@@ -16,10 +16,50 @@ import torch.nn.functional as F
 from studio.plots import image_grid, to_pil
 
 
+LATENT_RANGE = (-3.0, 3.0)  # a latent's channels are shown over this range (they are roughly N(0, 1))
+
+
 def scale_for(run_or_size) -> int:
     """How much to enlarge: the pictures are ~128 px whatever the model's size."""
-    size = run_or_size if isinstance(run_or_size, int) else run_or_size.x_t.shape[-1]
+    size = run_or_size if isinstance(run_or_size, int) else run_or_size.images.shape[-1]
     return max(1, 128 // size)
+
+
+def is_latent(run) -> bool:
+    """A text-to-image run: its states are latents, its x̂₀ a picture of them (studio/diffusion/latent.py)."""
+    return hasattr(run, "x0_latent")
+
+
+def mosaic(z: torch.Tensor) -> torch.Tensor:
+    """A latent (B, C, h, w) as one grey picture per image, its channels side by side (2 × 2 for 4): (B, 1, H', W')."""
+    b, c, h, w = z.shape
+    cols = math.ceil(math.sqrt(c))
+    rows = math.ceil(c / cols)
+    out = torch.zeros(b, 1, rows * h, cols * w)
+    for i in range(c):
+        out[:, 0, (i // cols) * h:(i // cols + 1) * h, (i % cols) * w:(i % cols + 1) * w] = z[:, i].float()
+    return out
+
+
+def to_size(x: torch.Tensor, size: int, channels: int) -> torch.Tensor:
+    """(B, C, h, w) resized (nearest: the pixels stay visible) to ``size`` and given ``channels`` (grey repeated)."""
+    x = x.float()
+    if x.shape[-1] != size:
+        x = F.interpolate(x, size=(size, size), mode="nearest")
+    return x.expand(-1, channels, -1, -1) if x.shape[1] == 1 and channels > 1 else x
+
+
+def shown(run, what: str, k: int) -> torch.Tensor:
+    """Step k's x_t, x̂₀ or ε̂ as pictures in [-1, 1] of the result's size: a pixel run's own tensors (ε̂ halved, so
+    ±2 is black and white); a latent run's z_t and ε̂ as channel mosaics, its x̂₀ picture resized."""
+    size, channels = run.images.shape[-1], run.images.shape[1]
+    if not is_latent(run):
+        return {"x_t": run.x_t[k].float(), "x0": run.x0_hat[k].float(), "eps": run.eps_hat[k].float() / 2}[what]
+    lo, hi = LATENT_RANGE
+    if what == "x0":
+        return to_size(run.x0_hat[k], size, channels)
+    z = run.latents[k] if what == "x_t" else run.eps_hat[k]
+    return to_size((mosaic(z) - lo) / (hi - lo) * 2 - 1, size, channels).clamp(-1, 1)
 
 
 def unit(x: torch.Tensor, value_range=(-1.0, 1.0)) -> torch.Tensor:
@@ -40,13 +80,20 @@ def eps_grid(eps: torch.Tensor, scale: int = 3):
 def panels(run, k: int) -> tuple:
     """Step ``k`` of a kept run: (x_t, x̂₀, ε̂) grids."""
     s = scale_for(run)
-    return grid(run.x_t[k], scale=s), grid(run.x0_hat[k], scale=s), eps_grid(run.eps_hat[k], scale=s)
+    return tuple(grid(shown(run, what, k), scale=s) for what in ("x_t", "x0", "eps"))
 
 
 def preview(frame: dict, size: int) -> tuple:
-    """A streamed frame of the loop (x_t, x0_hat, eps_hat of one step): the same three grids."""
+    """A streamed frame of the loop (x_t, x0_hat, eps_hat of one step): the same three grids (a latent frame's
+    z_t and ε̂ as channel mosaics, its x̂₀ picture at the result's size)."""
     s = scale_for(size)
-    return grid(frame["x_t"], scale=s), grid(frame["x0_hat"], scale=s), eps_grid(frame["eps_hat"], scale=s)
+    if frame["x_t"].shape[-1] == frame["x0_hat"].shape[-1] == size and frame["x_t"].shape[1] == frame["x0_hat"].shape[1]:
+        return grid(frame["x_t"], scale=s), grid(frame["x0_hat"], scale=s), eps_grid(frame["eps_hat"], scale=s)
+    channels = frame["x0_hat"].shape[1]
+    lo, hi = LATENT_RANGE
+    pic = (lambda z: to_size((mosaic(z) - lo) / (hi - lo) * 2 - 1, size, channels).clamp(-1, 1))
+    return grid(pic(frame["x_t"]), scale=s), grid(to_size(frame["x0_hat"], size, channels), scale=s), \
+        grid(pic(frame["eps_hat"]), scale=s)
 
 
 def guidance(run, k: int, n_max: int = 4):
@@ -57,8 +104,15 @@ def guidance(run, k: int, n_max: int = 4):
         return None, None
     v = run.guidance_view(k)
     n = min(n_max, run.x_t.shape[1])
+    size, channels = run.images.shape[-1], run.images.shape[1]
+    lo, hi = LATENT_RANGE
     cells = []
     for i in range(n):
+        if is_latent(run):
+            cells += [unit(to_size(v[part][0][i:i + 1], size, channels)[0]) for part in ("cond", "uncond", "guided")]
+            cells += [unit(to_size(mosaic(v[part][1][i:i + 1]), size, channels)[0], (lo, hi))
+                      for part in ("cond", "uncond", "guided")]
+            continue
         cells += [unit(v[part][0][i]) for part in ("cond", "uncond", "guided")]
         cells += [unit(v[part][1][i], (-2.0, 2.0)) for part in ("cond", "uncond", "guided")]
     gap = (v["cond"][1][:n] - v["uncond"][1][:n]).pow(2).mean().sqrt().item()
@@ -71,19 +125,19 @@ def result_images(run) -> list:
 
 
 def _strip(run, rows: tuple, columns: int, n_max: int):
-    """Per image (at most ``n_max``), one row per kept tensor in ``rows`` at ``columns`` evenly spaced steps,
-    each row ending with the result."""
+    """Per image (at most ``n_max``), one row per kept picture in ``rows`` ("x_t", "x0") at ``columns`` evenly
+    spaced steps, each row ending with the result."""
     cols = sorted({round(i * (run.steps - 1) / (columns - 1)) for i in range(columns)})
     cells = []
     for i in range(min(n_max, run.x_t.shape[1])):
-        for kept in rows:
-            cells += [unit(kept[c][i]) for c in cols] + [unit(run.images[i])]
+        for what in rows:
+            cells += [unit(shown(run, what, c)[i]) for c in cols] + [unit(run.images[i])]
     return image_grid(torch.stack(cells), len(cols) + 1, scale=scale_for(run))
 
 
 def compare_strip(run, columns: int = 8, n_max: int = 4):
     """x̂₀ at ``columns`` evenly spaced steps, then the result; one row per image (at most ``n_max``)."""
-    return _strip(run, (run.x0_hat,), columns, n_max)
+    return _strip(run, ("x0",), columns, n_max)
 
 
 def same_start(runs) -> bool:
@@ -94,14 +148,15 @@ def same_start(runs) -> bool:
 def export_frames(run, hold: int = 8) -> list:
     """The GIF's frames: per step, x_t over x̂₀ (one column per image); then the result ``hold`` times."""
     s, b = scale_for(run), run.x_t.shape[1]
-    frames = [image_grid(torch.cat([unit(run.x_t[k]), unit(run.x0_hat[k])]), b, scale=s) for k in range(run.steps)]
+    frames = [image_grid(torch.cat([unit(shown(run, "x_t", k)), unit(shown(run, "x0", k))]), b, scale=s)
+              for k in range(run.steps)]
     final = image_grid(torch.cat([unit(run.images)] * 2), b, scale=s)
     return frames + [final] * hold
 
 
 def export_strip(run, columns: int = 10, n_max: int = 4):
     """The PNG strip: per image, a row of x_t and a row of x̂₀ at ``columns`` steps, each ending with the result."""
-    return _strip(run, (run.x_t, run.x0_hat), columns, n_max)
+    return _strip(run, ("x_t", "x0"), columns, n_max)
 
 
 def digit_as_x0(bundle, x: torch.Tensor) -> torch.Tensor:
@@ -116,3 +171,18 @@ def digit_as_x0(bundle, x: torch.Tensor) -> torch.Tensor:
 def forward_strip(x_t: torch.Tensor, size: int):
     """The forward process's x_t at each t (T, C, S, S) in one row."""
     return image_grid(unit(x_t), len(x_t), scale=scale_for(size))
+
+
+def starting_picture(size: int, channels: int, *, digit: torch.Tensor | None = None, image=None) -> torch.Tensor:
+    """img2img's start as a model input (1, channels, size, size) in [-1, 1]: a 28×28 digit in [0, 1] (1, 1, 28, 28)
+    padded to 32×32 as the digit models were trained, or a picture (PIL) resized, for a colour model."""
+    if digit is not None:
+        x0 = F.pad(digit * 2 - 1, (2, 2, 2, 2), value=-1.0)
+        if size != 32:
+            x0 = F.interpolate(x0, size=(size, size), mode="bilinear", align_corners=False)
+        return x0.expand(-1, channels, -1, -1)
+    import numpy as np
+
+    rgb = np.asarray(image.convert("RGB" if channels == 3 else "L").resize((size, size)), dtype=np.float32)
+    x = torch.from_numpy(rgb).view(size, size, -1).permute(2, 0, 1)[None]
+    return x / 127.5 - 1

@@ -41,7 +41,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from studio.cards import command_line, machine_description, write_model_card
+from studio.cards import command_line, machine_description
 from studio.config import REPO_ROOT
 from studio.data import default_data_dir, load_mnist
 from studio.diffusion import captions as cap

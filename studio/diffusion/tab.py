@@ -2,7 +2,10 @@
 
 The handlers are module-level functions of a ``DiffusionContext`` and keyword arguments (a test calls
 ``diffusion_run(ctx, model="mnist-ddpm", steps=4)``); ``build_diffusion_tab`` only lays out and wires. The loop
-is in studio.diffusion.engine, the pictures in studio.diffusion.pictures."""
+is in studio.diffusion.engine, the pictures in studio.diffusion.pictures.
+
+Why this module is long: eleven endpoints (run, img2img, the scrubber, compare and reveal, the forward process,
+export, recipes, adding a model) and their layout; it holds no tensors."""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.data import heldout_digit
+from studio.data import heldout_digit, prepare_digit
 from studio.diffusion import engine, pictures
 from studio.diffusion.engine import COMPARE_DEFAULTS, DEFAULTS
 from studio.diffusion.loader import num_classes_of
@@ -131,9 +134,11 @@ def result_items(ctx, bundle, run):
     return items
 
 
-def recipe_of(key, run) -> Recipe:
-    p = dict(run.settings)
-    return Recipe(family="diffusion", action="run", model=key, params=p, seed=run.seeds[0])
+def recipe_of(key, run, extra: dict | None = None) -> Recipe:
+    """The run's recipe; ``extra``: what the engine call needs besides its settings (img2img's starting picture)."""
+    p = dict(run.settings) | (extra or {})
+    return Recipe(family="diffusion", action="img2img" if "strength" in p else "run", model=key, params=p,
+                  seed=run.seeds[0])
 
 
 def shared_run(ctx, bundle, seed_value, params):
@@ -174,8 +179,14 @@ def diffusion_run(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DEFAUL
     bundle = bundle_for(ctx, key)
     seed_value = engine.resolve_seed(seed_value)
     params = params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value)
+    yield from stream(ctx, key, bundle, shared_run(ctx, bundle, seed_value, params))
+
+
+def stream(ctx, key, bundle, steps, note=None, recipe_extra=None):
+    """Previews of a run's ``steps`` (paced), then the result, the scrubber at the last step, the schedule, the
+    guidance view and the recipe (``note(run)``: a line added to the summary)."""
     pace = Pace()
-    for k, total, out in shared_run(ctx, bundle, seed_value, params):
+    for k, total, out in steps:
         if isinstance(out, engine.DiffusionRun):
             run = out
             break
@@ -184,12 +195,65 @@ def diffusion_run(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DEFAUL
                    *[gr.skip()] * 8)
     last = run.steps - 1
     xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(run, last)
-    recipe = recipe_of(key, run)
+    recipe = recipe_of(key, run, recipe_extra)
     guided = N_(" (two per step: guidance)") if run.eps_cond is not None else ""
     summary = N_(f"**Done**: {run.steps} steps of {run.scheduler}, **{run.nfe} model evaluations per image**"
                  f"{guided}, w = {run.guidance:g}, seeds {run.seeds[0]}..{run.seeds[-1]}.")
+    if note:
+        summary += "\n\n" + note(run)
     yield (summary, xt, x0, eps, gr.Slider(minimum=1, maximum=max(run.steps, 2), value=run.steps, step=1),
            sched_img, result_items(ctx, bundle, run), run, g_img, g_note, recipe.to_json(), recipe.to_python())
+
+
+def diffusion_img2img(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DEFAULTS["steps"], eta=0.0, digit="any",
+                      guidance_scale=DEFAULTS["guidance"], seed=0, batch_size=1, source="held-out digit",
+                      heldout_index=0, upload=None, sketch=None, strength=0.6):
+    """img2img (SDEdit): noise a picture to the strength and denoise it towards the digit; streams like
+    diffusion_run.
+
+    Args:
+        model: a diffusion model key.
+        scheduler: the diffusers scheduler.
+        steps: steps of the whole schedule; strength × steps of them run.
+        eta: DDIM's noise.
+        digit: the class to steer to, "0".."9"; "any" lets each seed draw one; "none" = unconditional.
+        guidance_scale: classifier-free guidance w.
+        seed: image i's noise uses seed + i; -1 draws a fresh seed.
+        batch_size: pictures drawn at once, each from the same starting picture.
+        source: "held-out digit", "upload" or "drawing".
+        heldout_index: which held-out digit (0..999) when source is "held-out digit".
+        upload: a picture file when source is "upload".
+        sketch: a drawing when source is "drawing".
+        strength: 0..1, how much of the schedule is run again (1 = the picture forgotten, low = kept).
+    """
+    bundle = bundle_for(ctx, model)
+    seed_value = engine.resolve_seed(seed)
+    if source == "held-out digit":
+        x, label, index = heldout_digit(heldout_index)
+        what = N_(f"held-out digit {label} (MNIST #{index})")
+    elif source in ("upload", "drawing"):
+        image = upload if source == "upload" else (sketch.get("composite") if isinstance(sketch, dict) else sketch)
+        if image is None:
+            raise StudioError(N_(f"Choose a picture first: the {source} is empty."))
+        x, _ = prepare_digit(image)
+        what = N_(f"the {source}")
+    else:
+        raise StudioError(f"source must be 'held-out digit', 'upload' or 'drawing', got {source!r}.")
+    picture = pictures.digit_as_x0(bundle, x)[None]
+    name, n_steps, w, n_batch, eta_value = engine.check_run(bundle, scheduler, steps, guidance_scale, batch_size, eta,
+                                                            max_steps=ctx.max_steps, max_batch=ctx.max_batch)
+
+    def steps_of():
+        with serving_of(ctx.registry).gate:
+            yield from engine.iterate(bundle, seed=seed_value, scheduler=name, steps=n_steps, guidance=w, digit=digit,
+                                      batch=n_batch, eta=eta_value, max_steps=ctx.max_steps, max_batch=ctx.max_batch,
+                                      init_image=picture, strength=strength)
+
+    yield from stream(ctx, model, bundle, steps_of(),
+                      note=lambda run: N_(f"Started from {what}, noised to strength {float(strength):g}: "
+                                          f"{run.steps} of {n_steps} steps run."),
+                      recipe_extra={"source": source,
+                                    "heldout_index": int(heldout_index) if source == "held-out digit" else None})
 
 
 def diffusion_step(run, k):
@@ -411,6 +475,17 @@ def build_diffusion_tab(registry, settings) -> None:
         cmp_gallery = gr.Gallery(label="x̂₀ across the run (columns: steps, then the result; rows: images)",
                                  columns=1, height="auto", object_fit="contain", format="png", elem_id="diff-cmp")
         cmp_note = gr.Markdown(elem_id="diff-cmp-note")
+    with gr.Accordion("img2img (SDEdit): start from a digit, noised to a strength", open=False):
+        with gr.Row():
+            i2i_src = gr.Radio(["held-out digit", "upload", "drawing"], value="held-out digit", label="Start from",
+                               elem_id="diff-i2i-src")
+            i2i_index = gr.Number(value=0, precision=0, label="Held-out digit index (0..999)", elem_id="diff-i2i-index")
+            i2i_strength = gr.Slider(0.05, 1, value=0.6, step=0.05, label="Strength (1 = the picture forgotten)",
+                                     elem_id="diff-i2i-strength")
+        with gr.Row():
+            i2i_upload = gr.Image(type="pil", label="Upload", elem_id="diff-i2i-upload", height=160)
+            i2i_sketch = gr.Sketchpad(type="pil", label="Drawing", elem_id="diff-i2i-sketch", height=200)
+        i2i_btn = gr.Button("Run img2img (the digit above steers it)", elem_id="diff-img2img")
     with gr.Accordion("The forward process: noise a real digit, q(x_t | x₀)", open=False):
         with gr.Row():
             fwd_index = gr.Number(value=0, precision=0, label="Held-out digit index (0..999)", elem_id="diff-fwd-index")
@@ -434,7 +509,11 @@ def build_diffusion_tab(registry, settings) -> None:
     run_event = run_btn.click(wired(diffusion_run, ctx, gpu=True, replay=True, batched=True), controls,
         [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note, recipe_json,
          python_code], api_name="diffusion_run", concurrency_id=HEAVY)
-    stop_btn.click(None, None, None, cancels=[run_event], api_visibility="private")
+    i2i_event = i2i_btn.click(wired(diffusion_img2img, ctx, gpu=True, batched=True),
+                              [*controls, i2i_src, i2i_index, i2i_upload, i2i_sketch, i2i_strength],
+                              [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img,
+                               guide_note, recipe_json, python_code], api_name="diffusion_img2img", concurrency_id=HEAVY)
+    stop_btn.click(None, None, None, cancels=[run_event, i2i_event], api_visibility="private")
     scrub.change(wired(diffusion_step, ctx),
                  [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")

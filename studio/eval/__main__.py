@@ -2,7 +2,7 @@
 
     python -m studio.eval FAMILY [--json] [--data DIR] [--checkpoints DIR] [--no-write] [--table]
 
-FAMILY is text, vae, gan, diffusion, judge or all. Prints one JSON object on stdout (with --json; a table
+FAMILY is text, vae, gan, diffusion, t2i, judge or all. Prints one JSON object on stdout (with --json; a table
 otherwise), keyed by checkpoint key; logs go to stderr. Each checkpoint's figures are also written to its
 eval.json (unless --no-write), which the Models tab shows. Seeds are fixed: two runs print the same figures.
 """
@@ -16,7 +16,7 @@ import logging
 import sys
 from pathlib import Path
 
-FAMILIES = ["text", "vae", "gan", "diffusion", "judge"]
+FAMILIES = ["text", "vae", "gan", "diffusion", "t2i", "judge"]
 
 
 def main(argv=None) -> int:

@@ -148,6 +148,7 @@ METRIC_LABELS = {
     "heldout_neg_elbo_nats": ("held-out −ELBO (nats)", "{:.1f}"),
     "judge_accuracy": ("judge accuracy", "{:.1%}"),
     "fd_ratio": ("FD ratio", "{:.2f}"),
+    "attribute_accuracy": ("attribute accuracy", "{:.1%}"),
     "heldout_accuracy": ("held-out accuracy", "{:.2%}"),
 }
 

@@ -32,6 +32,13 @@ SEEING = {
         "step it guesses the noise ε̂ in the image; subtracting that guess gives its current idea of the clean "
         "image, x̂₀. Early guesses are blurry averages; they sharpen as the noise goes."
     ),
+    "t2i": (
+        "**What you are seeing.** How a prompt becomes a picture, the way Stable Diffusion does it. The prompt is cut "
+        "into tokens and a text encoder turns them into vectors. The denoising happens in a small *latent*, not on "
+        "the pixels: at each step the network, reading the prompt's vectors through cross-attention, guesses the "
+        "noise in the latent; the guess implies a clean latent, which the autoencoder's decoder shows as a picture. "
+        "After the last step the decoder turns the final latent into the result."
+    ),
 }
 
 MATHS = {
@@ -110,6 +117,31 @@ DDIM, DPM-Solver and the others take larger, mostly deterministic steps along th
 $$\hat\epsilon = \epsilon_\theta(x_t, t, \varnothing) + w\,\left(\epsilon_\theta(x_t, t, y) - \epsilon_\theta(x_t, t, \varnothing)\right).$$
 
 $w = 1$ is the conditional model; $w > 1$ follows the label harder (more typical digits, less variety).
+""",
+    "t2i": r"""
+**Latent diffusion** (Rombach et al. 2022). An autoencoder $E, D$ maps a picture $x$ to a latent
+$z = s \cdot E(x)$ with $f	imes$ fewer rows and columns ($s$ the *scaling factor*, so $z$ has unit variance) and back,
+$x pprox D(z / s)$. Diffusion runs on $z$: the same forward process,
+$z_t = \sqrt{arlpha_t}\,z + \sqrt{1 - arlpha_t}\,\epsilon$, and a network $\epsilon_	heta(z_t, t, c)$.
+
+**The text condition.** The prompt's tokens go through a text encoder $	au$ (CLIP's, a transformer):
+$c = 	au(	ext{prompt}) \in \mathbb{R}^{L 	imes d}$, one vector per token. The UNet reads them by cross-attention:
+queries from the latent's positions, keys and values from $c$,
+
+$$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(rac{Q K^	op}{\sqrt{d_k}}ight) V, \quad
+Q = W_Q\,h,\ K = W_K\,c,\ V = W_V\,c.$$
+
+**Guidance with a negative prompt.** With $ar c = 	au(	ext{negative prompt})$ ($ar c = 	au(	ext{""})$, the
+unconditional model, when it is empty):
+
+$$\hat\epsilon = \epsilon_	heta(z_t, t, ar c) + w\,\left(\epsilon_	heta(z_t, t, c) - \epsilon_	heta(z_t, t, ar c)ight).$$
+
+**img2img (SDEdit).** Start from a picture's latent, noise it to the level of step $\lceil s \cdot S ceil$ from the
+end, $z_{t_s} = \sqrt{arlpha_{t_s}}\,z_0 + \sqrt{1 - arlpha_{t_s}}\,\epsilon$, and run the remaining steps:
+small $s$ keeps the picture, $s = 1$ forgets it.
+
+**Variation seeds.** $z_T = \operatorname{slerp}(z_T^{(a)}, z_T^{(b)}; \lambda)$ keeps $\|z_T\|$ where the prior
+puts it, so a small $\lambda$ gives a near copy and $\lambda = 1$ seed $b$'s picture.
 """,
 }
 

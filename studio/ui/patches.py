@@ -41,6 +41,9 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
    deep links), ~50 ms for the studio's few hundred blocks, on the server's event path; thirty students
    opening a link paid it thirty times at once (benchmarks/classroom.py). The configs are now computed when
    first read, from the same blocks, so a deep link sees exactly what it saw before.
+
+Why this module is long: every change to Gradio's behaviour lives here and nowhere else (DESIGN.md), so a Gradio
+upgrade is re-checked against one file and one table of digests.
 """
 
 from __future__ import annotations

@@ -19,10 +19,12 @@ import gradio as gr
 
 from studio.i18n import N_, request_lang, translate
 
-TABS = {"text": "text-", "vae": "vae-", "gan": "gan-", "diffusion": "diff-", "models": "models-"}
-RUN_BUTTONS = {"text": "text-generate", "vae": "vae-interpolate", "gan": "gan-sample", "diffusion": "diff-run"}
+TABS = {"text": "text-", "vae": "vae-", "gan": "gan-", "diffusion": "diff-", "t2i": "t2i-", "models": "models-"}
+RUN_BUTTONS = {"text": "text-generate", "vae": "vae-interpolate", "gan": "gan-sample", "diffusion": "diff-run",
+               "t2i": "t2i-run"}
 SHAREABLE = (gr.Slider, gr.Number, gr.Dropdown, gr.Radio, gr.Checkbox, gr.CheckboxGroup, gr.Textbox)
-SKIP = {"text-hub-id", "diff-hub-id", "text-recipe", "gan-recipe", "diff-recipe", "vae-recipe"}
+SKIP = {"text-hub-id", "diff-hub-id", "t2i-hub-id", "text-recipe", "gan-recipe", "diff-recipe", "vae-recipe",
+        "t2i-recipe"}
 
 
 def shareable_controls(demo: gr.Blocks) -> dict[str, list]:

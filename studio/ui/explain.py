@@ -120,24 +120,24 @@ $w = 1$ is the conditional model; $w > 1$ follows the label harder (more typical
 """,
     "t2i": r"""
 **Latent diffusion** (Rombach et al. 2022). An autoencoder $E, D$ maps a picture $x$ to a latent
-$z = s \cdot E(x)$ with $f	imes$ fewer rows and columns ($s$ the *scaling factor*, so $z$ has unit variance) and back,
-$x pprox D(z / s)$. Diffusion runs on $z$: the same forward process,
-$z_t = \sqrt{arlpha_t}\,z + \sqrt{1 - arlpha_t}\,\epsilon$, and a network $\epsilon_	heta(z_t, t, c)$.
+$z = s \cdot E(x)$ with $f\times$ fewer rows and columns ($s$ the *scaling factor*, so $z$ has unit variance) and back,
+$x \approx D(z / s)$. Diffusion runs on $z$: the same forward process,
+$z_t = \sqrt{\bar\alpha_t}\,z + \sqrt{1 - \bar\alpha_t}\,\epsilon$, and a network $\epsilon_\theta(z_t, t, c)$.
 
-**The text condition.** The prompt's tokens go through a text encoder $	au$ (CLIP's, a transformer):
-$c = 	au(	ext{prompt}) \in \mathbb{R}^{L 	imes d}$, one vector per token. The UNet reads them by cross-attention:
+**The text condition.** The prompt's tokens go through a text encoder $\tau$ (CLIP's, a transformer):
+$c = \tau(\text{prompt}) \in \mathbb{R}^{L \times d}$, one vector per token. The UNet reads them by cross-attention:
 queries from the latent's positions, keys and values from $c$,
 
-$$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(rac{Q K^	op}{\sqrt{d_k}}ight) V, \quad
+$$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}}\right) V, \quad
 Q = W_Q\,h,\ K = W_K\,c,\ V = W_V\,c.$$
 
-**Guidance with a negative prompt.** With $ar c = 	au(	ext{negative prompt})$ ($ar c = 	au(	ext{""})$, the
+**Guidance with a negative prompt.** With $\bar c = \tau(\text{negative prompt})$ ($\bar c = \tau(\text{""})$, the
 unconditional model, when it is empty):
 
-$$\hat\epsilon = \epsilon_	heta(z_t, t, ar c) + w\,\left(\epsilon_	heta(z_t, t, c) - \epsilon_	heta(z_t, t, ar c)ight).$$
+$$\hat\epsilon = \epsilon_\theta(z_t, t, \bar c) + w\,\left(\epsilon_\theta(z_t, t, c) - \epsilon_\theta(z_t, t, \bar c)\right).$$
 
-**img2img (SDEdit).** Start from a picture's latent, noise it to the level of step $\lceil s \cdot S ceil$ from the
-end, $z_{t_s} = \sqrt{arlpha_{t_s}}\,z_0 + \sqrt{1 - arlpha_{t_s}}\,\epsilon$, and run the remaining steps:
+**img2img (SDEdit).** Start from a picture's latent, noise it to the level of step $\lceil s \cdot S \rceil$ from the
+end, $z_{t_s} = \sqrt{\bar\alpha_{t_s}}\,z_0 + \sqrt{1 - \bar\alpha_{t_s}}\,\epsilon$, and run the remaining steps:
 small $s$ keeps the picture, $s = 1$ forgets it.
 
 **Variation seeds.** $z_T = \operatorname{slerp}(z_T^{(a)}, z_T^{(b)}; \lambda)$ keeps $\|z_T\|$ where the prior

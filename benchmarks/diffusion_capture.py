@@ -11,6 +11,12 @@
    call for both halves, scheduler.step), with nothing kept.
 3. ``diffusion_first_preview_s``: from asking for a run (model already loaded) to the first step's frame, and
    ``diffusion_first_preview_cold_s`` including loading the model from disk. Goal: under 1 s.
+4. ``t2i_capture_overhead``: the built-in text-to-image model (``checkpoints/mnist-t2i``, or ``--t2i FOLDER``), the
+   studio's latent loop (``studio.diffusion.latent.run``: keeps z_t, ẑ₀, ε̂ of every step, the conditional and
+   unconditional predictions, and pictures every step's ẑ₀ through the decoder) over diffusers'
+   ``StableDiffusionPipeline`` on the same components, prompt, starting latents, scheduler, steps and batch,
+   guidance 4. Goal: at most 1.10. ``t2i_first_preview_s``: from asking to the first step's ẑ₀ pictured (the
+   model loaded); goal under 1 s.
 
 Runs on ``STUDIO_DEVICE`` (or ``--device``) in the dtype the studio would use there (float16 on a GPU).
 """
@@ -34,6 +40,51 @@ from studio.diffusion import engine  # noqa: E402
 from studio.diffusion.loader import DiffusionBundle, load_unet  # noqa: E402
 
 CKPT = REPO_ROOT / "checkpoints" / "mnist-ddpm"
+T2I = REPO_ROOT / "checkpoints" / "mnist-t2i"
+
+
+def t2i_figures(folder, device, steps: int, batch: int, repeats: int) -> tuple[float, float, float, float]:
+    """(pipeline ms, studio ms, ratio, first preview s) on a Stable-Diffusion-format folder."""
+    from diffusers import StableDiffusionPipeline
+
+    from studio.diffusion import latent
+    from studio.diffusion.loader import load_text_to_image
+
+    dtype = pick_dtype("t2i", device)
+    bundle = load_text_to_image(Path(folder), device=device, dtype=dtype)
+    name, w, prompt = "DPM-Solver++ 2M", 4.0, "a thick, slanted seven"
+    pipe = StableDiffusionPipeline.from_pretrained(folder, torch_dtype=dtype).to(device)
+    pipe.set_progress_bar_config(disable=True)
+    size = bundle.default_size
+    noise = latent.initial_latents(bundle, list(range(batch)), size, size)
+
+    def run_pipeline():
+        pipe.scheduler = engine.make_scheduler(bundle, name)  # fresh state, as the studio does
+        with torch.inference_mode():
+            pipe(prompt, num_inference_steps=steps, guidance_scale=w, latents=noise.to(device, dtype),
+                 num_images_per_prompt=batch, output_type="pt")
+
+    def run_studio():
+        latent.run(bundle, prompt=prompt, seed=0, batch=batch, scheduler=name, steps=steps, guidance=w, latents=noise)
+
+    for fn in (run_pipeline, run_studio):
+        fn()
+    t_pipe, t_studio = [], []
+    for _ in range(repeats):
+        t_pipe.append(timed(run_pipeline, device))
+        t_studio.append(timed(run_studio, device))
+
+    def first_preview():
+        start = time.perf_counter()
+        it = latent.iterate(bundle, prompt=prompt, seed=0, batch=batch, scheduler=name, steps=steps, guidance=w)
+        _, _, frame = next(it)
+        latent.frame_picture(bundle, frame)
+        it.close()
+        return time.perf_counter() - start
+
+    first = statistics.median([first_preview() for _ in range(3)])
+    med = statistics.median
+    return med(t_pipe) * 1000, med(t_studio) * 1000, med(t_studio) / med(t_pipe), first
 
 
 def main() -> None:
@@ -41,6 +92,7 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--batch", type=int, default=4)
     p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--t2i", type=Path, default=T2I, help="a Stable-Diffusion-format folder (default: the built-in)")
     add_device_argument(p)
     args = p.parse_args()
     from diffusers import DDPMPipeline, UNet2DModel
@@ -129,6 +181,14 @@ def main() -> None:
     print(f"RESULT diffusion_capture_overhead_cfg {med(t_cfg) / med(t_bare):.3f}")
     print(f"RESULT diffusion_first_preview_s {warm_first:.3f}")
     print(f"RESULT diffusion_first_preview_cold_s {cold_first:.3f}")
+    if (args.t2i / "model_index.json").is_file():
+        pipe_ms, studio_ms, ratio, first = t2i_figures(args.t2i, device, args.steps, args.batch, args.repeats)
+        print(f"StableDiffusionPipeline {pipe_ms:8.1f} ms  ({args.t2i.name}, guidance 4)")
+        print(f"studio latent loop      {studio_ms:8.1f} ms  (keeps every z_t, ẑ₀ pictured, ε̂, both predictions)")
+        print(f"RESULT t2i_capture_overhead {ratio:.3f}")
+        print(f"RESULT t2i_first_preview_s {first:.3f}")
+    else:
+        print(f"# no text-to-image model at {args.t2i}: t2i figures skipped")
 
 
 if __name__ == "__main__":

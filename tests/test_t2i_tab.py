@@ -83,6 +83,8 @@ def test_grid_compare_and_a_full_decode(ctx):
     items, note, answer = tab.t2i_compare(ctx, model="tiny-sd", nfe_budget=4, quiz=True, seed=3)
     assert answer and "Strip A" in items[0][1]
     run = list(tab.t2i_run(ctx, model="tiny-sd", steps=3, batch_size=1))[-1][7]
+    xt, x0, eps, schedule, guide, guide_note = tab.t2i_step(ctx, model="tiny-sd", run=run, k=2)
+    assert guide is not None and "Step 2" in guide_note and x0.size == xt.size == eps.size
     picture, note = tab.t2i_decode_step(ctx, model="tiny-sd", run=run, step=2)
     assert "Step 2" in note and picture.width == picture.height
     with pytest.raises(StudioError, match="Run first"):

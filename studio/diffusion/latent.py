@@ -72,8 +72,6 @@ class TextToImageRun:
     images: torch.Tensor  # (B, c, H, W) in [-1, 1]: the full decode of the final latent
     preview: str  # "decoder" | "linear"
     x_T: torch.Tensor  # (B, C, h, w) the starting noise N(0, I), before the scheduler's scaling
-    x0_cond: torch.Tensor | None = None  # (S, B, c, H', W') float16 when guided: ẑ₀ of the conditional prediction
-    x0_uncond: torch.Tensor | None = None
     eps_cond: torch.Tensor | None = None  # (S, B, C, h, w) float16 when guided
     eps_uncond: torch.Tensor | None = None
     notes: list = field(default_factory=list)  # what the user should know (a cut prompt, an empty one)
@@ -97,21 +95,28 @@ class TextToImageRun:
 
         return replace(self, seeds=self.seeds[lo:hi], latents=cut(self.latents), x0_latent=cut(self.x0_latent),
                        eps_hat=cut(self.eps_hat), x0_hat=cut(self.x0_hat), images=self.images[lo:hi].clone(),
-                       x_T=self.x_T[lo:hi].clone(), x0_cond=cut(self.x0_cond), x0_uncond=cut(self.x0_uncond),
-                       eps_cond=cut(self.eps_cond), eps_uncond=cut(self.eps_uncond),
+                       x_T=self.x_T[lo:hi].clone(), eps_cond=cut(self.eps_cond), eps_uncond=cut(self.eps_uncond),
                        settings={**self.settings, "batch": hi - lo})
 
-    def guidance_view(self, k: int) -> dict:
-        """At frame k: the pictures of ẑ₀ and the latent ε̂ of the conditional, unconditional and guided
-        predictions."""
-        if not 0 <= k < self.steps:
-            raise ValueError(f"step must be in 1..{self.steps}, got {k + 1}.")
-        if self.eps_cond is None:
-            raise ValueError("this run was not guided (w = 0 or 1): there is only one prediction. Set guidance w to "
-                             "another value, e.g. 4, and run again.")
-        return {"cond": (self.x0_cond[k].float(), self.eps_cond[k].float()),
-                "uncond": (self.x0_uncond[k].float(), self.eps_uncond[k].float()),
-                "guided": (self.x0_hat[k].float(), self.eps_hat[k].float())}
+    def x0_from(self, k: int, eps: torch.Tensor) -> torch.Tensor:
+        """ẑ₀ = (z_t − √(1 − ᾱ_t) ε) / √ᾱ_t at frame k (a latent)."""
+        ab = self.alpha_bar[k]
+        return (self.latents[k].float() - math.sqrt(1 - ab) * eps.float()) / math.sqrt(ab)
+
+
+def guidance_view(bundle, run: TextToImageRun, k: int) -> dict:
+    """At frame k: the pictures of ẑ₀ and the latent ε̂ of the conditional, unconditional and guided predictions
+    (the first two pictured now, for this step only: a run keeps only its guided ẑ₀'s pictures)."""
+    if not 0 <= k < run.steps:
+        raise ValueError(f"step must be in 1..{run.steps}, got {k + 1}.")
+    if run.eps_cond is None:
+        raise ValueError("this run was not guided (w = 0 or 1): there is only one prediction. Set guidance w to "
+                         "another value, e.g. 4, and run again.")
+    both = picture_of(bundle, torch.cat([run.x0_from(k, run.eps_cond[k]), run.x0_from(k, run.eps_uncond[k])]),
+                      run.preview)
+    cond, uncond = both.chunk(2)
+    return {"cond": (cond, run.eps_cond[k].float()), "uncond": (uncond, run.eps_uncond[k].float()),
+            "guided": (run.x0_hat[k].float(), run.eps_hat[k].float())}
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
@@ -303,7 +308,7 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
                         for i, s in enumerate(seeds)])
         z = sched.add_noise(z0, x_T, timesteps[:1].repeat(batch)).to(device, dtype)
     kind = preview_kind(bundle, height, width)
-    keep = {n: [] for n in ("z", "x0z", "eps", "x0", "x0c", "x0u", "ec", "eu")}
+    keep = {n: [] for n in ("z", "x0z", "eps", "ec", "eu")}
     ts, abars = [], []
     k = 0
     total = steps if init_image is None else init_steps  # the steps this run will keep
@@ -327,35 +332,40 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
         z = sched.step(eps, t, z, **step_kwargs).prev_sample
         if not starts_step:
             continue
-        # 4. keep the step: z_t, ε̂, ẑ₀ = (z_t − √(1 − ᾱ) ε̂) / √ᾱ and its picture
+        # 4. keep the step: z_t, ε̂ and ẑ₀ = (z_t − √(1 − ᾱ) ε̂) / √ᾱ (pictured after the loop, in one batch; a
+        #    streamed frame is pictured by whoever shows it: ``frame_picture``)
         z_keep = z_in.detach().to("cpu", torch.float32, copy=True)
         eps_keep = eps.detach().to("cpu", torch.float32, copy=True)
         x0z = (z_keep - math.sqrt(1 - abar) * eps_keep) / math.sqrt(abar)
-        x0_pic = picture_of(bundle, x0z, kind)
         keep["z"].append(z_keep)
         keep["x0z"].append(x0z)
         keep["eps"].append(eps_keep.half())
-        keep["x0"].append(x0_pic.half())
         if use_guidance:
             ec, eu = eps_c.float().cpu(), eps_u.float().cpu()
             keep["ec"].append(ec.half())
             keep["eu"].append(eu.half())
-            keep["x0c"].append(picture_of(bundle, (z_keep - math.sqrt(1 - abar) * ec) / math.sqrt(abar), kind).half())
-            keep["x0u"].append(picture_of(bundle, (z_keep - math.sqrt(1 - abar) * eu) / math.sqrt(abar), kind).half())
         ts.append(float(t))
         abars.append(abar)
         k += 1
-        yield k, total, {"x_t": z_keep, "x0_hat": x0_pic, "eps_hat": eps_keep, "t": float(t)}
-    # 5. the picture: the full decoder on the final latent
+        yield k, total, {"x_t": z_keep, "x0_latent": x0z, "eps_hat": eps_keep, "t": float(t), "preview": kind}
+    # 5. the picture: the full decoder on the final latent; every step's ẑ₀ pictured in one batch
     final = z.float().cpu()
     images = decode(bundle, final)
-    stack = (lambda xs: torch.stack(xs) if xs else None)
+
+    def pictured(latents):  # (S, B, C, h, w) latents → (S, B, c, H', W') float16 pictures
+        if not latents:
+            return None
+        flat = torch.stack(latents)
+        return picture_of(bundle, flat.flatten(0, 1), kind).half().unflatten(0, flat.shape[:2])
+
+    keep["x0"] = pictured(keep["x0z"])
+    stack = (lambda xs: xs if xs is None or torch.is_tensor(xs) else (torch.stack(xs) if xs else None))
     run = TextToImageRun(
         scheduler=name, steps=k, nfe=nfe(name, k, guidance if use_guidance else None), guidance=guidance,
         seeds=seeds, prompt=prompt, negative_prompt=negative_prompt, timesteps=ts, alpha_bar=abars,
         latents=torch.cat([torch.stack(keep["z"]), final[None]]), x0_latent=torch.stack(keep["x0z"]),
-        eps_hat=torch.stack(keep["eps"]), x0_hat=torch.stack(keep["x0"]), images=images, preview=kind, x_T=x_T,
-        x0_cond=stack(keep["x0c"]), x0_uncond=stack(keep["x0u"]), eps_cond=stack(keep["ec"]),
+        eps_hat=torch.stack(keep["eps"]), x0_hat=keep["x0"], images=images, preview=kind, x_T=x_T,
+        eps_cond=stack(keep["ec"]),
         eps_uncond=stack(keep["eu"]), notes=notes, tokens=info[0]["tokens"], num_train_timesteps=T,
         schedule=_curve(alphas_cumprod),
         settings={"scheduler": name, "steps": steps, "guidance": guidance, "batch": batch, "eta": eta,
@@ -364,6 +374,11 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
                   **({"variation_seed": int(variation_seed), "variation_strength": variation_strength}
                      if variation_seed is not None and variation_strength > 0 else {})})
     yield k, total, run
+
+
+def frame_picture(bundle, frame: dict) -> dict:
+    """A streamed frame with its ẑ₀ pictured (``x0_hat``), for a preview."""
+    return {**frame, "x0_hat": picture_of(bundle, frame["x0_latent"], frame["preview"])}
 
 
 def run(bundle, **kwargs) -> TextToImageRun:

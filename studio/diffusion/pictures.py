@@ -96,13 +96,13 @@ def preview(frame: dict, size: int) -> tuple:
         grid(pic(frame["eps_hat"]), scale=s)
 
 
-def guidance(run, k: int, n_max: int = 4):
+def guidance(run, k: int, n_max: int = 4, view: dict | None = None):
     """Classifier-free guidance at step ``k``: a grid with one row per image (at most ``n_max``): x̂₀ from the
     conditional, unconditional and guided ε̂, then those three ε̂; and the RMS difference between the
     conditional and unconditional ε̂. ``(None, None)`` for a run that made one prediction per step."""
     if run.eps_cond is None:
         return None, None
-    v = run.guidance_view(k)
+    v = view if view is not None else run.guidance_view(k)  # (a latent run's comes with its pictures: latent.py)
     n = min(n_max, run.x_t.shape[1])
     size, channels = run.images.shape[-1], run.images.shape[1]
     lo, hi = LATENT_RANGE

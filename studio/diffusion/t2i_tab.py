@@ -124,8 +124,9 @@ def schedule_image(run, k):
     return pixel_schedule(run, k)
 
 
-def guidance_panel(run, k: int):
-    img, gap = pictures.guidance(run, k)
+def guidance_panel(bundle, run, k: int):
+    view = latent.guidance_view(bundle, run, k) if run.eps_cond is not None else None
+    img, gap = pictures.guidance(run, k, view=view)
     if img is None:
         return None, N_(f"Step {k + 1}: this run made one prediction per step (w = {run.guidance:g}), so there is "
                         "nothing to compare. Set guidance w to e.g. 4 and run again.")
@@ -134,9 +135,9 @@ def guidance_panel(run, k: int):
                    f"{gap:.3f}; the guided ε̂ moves {run.guidance:g}× that far from the negative prompt's.")
 
 
-def scrub_outputs(run, k):
+def scrub_outputs(bundle, run, k):
     xt, x0, eps = pictures.panels(run, k)
-    g_img, g_note = guidance_panel(run, k)
+    g_img, g_note = guidance_panel(bundle, run, k)
     return xt, x0, eps, schedule_image(run, k), g_img, g_note
 
 
@@ -171,10 +172,11 @@ def stream(ctx, key, bundle, seed_value, params, extra=None, note=None, recipe_e
             break
         if pace.due():
             yield (N_(f"step {k} of {total}") + f" · t = {out['t']:.0f}",
-                   *pictures.preview(out, bundle.default_size if params.get("height") is None else params["height"]),
+                   *pictures.preview(latent.frame_picture(bundle, out),
+                                     bundle.default_size if params.get("height") is None else params["height"]),
                    *[gr.skip()] * 8)
     last = run.steps - 1
-    xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(run, last)
+    xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(bundle, run, last)
     recipe = image_recipe(key, run, 0, recipe_extra) if run.settings.get("batch", 1) == 1 else Recipe(
         family="t2i", action="img2img" if "strength" in run.settings else "run", model=key,
         params=dict(run.settings) | (recipe_extra or {}), seed=run.seeds[0])
@@ -267,12 +269,13 @@ def t2i_img2img(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DE
                                     else None})
 
 
-def t2i_step(run, k):
-    """The scrubber: show step k of the kept run (nothing is recomputed)."""
+def t2i_step(ctx, model=None, run=None, k=1):
+    """The scrubber: show step k of the kept run (nothing is recomputed; the guidance view's two other predictions
+    are pictured for this step)."""
     if run is None:
         raise StudioError("Run first; the scrubber shows the steps of the last run.")
     k = latent.whole_number("step", k, 1, run.steps) - 1
-    return scrub_outputs(run, k)
+    return scrub_outputs(bundle_for(ctx, model), run, k)
 
 
 def t2i_decode_step(ctx, model=None, run=None, step=1):
@@ -638,7 +641,8 @@ def build_t2i_tab(registry, settings) -> None:
                               [model, prompt, negative, scheduler, steps, eta, guidance, seed, batch, src, src_index,
                                src_upload, src_sketch, strength], outputs, api_name="t2i_img2img", concurrency_id=HEAVY)
     stop_btn.click(None, None, None, cancels=[run_event, i2i_event], api_visibility="private")
-    scrub.change(wired(t2i_step, ctx), [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
+    scrub.change(wired(t2i_step, ctx), [model, run_state, scrub],
+                 [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")
     decode_btn.click(wired(t2i_decode_step, ctx, gpu=True), [model, run_state, scrub], [decoded, decode_note],
                      api_name="t2i_decode_step", concurrency_id=HEAVY)

@@ -30,9 +30,13 @@ BARE_MESSAGES = {
     "/diffusion_apply_recipe": "The recipe box is empty",
     "/diffusion_reveal": "Nothing to reveal yet",
     "/text_reveal": "Nothing to reveal yet",
+    "/t2i_add_model": "Type a Hugging Face Hub id or a local folder",
+    "/t2i_apply_recipe": "The recipe box is empty",
+    "/t2i_reveal": "Nothing to reveal yet",
+    "/t2i_restore": "Drop a PNG made by this tab",
 }
 # Endpoints that act on the session's last run: their producers go first.
-FIRST = ["/text_generate", "/diffusion_run"]
+FIRST = ["/text_generate", "/diffusion_run", "/t2i_run"]
 CRASH_SIGNS = ("FileNotFoundError", "Traceback", " failed: ", "shared/data", "may be corrupt")
 
 
@@ -132,3 +136,10 @@ def test_builtin_diffusion_model_draws_the_digit_asked(fresh_app):
     captions = [item["caption"] for item in out[6]]
     assert len(captions) == 4 and all("asked 7" in c for c in captions)
     assert sum("judge 7" in c for c in captions) >= 3, captions
+
+
+def test_builtin_text_to_image_model_draws_the_digit_the_prompt_names(fresh_app):
+    client, _ = fresh_app
+    out = client.predict(model="mnist-t2i", prompt="a thick seven", seed=0, batch_size=4, api_name="/t2i_run")
+    captions = [item["caption"] for item in out[6]]
+    assert len(captions) == 4 and sum("judge reads 7" in c for c in captions) >= 3, captions

@@ -9,6 +9,7 @@ from studio.config import Settings
 from studio.diffusion.t2i_tab import build_t2i_tab
 from studio.diffusion.tab import build_diffusion_tab
 from studio.gan.tab import build_gan_tab
+from studio.lab.tab import build_lab_tab
 from studio.text.tab import build_text_tab
 from studio.ui import i18n, patches, share
 from studio.ui.common import CLOSE_TOASTS_JS
@@ -49,11 +50,13 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
             with gr.Tab("Text to image", id="t2i", elem_id="tab-t2i") as tab_t2i:
                 explanation("t2i")
                 build_t2i_tab(registry, settings)
+            with gr.Tab("Lab", id="lab", elem_id="tab-lab") as tab_lab:
+                build_lab_tab(registry, settings)
             with gr.Tab("Models", id="models", elem_id="tab-models") as tab_models:
                 table, memory = build_models_tab(registry)
         share.install(demo, tabs, {"text": tab_text, "vae": tab_vae, "gan": tab_gan, "diffusion": tab_diffusion,
-                                   "t2i": tab_t2i, "models": tab_models}, **text_langs)
-        for tab in (tab_text, tab_vae, tab_gan, tab_diffusion, tab_t2i, tab_models):  # one tab's error stays with it
+                                   "t2i": tab_t2i, "lab": tab_lab, "models": tab_models}, **text_langs)
+        for tab in (tab_text, tab_vae, tab_gan, tab_diffusion, tab_t2i, tab_lab, tab_models):  # one tab's error stays with it
             tab.select(None, None, None, js=CLOSE_TOASTS_JS, api_visibility="private")
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).
         demo.load(lambda: (status_table(registry), memory_markdown(registry)), None, [table, memory],

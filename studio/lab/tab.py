@@ -1,0 +1,228 @@
+"""The Lab tab: a GAN or a flow-matching model learning a 2-D distribution live, on this machine's CPU.
+
+GAN Lab's lesson (the discriminator's surface moving, the generator's points chasing it, the day it collapses onto
+one mode) and Diffusion Explorer's (a learnt field carrying noise to data), on the studio's own engines
+(studio/lab/gan.py, flow.py). Handlers are module-level functions of a ``LabContext`` and keyword arguments;
+``build_lab_tab`` lays out and wires.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import gradio as gr
+
+from studio.checks import whole_number
+from studio.i18n import N_
+from studio.lab import live
+from studio.lab.figures import frame
+from studio.lab.gan import LOSSES
+from studio.lab.targets import MIN_PER_MODE, TARGETS
+from studio.plots import figure_to_image
+from studio.serving import serving_of
+from studio.ui.common import HEAVY, wired
+
+INTRO = ("Pick a target distribution (or draw one), a model and its settings, and press **Play**: the model trains "
+         "here, on this machine, and the picture updates as it learns. **Pause** stops it where it is; **Play** goes "
+         "on. A GAN shows its discriminator's surface (red: \"looks real\") and, as arrows, where the generator's loss "
+         "pushes its points; a flow shows its samples' paths from noise and the velocity field it learnt. Try "
+         "*minimax: watch it collapse*: the generator's points pile onto one or two of the eight modes.")
+MAX_STEPS = 20_000  # steps one Play may train
+
+
+@dataclass(frozen=True)
+class LabContext:
+    registry: object  # for the compute gate (studio/serving.py): training shares the machine with the other tabs
+    default_model: str | None = None
+
+    @classmethod
+    def of(cls, registry, settings=None) -> "LabContext":
+        return cls(registry=registry)
+
+
+def stats_text(trainer, stats: dict, note: str = "", speed: float | None = None) -> str:
+    last = stats["last"]
+    parts = [N_(f"**Step {stats['steps']}**")]
+    if "d_loss" in last:
+        parts.append(N_(f"D loss {last['d_loss']:.3f} · G loss {last['g_loss']:.3f}"))
+    elif "loss" in last:
+        parts.append(N_(f"loss {last['loss']:.4f}"))
+    if "modes_covered" in stats:
+        parts.append(N_(f"**modes covered {stats['modes_covered']}/{stats['modes']}** · **high quality "
+                        f"{stats['high_quality']:.1%}**"))
+    if speed:
+        parts.append(N_(f"{speed:.0f} steps/s"))
+    text = " · ".join(parts)
+    if "modes_covered" in stats:
+        text += "\n\n" + N_(f"Measured as in VEEGAN (Srivastava et al. 2017): 2,500 samples; high quality = within 3σ "
+                            f"of the nearest mode; a mode is covered with at least {MIN_PER_MODE} high-quality samples.")
+    return text + (f"\n\n{N_(note)}" if note else "")
+
+
+def picture(trainer, t: float = 1.0):
+    stats, samples = live.measure(trainer)
+    return figure_to_image(frame(trainer, samples, t=float(t))), stats
+
+
+def setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed):
+    points = live.points_from_drawing(drawing) if target == "drawn" else None
+    gan, flow = live.config_of(loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed)
+    return live.trainer_for(lab, model=model_kind, target=live.target_of(target, points), gan=gan, flow=flow)
+
+
+# --- handlers -----------------------------------------------------------------------------------------------------
+
+def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,
+              batch_size=256, lr_flow=2e-3, seed=0, steps=2000, frame_every=100, t=1.0, drawing=None, lab=None):
+    """Train live, streaming a picture and the measured figures every ``frame_every`` steps; goes on from this
+    session's trainer when the settings allow (Pause, then Play), else starts a new one. Called bare: the default
+    GAN on the ring of 8 Gaussians, 2,000 steps.
+
+    Args:
+        target: "ring of 8", "5x5 grid", "two moons", "spiral", "line", or "drawn" (the points of ``drawing``).
+        model_kind: "GAN" or "flow matching".
+        loss: the GAN's loss: "minimax", "non-saturating", "hinge" or "wgan-gp".
+        lr_g: the generator's learning rate.
+        lr_d: the discriminator's (critic's) learning rate.
+        d_steps: discriminator steps per generator step.
+        batch_size: points per training batch.
+        lr_flow: the flow model's learning rate.
+        seed: the seed of the weights, batches and noise (the same seed replays the same training).
+        steps: training steps this call runs (one step: d_steps D updates and one G update; a flow: one update).
+        frame_every: steps between two pictures.
+        t: the flow's time shown, 0 (noise) to 1 (data).
+        drawing: a sketch whose strokes are the target when target is "drawn".
+    """
+    steps = whole_number("steps", steps, 1, MAX_STEPS)
+    frame_every = whole_number("frame_every", frame_every, 1, MAX_STEPS)
+    trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed)
+    gate = serving_of(ctx.registry).gate
+    done, start = 0, trainer.steps
+    began = time.perf_counter()
+    while done < steps:
+        n = min(frame_every, steps - done)
+        with gate:  # a chunk at a time: other users' requests run between two frames
+            for _ in range(n):
+                trainer.step()
+        done += n
+        image, stats = picture(trainer, t)
+        yield image, stats_text(trainer, stats, note, speed=(trainer.steps - start) / (time.perf_counter() - began)), trainer
+
+
+def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,
+             batch_size=256, lr_flow=2e-3, seed=0, t=1.0, drawing=None, lab=None):
+    """One step by hand: one discriminator update ("D") or one generator update ("G") of the GAN, or one training
+    step of the flow; the picture after it.
+
+    Args:
+        part: "D" or "G" (a GAN); a flow takes one step either way.
+        target: as lab_train.
+        model_kind: "GAN" or "flow matching".
+        loss: the GAN's loss.
+        lr_g: the generator's learning rate.
+        lr_d: the discriminator's learning rate.
+        d_steps: discriminator steps per generator step (Play's; one step here is one update).
+        batch_size: points per batch.
+        lr_flow: the flow model's learning rate.
+        seed: the seed.
+        t: the flow's time shown.
+        drawing: the sketch, when target is "drawn".
+    """
+    trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed)
+    with serving_of(ctx.registry).gate:
+        what = live.one_step(trainer, part)
+    image, stats = picture(trainer, t)
+    return image, stats_text(trainer, stats, " ".join(x for x in (note, N_(what[0].upper() + what[1:] + ".")) if x)), trainer
+
+
+def lab_reset(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,
+              batch_size=256, lr_flow=2e-3, seed=0, t=1.0, drawing=None):
+    """A new, untrained model with these settings (step 0) and its picture.
+
+    Args:
+        target: as lab_train.
+        model_kind: "GAN" or "flow matching".
+        loss: the GAN's loss.
+        lr_g: the generator's learning rate.
+        lr_d: the discriminator's learning rate.
+        d_steps: discriminator steps per generator step.
+        batch_size: points per batch.
+        lr_flow: the flow model's learning rate.
+        seed: the seed.
+        t: the flow's time shown.
+        drawing: the sketch, when target is "drawn".
+    """
+    trainer, _ = setup(None, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed)
+    image, stats = picture(trainer, t)
+    return image, stats_text(trainer, stats, N_("A new, untrained model.")), trainer
+
+
+def lab_view(ctx, t=1.0, lab=None):
+    """The picture of this session's trainer at the flow's time ``t`` (nothing trained)."""
+    if lab is None:
+        return gr.skip(), gr.skip()
+    image, stats = picture(lab, t)
+    return image, stats_text(lab, stats)
+
+
+def preset_chosen(name):
+    p = live.PRESETS.get(name)
+    if p is None:
+        return gr.skip(), gr.skip(), gr.skip(), gr.skip()
+    return p["loss"], p["lr_g"], p["lr_d"], p["d_steps"]
+
+
+def model_chosen(model_kind):
+    return 256 if model_kind == "GAN" else 512
+
+
+# --- layout -------------------------------------------------------------------------------------------------------
+
+def build_lab_tab(registry, settings) -> None:
+    ctx = LabContext.of(registry, settings)
+    gr.Markdown(INTRO)
+    with gr.Row():
+        with gr.Column(scale=1):
+            target = gr.Dropdown([*TARGETS, "drawn"], value="ring of 8", label="Target", elem_id="lab-target")
+            drawing = gr.Sketchpad(type="pil", label="Draw a distribution (used when the target is 'drawn')",
+                                   elem_id="lab-drawing", height=240, canvas_size=(240, 240))
+            model = gr.Radio(list(live.MODELS), value="GAN", label="Model", elem_id="lab-model")
+            preset = gr.Dropdown(list(live.PRESETS), value="non-saturating (default)", label="GAN preset",
+                                 elem_id="lab-preset")
+            loss = gr.Dropdown(list(LOSSES), value="non-saturating", label="GAN loss", elem_id="lab-loss")
+            with gr.Row():
+                lr_g = gr.Number(value=2e-3, label="G learning rate", elem_id="lab-lr-g")
+                lr_d = gr.Number(value=2e-3, label="D learning rate", elem_id="lab-lr-d")
+            d_steps = gr.Slider(1, 10, value=1, step=1, label="D steps per G step", elem_id="lab-d-steps")
+            lr_flow = gr.Number(value=2e-3, label="Flow learning rate", elem_id="lab-lr-flow")
+            batch = gr.Slider(8, 2048, value=256, step=8, label="Batch size", elem_id="lab-batch")
+            seed = gr.Number(value=0, precision=0, label="Seed", elem_id="lab-seed")
+            with gr.Row():
+                steps = gr.Number(value=2000, precision=0, label="Steps per Play", elem_id="lab-steps")
+                frame_every = gr.Number(value=100, precision=0, label="Steps per picture", elem_id="lab-frame-every")
+        with gr.Column(scale=2):
+            with gr.Row():
+                play = gr.Button("Play", variant="primary", elem_id="lab-play")
+                pause = gr.Button("Pause", elem_id="lab-pause")
+                d_btn = gr.Button("One D step", elem_id="lab-d-step")
+                g_btn = gr.Button("One G step", elem_id="lab-g-step")
+                reset = gr.Button("Reset", elem_id="lab-reset")
+            view = gr.Image(label="The plane [-3, 3]²", format="png", elem_id="lab-view", height=520)
+            t = gr.Slider(0, 1, value=1, step=0.01, label="Flow: time t along the paths (0 = noise, 1 = data)",
+                          elem_id="lab-t")
+            stats = gr.Markdown(elem_id="lab-stats")
+    lab = gr.State(None)
+    config = [target, model, loss, lr_g, lr_d, d_steps, batch, lr_flow, seed]
+    play_event = play.click(wired(lab_train, ctx), [*config, steps, frame_every, t, drawing, lab], [view, stats, lab],
+                            api_name="lab_train", concurrency_id=HEAVY)
+    pause.click(None, None, None, cancels=[play_event], api_visibility="private")
+    d_btn.click(wired(lab_step, ctx), [gr.State("D"), *config, t, drawing, lab], [view, stats, lab],
+                api_name="lab_step", concurrency_id=HEAVY)
+    g_btn.click(wired(lab_step, ctx), [gr.State("G"), *config, t, drawing, lab], [view, stats, lab],
+                api_visibility="private", concurrency_id=HEAVY)
+    reset.click(wired(lab_reset, ctx), [*config, t, drawing], [view, stats, lab], api_name="lab_reset",
+                concurrency_id=HEAVY)
+    t.release(wired(lab_view, ctx), [t, lab], [view, stats], api_visibility="private")
+    preset.change(preset_chosen, preset, [loss, lr_g, lr_d, d_steps], api_visibility="private")
+    model.change(model_chosen, model, batch, api_visibility="private")

@@ -1,0 +1,80 @@
+"""The Lab tab (studio/lab/tab.py, live.py): training streamed, paused and resumed, one step by hand, a drawn
+target, reproducible under a seed, bad input said."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image, ImageDraw
+
+from studio.lab import live
+from studio.lab import tab as lab
+from studio.lab.gan import GAN2D
+from studio.registry import ModelRegistry
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    return lab.LabContext.of(ModelRegistry([], device="cpu"))
+
+
+def test_play_streams_a_picture_every_n_steps_with_the_veegan_figures(ctx):
+    frames = list(lab.lab_train(ctx, steps=60, frame_every=20, batch_size=64))
+    assert len(frames) == 3
+    image, stats, trainer = frames[-1]
+    assert isinstance(trainer, GAN2D) and trainer.steps == 60 and image.size[0] > 300
+    assert stats.startswith("**Step 60**") and "modes covered" in stats and "high quality" in stats
+
+
+def test_pause_then_play_goes_on_and_only_a_new_experiment_starts_over(ctx):
+    *_, (_, _, trainer) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64)
+    *_, (_, stats, again) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64, lr_d=1e-3, lab=trainer)
+    assert again is trainer and again.steps == 40 and "Changed mid-run: lr_d" in stats
+    assert again.opt_d.param_groups[0]["lr"] == 1e-3
+    *_, (_, stats, other) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64, loss="hinge", lab=trainer)
+    assert other is not trainer and other.steps == 20 and "A new experiment" in stats
+
+
+def test_the_same_seed_trains_the_same_model(ctx):
+    runs = [list(lab.lab_train(ctx, model_kind="flow matching", steps=30, frame_every=30, batch_size=64, seed=3))[-1][2]
+            for _ in range(2)]
+    assert torch.equal(runs[0].samples(200), runs[1].samples(200))
+    other = list(lab.lab_train(ctx, model_kind="flow matching", steps=30, frame_every=30, batch_size=64, seed=4))[-1][2]
+    assert not torch.equal(runs[0].samples(200), other.samples(200))
+
+
+def test_one_d_step_and_one_g_step_by_hand(ctx):
+    _, _, trainer = lab.lab_reset(ctx, batch_size=64)
+    assert trainer.steps == 0
+    before = [p.clone() for p in trainer.G.parameters()]
+    _, stats, trainer = lab.lab_step(ctx, part="D", batch_size=64, lab=trainer)
+    assert trainer.steps == 0 and "One discriminator step" in stats
+    assert all(torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))  # D's step leaves G alone
+    _, stats, trainer = lab.lab_step(ctx, part="G", batch_size=64, lab=trainer)
+    assert trainer.steps == 1 and "One generator step" in stats
+    assert not all(torch.equal(a, b) for a, b in zip(before, trainer.G.parameters()))
+
+
+def test_a_drawn_distribution_is_the_strokes_of_the_sketch(ctx):
+    canvas = Image.new("RGB", (240, 240), "white")
+    ImageDraw.Draw(canvas).line([(20, 220), (220, 20)], fill="black", width=6)  # bottom-left to top-right
+    points = np.array(live.points_from_drawing(canvas))
+    assert 50 <= len(points) <= live.MAX_DRAWN and np.abs(points).max() <= 3
+    assert np.corrcoef(points[:, 0], points[:, 1])[0, 1] > 0.95  # a rising line in the plane (y up)
+    frames = list(lab.lab_train(ctx, target="drawn", drawing=canvas, steps=10, frame_every=10, batch_size=64))
+    assert frames[-1][2].target.name == "drawn" and "modes covered" not in frames[-1][1]
+    with pytest.raises(ValueError, match="Draw at least 3 points"):
+        list(lab.lab_train(ctx, target="drawn", drawing=Image.new("RGB", (50, 50), "white"), steps=1))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    ({"loss": "adversarial"}, "loss must be one of minimax, non-saturating, hinge, wgan-gp"),
+    ({"steps": 0}, r"steps must be a whole number in \[1, 20000\]"),
+    ({"lr_g": 5.0}, "lr_g must be between"),
+    ({"target": "circle"}, "target must be one of"),
+    ({"model_kind": "VAE"}, "model must be one of GAN, flow matching"),
+])
+def test_bad_settings_get_a_clear_message(ctx, kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        list(lab.lab_train(ctx, **{"steps": 1, **kwargs}))

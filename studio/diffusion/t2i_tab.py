@@ -290,8 +290,7 @@ def t2i_decode_step(ctx, model=None, run=None, step=1):
         raise StudioError("Run first (t2i_run); this decodes a step of this session's last run.")
     bundle = bundle_for(ctx, model)
     k = latent.whole_number("step", step, 1, run.steps) - 1
-    with serving_of(ctx.registry).gate:
-        pics = latent.decode_step(bundle, run, k)
+    pics = latent.decode_step(bundle, run, k)  # (the wiring holds the compute gate: gpu=True)
     return pictures.grid(pics, scale=pictures.scale_for(run)), N_(f"Step {k + 1}: x̂₀ through the full decoder.")
 
 

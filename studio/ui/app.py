@@ -14,6 +14,7 @@ from studio.text.tab import build_text_tab
 from studio.ui import i18n, patches, share
 from studio.ui.common import CLOSE_TOASTS_JS
 from studio.ui.explain import explanation
+from studio.ui.families_tab import build_families_tab
 from studio.ui.models_tab import build_models_tab, memory_markdown, status_table
 from studio.vae.tab import build_vae_tab
 
@@ -52,11 +53,14 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
                 build_t2i_tab(registry, settings)
             with gr.Tab("Lab", id="lab", elem_id="tab-lab") as tab_lab:
                 build_lab_tab(registry, settings)
+            with gr.Tab("Families", id="families", elem_id="tab-families") as tab_families:
+                build_families_tab(registry, settings)
             with gr.Tab("Models", id="models", elem_id="tab-models") as tab_models:
                 table, memory = build_models_tab(registry)
         share.install(demo, tabs, {"text": tab_text, "vae": tab_vae, "gan": tab_gan, "diffusion": tab_diffusion,
-                                   "t2i": tab_t2i, "lab": tab_lab, "models": tab_models}, **text_langs)
-        for tab in (tab_text, tab_vae, tab_gan, tab_diffusion, tab_t2i, tab_lab, tab_models):  # one tab's error stays with it
+                                   "t2i": tab_t2i, "lab": tab_lab, "families": tab_families,
+                                   "models": tab_models}, **text_langs)
+        for tab in (tab_text, tab_vae, tab_gan, tab_diffusion, tab_t2i, tab_lab, tab_families, tab_models):  # one tab's error stays with it
             tab.select(None, None, None, js=CLOSE_TOASTS_JS, api_visibility="private")
         # Refresh the Models table whenever a page opens (it reflects loads made by other users too).
         demo.load(lambda: (status_table(registry), memory_markdown(registry)), None, [table, memory],

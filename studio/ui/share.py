@@ -20,9 +20,9 @@ import gradio as gr
 from studio.i18n import N_, request_lang, translate
 
 TABS = {"text": "text-", "vae": "vae-", "gan": "gan-", "diffusion": "diff-", "t2i": "t2i-", "lab": "lab-",
-        "models": "models-"}
+        "families": "fam-", "models": "models-"}
 RUN_BUTTONS = {"text": "text-generate", "vae": "vae-interpolate", "gan": "gan-sample", "diffusion": "diff-run",
-               "t2i": "t2i-run", "lab": "lab-play"}
+               "t2i": "t2i-run", "lab": "lab-play", "families": "fam-run"}
 SHAREABLE = (gr.Slider, gr.Number, gr.Dropdown, gr.Radio, gr.Checkbox, gr.CheckboxGroup, gr.Textbox)
 SKIP = {"text-hub-id", "diff-hub-id", "t2i-hub-id", "text-recipe", "gan-recipe", "diff-recipe", "vae-recipe",
         "t2i-recipe"}

@@ -28,13 +28,14 @@ from studio.checks import whole_number
 from studio.device import make_generator, resolve_seed
 from studio.diffusion.captions import caption
 from studio.gan.engine import mean_pairwise_distance
+from studio.i18n import N_
 
-FAMILIES = ("VAE prior", "GAN", "pixel DDPM", "text to image")
-KNOBS = {"VAE prior": ("prior scale s", (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)),
-         "GAN": ("truncation ψ", (0.2, 0.4, 0.6, 0.8, 1.0)),
-         "pixel DDPM": ("guidance w", (0.0, 0.5, 1.0, 2.0, 4.0)),
-         "pixel DDPM (DDIM η)": ("DDIM η", (0.0, 0.5, 1.0)),
-         "text to image": ("guidance w", (1.0, 2.0, 4.0, 8.0))}
+FAMILIES = (N_("VAE prior"), N_("GAN"), N_("pixel DDPM"), N_("text to image"))
+KNOBS = {"VAE prior": (N_("prior scale s"), (0.25, 0.5, 0.75, 1.0, 1.25, 1.5)),
+         "GAN": (N_("truncation ψ"), (0.2, 0.4, 0.6, 0.8, 1.0)),
+         "pixel DDPM": (N_("guidance w"), (0.0, 0.5, 1.0, 2.0, 4.0)),
+         N_("pixel DDPM (DDIM η)"): (N_("DDIM η"), (0.0, 0.5, 1.0)),
+         "text to image": (N_("guidance w"), (1.0, 2.0, 4.0, 8.0))}
 
 
 def as_digits(images: torch.Tensor) -> torch.Tensor:
@@ -138,8 +139,8 @@ def compare(registry, *, digit="7", seed=0, n: int = 8, nfe: int = 10, text: str
             "confidence": round(float(conf.mean()), 4), "diversity": round(div, 4),
             "diversity_vs_real": round(div / real, 3) if real > 0 else None, "nfe": per_picture,
             "seconds": round(seconds, 3), "fd_ratio": registry.spec(key).metrics.get("fd_ratio"),
-            "asked": "any digit" if d is None else (f"“{text or caption(d)}”" if family == "text to image" else
-                                                   (str(d) if family != "VAE prior" else "nothing (unconditional)"))})
+            "asked": N_("any digit") if d is None else (f"“{text or caption(d)}”" if family == "text to image" else
+                                                       (str(d) if family != "VAE prior" else N_("nothing (unconditional)")))})
     return rows
 
 

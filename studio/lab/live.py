@@ -15,6 +15,7 @@ from dataclasses import replace
 import numpy as np
 import torch
 
+from studio.i18n import N_
 from studio.lab.flow import Flow2D, FlowConfig
 from studio.lab.gan import GAN2D, GANConfig
 from studio.lab.targets import N_SAMPLES, TARGETS, drawn, mode_stats
@@ -79,8 +80,9 @@ def trainer_for(previous, *, model: str, target, gan: GANConfig, flow: FlowConfi
                 for opt, lr in ((previous.opt_g, config.lr_g), (previous.opt_d, config.lr_d)):
                     for group in opt.param_groups:
                         group["lr"] = lr
-            return previous, (f"Changed mid-run: {', '.join(changed)}." if changed else "")
-    note = "" if previous is None else "A new experiment: the target, the model, the loss, the batch or the seed changed."
+            return previous, (N_(f"Changed mid-run: {', '.join(changed)}.") if changed else "")
+    note = "" if previous is None else N_("A new experiment: the target, the model, the loss, the batch or the seed "
+                                          "changed.")
     return kind(target, config), note
 
 
@@ -100,16 +102,16 @@ def one_step(trainer, part: str) -> str:
             loss = trainer.d_step()
             trainer.history.append({"step": trainer.steps, "d_loss": loss,
                                     "g_loss": trainer.history[-1]["g_loss"] if trainer.history else float("nan")})
-            return f"one discriminator step: its loss {loss:.3f}"
+            return N_(f"One discriminator step: its loss {loss:.3f}.")
         if part == "G":
             loss = trainer.g_step()
             trainer.steps += 1
             trainer.history.append({"step": trainer.steps, "d_loss": trainer.history[-1]["d_loss"]
                                     if trainer.history else float("nan"), "g_loss": loss})
-            return f"one generator step: its loss {loss:.3f}"
+            return N_(f"One generator step: its loss {loss:.3f}.")
         raise ValueError(f"part must be 'D' or 'G', got {part!r}.")
     out = trainer.step()
-    return f"one training step: loss {out['loss']:.4f}"
+    return N_(f"One training step: loss {out['loss']:.4f}.")
 
 
 def config_of(loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed, hidden_gan=64) -> tuple[GANConfig, FlowConfig]:

@@ -45,19 +45,20 @@ def stats_text(trainer, stats: dict, note: str = "", speed: float | None = None)
     last = stats["last"]
     parts = [N_(f"**Step {stats['steps']}**")]
     if "d_loss" in last:
-        parts.append(N_(f"D loss {last['d_loss']:.3f} · G loss {last['g_loss']:.3f}"))
+        parts.append(N_(f"D loss {last['d_loss']:.3f}"))
+        parts.append(N_(f"G loss {last['g_loss']:.3f}"))
     elif "loss" in last:
         parts.append(N_(f"loss {last['loss']:.4f}"))
     if "modes_covered" in stats:
-        parts.append(N_(f"**modes covered {stats['modes_covered']}/{stats['modes']}** · **high quality "
-                        f"{stats['high_quality']:.1%}**"))
+        parts.append(N_(f"**modes covered {stats['modes_covered']}/{stats['modes']}**"))
+        parts.append(N_(f"**high quality {stats['high_quality']:.1%}**"))
     if speed:
         parts.append(N_(f"{speed:.0f} steps/s"))
     text = " · ".join(parts)
     if "modes_covered" in stats:
         text += "\n\n" + N_(f"Measured as in VEEGAN (Srivastava et al. 2017): 2,500 samples; high quality = within 3σ "
                             f"of the nearest mode; a mode is covered with at least {MIN_PER_MODE} high-quality samples.")
-    return text + (f"\n\n{N_(note)}" if note else "")
+    return text + (f"\n\n{note}" if note else "")
 
 
 def picture(trainer, t: float = 1.0):
@@ -133,7 +134,7 @@ def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-satu
     with serving_of(ctx.registry).gate:
         what = live.one_step(trainer, part)
     image, stats = picture(trainer, t)
-    return image, stats_text(trainer, stats, " ".join(x for x in (note, N_(what[0].upper() + what[1:] + ".")) if x)), trainer
+    return image, stats_text(trainer, stats, "\n\n".join(x for x in (note, what) if x)), trainer
 
 
 def lab_reset(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,

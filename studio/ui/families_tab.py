@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from studio import families
-from studio.i18n import N_, T_
+from studio.i18n import N_, T_, translate
 from studio.plots import figure_to_image, image_grid, new_figure
 from studio.ui.common import HEAVY, judge_key, wired
 
@@ -35,8 +35,9 @@ def table(rows: list[dict]) -> str:
         acc = "—" if r["judge_accuracy"] is None else f"{r['judge_accuracy']:.0%}"
         fd = "—" if r["fd_ratio"] is None else f"{r['fd_ratio']:.2f}"
         rel = "" if r["diversity_vs_real"] is None else f" ({r['diversity_vs_real']:.2f}×)"
-        lines.append(f"| {N_(r['family'])} | `{r['model']}` | {r['asked']} | {acc} | {r['confidence']:.0%} | "
-                     f"{r['diversity']:.3f}{rel} | {r['nfe']} | {r['seconds']:.2f} s | {fd} |")
+        family, asked, conf, seconds = translate(r["family"]), translate(r["asked"]), r["confidence"], r["seconds"]
+        lines.append(N_(f"| {family} | `{r['model']}` | {asked} | {acc} | {conf:.0%} | {r['diversity']:.3f}{rel} | "
+                        f"{r['nfe']} | {seconds:.2f} s | {fd} |"))
     return "\n".join(lines)
 
 
@@ -59,7 +60,7 @@ def families_compare(ctx, digit="7", seed=0, samples=8, nfe=10, caption=""):
     items = []
     for r in rows:
         cols = min(8, len(r["images"]))
-        caption_text = N_(f"{r['family']} · {r['model']} · asked {r['asked']}")
+        caption_text = " · ".join((translate(r["family"]), r["model"], N_(f"asked {translate(r['asked'])}")))
         items.append((image_grid(r["images"], cols, scale=3), caption_text))
     note = N_("Diversity: mean RMS pixel difference between pairs of pictures; in brackets, over that of as many real "
               "held-out digits. A VAE is not asked for a digit: its accuracy is the share of its samples that happen to read as it.")
@@ -101,9 +102,11 @@ def families_knobs(ctx, digit="7", seed=0, samples=32, nfe=10):
     if not ctx.judge_key:
         raise ValueError("No digit judge is installed: the families cannot be rated.")
     curves = families.knob_curves(ctx.registry, digit=digit, seed=seed, n=samples, nfe=nfe, judge_key=ctx.judge_key)
-    lines = [N_(f"**{f}**: {c['knob']} {c['values'][0]:g} → {c['values'][-1]:g}: fidelity {c['fidelity'][0]:.0%} → "
-                f"{c['fidelity'][-1]:.0%}, diversity {c['diversity'][0]:.3f} → {c['diversity'][-1]:.3f}")
-             for f, c in curves.items()]
+    lines = []
+    for f, c in curves.items():
+        family, knob = translate(f), translate(c["knob"])
+        lines.append(N_(f"**{family}**: {knob} {c['values'][0]:g} → {c['values'][-1]:g}: fidelity {c['fidelity'][0]:.0%} "
+                        f"→ {c['fidelity'][-1]:.0%}, diversity {c['diversity'][0]:.3f} → {c['diversity'][-1]:.3f}"))
     return figure_to_image(knobs_figure(curves)), "\n\n".join(lines)
 
 

@@ -78,3 +78,25 @@ def test_a_drawn_distribution_is_the_strokes_of_the_sketch(ctx):
 def test_bad_settings_get_a_clear_message(ctx, kwargs, message):
     with pytest.raises(ValueError, match=message):
         list(lab.lab_train(ctx, **{"steps": 1, **kwargs}))
+
+
+@pytest.mark.parametrize("path", ["linear", "cosine"])
+def test_the_flow_learns_the_time_derivative_of_its_noise_schedule(path):
+    from studio.lab.flow import interpolant
+
+    g = torch.Generator().manual_seed(0)
+    x0, x1, t = torch.randn(50, 2, generator=g), torch.randn(50, 2, generator=g), torch.rand(50, generator=g)
+    xt, target = interpolant(x0, x1, t, path)
+    h = 1e-4
+    ahead, _ = interpolant(x0, x1, t + h, path)
+    assert torch.allclose((ahead - xt) / h, target, atol=2e-2)  # the regression target is dx_t/dt
+    start, _ = interpolant(x0, x1, torch.zeros(50), path)
+    end, _ = interpolant(x0, x1, torch.ones(50), path)
+    assert torch.allclose(start, x0, atol=1e-6) and torch.allclose(end, x1, atol=1e-6)  # noise at 0, data at 1
+
+
+def test_the_cosine_schedule_is_another_experiment(ctx):
+    *_, (_, _, linear) = lab.lab_train(ctx, model_kind="flow matching", steps=5, frame_every=5, batch_size=64)
+    *_, (_, stats, cosine) = lab.lab_train(ctx, model_kind="flow matching", flow_path="cosine", steps=5,
+                                           frame_every=5, batch_size=64, lab=linear)
+    assert cosine is not linear and cosine.config.path == "cosine" and "A new experiment" in stats

@@ -182,7 +182,8 @@ def stream(ctx, key, bundle, seed_value, params, extra=None, note=None, recipe_e
         params=dict(run.settings) | (recipe_extra or {}), seed=run.seeds[0])
     summary = summary_of(run) + ("\n\n" + note(run) if note else "")
     yield (summary, xt, x0, eps, gr.Slider(minimum=1, maximum=max(run.steps, 2), value=run.steps, step=1),
-           sched_img, result_items(ctx, key, bundle, run, recipe_extra), run, g_img, g_note, recipe.to_json(), recipe.to_python())
+           sched_img, result_items(ctx, key, bundle, run, recipe_extra), run, g_img, g_note, recipe.to_json(),
+           recipe.to_python())
 
 
 # --- handlers ---------------------------------------------------------------------------------------------------
@@ -198,7 +199,8 @@ def t2i_run(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DEFAUL
         model: a text-to-image model key (the built-in mnist-t2i, or a Stable Diffusion Hub id / folder that was added).
         prompt: what to draw; empty = the unconditional model.
         negative_prompt: what to steer away from (replaces the unconditional prediction in guidance).
-        scheduler: the diffusers scheduler ("DDPM", "DDIM", "DPM-Solver++ 2M", "Euler", "Euler ancestral", "Heun", "UniPC").
+        scheduler: the diffusers scheduler ("DDPM", "DDIM", "DPM-Solver++ 2M", "Euler", "Euler ancestral", "Heun",
+            "UniPC").
         steps: denoising steps.
         eta: DDIM's noise (0 = deterministic); other schedulers ignore it.
         guidance_scale: classifier-free guidance w (1 = the prompt alone, 0 = the negative prompt alone).
@@ -331,7 +333,8 @@ def t2i_compare(ctx, model=None, prompt=PROMPT, negative_prompt="", schedulers=(
     letters = "ABC"
     answer = "\n".join(N_(f"**{letters[i]}** = {items[j][1]}") for i, j in enumerate(order))
     hidden = [(items[j][0], N_(f"Strip {letters[i]}")) for i, j in enumerate(order)]
-    return hidden, N_(f"Which scheduler made which strip? The candidates: {', '.join(sorted(r.scheduler for r in runs))}, "
+    candidates = ", ".join(sorted(r.scheduler for r in runs))
+    return hidden, N_(f"Which scheduler made which strip? The candidates: {candidates}, "
                       f"all at {runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
 
 
@@ -516,7 +519,8 @@ def scheduler_changed(name):
         return gr.skip(), gr.skip()
     uses_eta = name == "DDIM"
     return (N_(f"**{name}**: {SCHEDULER_NOTES[name]}"),
-            gr.update(interactive=uses_eta, info=None if uses_eta else "used by DDIM: 0 = deterministic, 1 = as noisy as DDPM"))
+            gr.update(interactive=uses_eta,
+                      info=None if uses_eta else "used by DDIM: 0 = deterministic, 1 = as noisy as DDPM"))
 
 
 # --- layout -------------------------------------------------------------------------------------------------------

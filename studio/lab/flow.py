@@ -7,6 +7,11 @@ trajectory a student can follow with a time slider, and the learned field at tim
 reverse process adds fresh noise at each step, so its paths are jittery and one seed's path depends on the
 sampler; the lesson (a field learnt from data carries noise to the data) is the same.
 
+The noise schedule (``path``): "linear" is the straight line above (rectified flow); "cosine" is the
+variance-preserving path x_t = cos(πt/2)·x₀ + sin(πt/2)·x₁, whose velocity target is its time derivative
+(π/2)(cos(πt/2)·x₁ − sin(πt/2)·x₀): the same data and noise, a different schedule of how much of each at time t,
+and so a different field and curved paths.
+
 Network: an MLP on (x, a sinusoidal embedding of t). Training: Adam, lr 2e-3 with cosine decay over the budget,
 batch 512. Sampling: Heun's method (second order), ``sample_steps`` steps. Everything random comes from the
 config's seed: the same config replays the same training.
@@ -22,6 +27,16 @@ import torch
 from studio import checks
 
 FREQS = 8
+PATHS = ("linear", "cosine")
+
+
+def interpolant(x0: torch.Tensor, x1: torch.Tensor, t: torch.Tensor, path: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x_t, dx_t/dt) on the path from noise x0 (t = 0) to data x1 (t = 1): (N, 2) each, t (N,)."""
+    t = t[:, None]
+    if path == "linear":
+        return (1 - t) * x0 + t * x1, x1 - x0
+    a, s = torch.sin(math.pi / 2 * t), torch.cos(math.pi / 2 * t)
+    return s * x0 + a * x1, (math.pi / 2) * (s * x1 - a * x0)
 
 
 @dataclass(frozen=True)
@@ -31,9 +46,12 @@ class FlowConfig:
     hidden: int = 128
     budget: int = 10_000  # training steps; the learning rate decays to 0 over them
     sample_steps: int = 100
+    path: str = "linear"  # the noise schedule: "linear" (rectified flow) or "cosine" (variance preserving)
     seed: int = 0
 
     def validated(self) -> "FlowConfig":
+        if self.path not in PATHS:
+            raise ValueError(f"path must be one of {', '.join(PATHS)}, got {self.path!r}.")
         if not (isinstance(self.lr, (int, float)) and 1e-5 <= self.lr <= 0.1):
             raise ValueError(f"lr must be between 1e-05 and 0.1, got {self.lr!r}.")
         limits = (("batch_size", 8, 4096), ("hidden", 8, 512), ("budget", 1, 100_000), ("sample_steps", 1, 1000))
@@ -69,8 +87,8 @@ class Flow2D:
         x1 = self.target.sample(c.batch_size, self.rng)
         x0 = torch.randn(c.batch_size, 2, generator=self.rng)
         t = torch.rand(c.batch_size, generator=self.rng)
-        xt = (1 - t[:, None]) * x0 + t[:, None] * x1
-        loss = ((self.velocity(xt, t) - (x1 - x0)) ** 2).mean()
+        xt, target = interpolant(x0, x1, t, c.path)
+        loss = ((self.velocity(xt, t) - target) ** 2).mean()
         for group in self.opt.param_groups:  # cosine decay over the budget (constant at 0 after it)
             group["lr"] = c.lr * 0.5 * (1 + math.cos(math.pi * min(self.steps / c.budget, 1.0)))
         self.opt.zero_grad(set_to_none=True)

@@ -71,7 +71,7 @@ def trainer_for(previous, *, model: str, target, gan: GANConfig, flow: FlowConfi
     same_target = previous is not None and previous.target.name == target.name and (
         target.name != "drawn" or torch.equal(previous.target.modes, target.modes))
     if isinstance(previous, kind) and same_target:
-        fixed = ("loss", "batch_size", "hidden", "seed") if model == "GAN" else ("batch_size", "hidden", "seed")
+        fixed = ("loss", "batch_size", "hidden", "seed") if model == "GAN" else ("batch_size", "hidden", "seed", "path")
         if all(getattr(previous.config, f) == getattr(config, f) for f in fixed):
             changed = [f for f in ("lr_g", "lr_d", "d_steps", "lr") if hasattr(config, f)
                        and getattr(previous.config, f) != getattr(config, f)]
@@ -114,8 +114,9 @@ def one_step(trainer, part: str) -> str:
     return N_(f"One training step: loss {out['loss']:.4f}.")
 
 
-def config_of(loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed, hidden_gan=64) -> tuple[GANConfig, FlowConfig]:
+def config_of(loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed, path="linear",
+              hidden_gan=64) -> tuple[GANConfig, FlowConfig]:
     gan = GANConfig(loss=loss, lr_g=lr_g, lr_d=lr_d, d_steps=d_steps, batch_size=batch_size, hidden=hidden_gan,
                     seed=seed)
-    flow = replace(FlowConfig(), lr=lr_flow, batch_size=batch_size, seed=seed)
+    flow = replace(FlowConfig(), lr=lr_flow, batch_size=batch_size, seed=seed, path=path)
     return gan, flow

@@ -56,8 +56,9 @@ def stats_text(trainer, stats: dict, note: str = "", speed: float | None = None)
         parts.append(N_(f"{speed:.0f} steps/s"))
     text = " · ".join(parts)
     if "modes_covered" in stats:
-        text += "\n\n" + N_(f"Measured as in VEEGAN (Srivastava et al. 2017): 2,500 samples; high quality = within 3σ "
-                            f"of the nearest mode; a mode is covered with at least {MIN_PER_MODE} high-quality samples.")
+        text += "\n\n" + N_(f"Measured as in VEEGAN (Srivastava et al. 2017): 2,500 samples; high quality = within "
+                            f"3σ of the nearest mode; a mode is covered with at least {MIN_PER_MODE} high-quality "
+                            "samples.")
     return text + (f"\n\n{note}" if note else "")
 
 
@@ -66,16 +67,17 @@ def picture(trainer, t: float = 1.0):
     return figure_to_image(frame(trainer, samples, t=float(t))), stats
 
 
-def setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed):
+def setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, flow_path, seed):
     points = live.points_from_drawing(drawing) if target == "drawn" else None
-    gan, flow = live.config_of(loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed)
+    gan, flow = live.config_of(loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed, path=flow_path)
     return live.trainer_for(lab, model=model_kind, target=live.target_of(target, points), gan=gan, flow=flow)
 
 
 # --- handlers -----------------------------------------------------------------------------------------------------
 
 def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,
-              batch_size=256, lr_flow=2e-3, seed=0, steps=2000, frame_every=100, t=1.0, drawing=None, lab=None):
+              batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, steps=2000, frame_every=100, t=1.0,
+              drawing=None, lab=None):
     """Train live, streaming a picture and the measured figures every ``frame_every`` steps; goes on from this
     session's trainer when the settings allow (Pause, then Play), else starts a new one. Called bare: the default
     GAN on the ring of 8 Gaussians, 2,000 steps.
@@ -89,6 +91,7 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
         d_steps: discriminator steps per generator step.
         batch_size: points per training batch.
         lr_flow: the flow model's learning rate.
+        flow_path: the flow's noise schedule: "linear" (rectified flow) or "cosine" (variance preserving).
         seed: the seed of the weights, batches and noise (the same seed replays the same training).
         steps: training steps this call runs (one step: d_steps D updates and one G update; a flow: one update).
         frame_every: steps between two pictures.
@@ -97,7 +100,8 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
     """
     steps = whole_number("steps", steps, 1, MAX_STEPS)
     frame_every = whole_number("frame_every", frame_every, 1, MAX_STEPS)
-    trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed)
+    trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d,
+                          d_steps, batch_size, lr_flow, flow_path, seed)
     gate = serving_of(ctx.registry).gate
     done, start = 0, trainer.steps
     began = time.perf_counter()
@@ -108,11 +112,13 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
                 trainer.step()
         done += n
         image, stats = picture(trainer, t)
-        yield image, stats_text(trainer, stats, note, speed=(trainer.steps - start) / (time.perf_counter() - began)), trainer
+        speed = (trainer.steps - start) / (time.perf_counter() - began)
+        yield image, stats_text(trainer, stats, note, speed=speed), trainer
 
 
-def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,
-             batch_size=256, lr_flow=2e-3, seed=0, t=1.0, drawing=None, lab=None):
+def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3,
+             d_steps=1,
+             batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, t=1.0, drawing=None, lab=None):
     """One step by hand: one discriminator update ("D") or one generator update ("G") of the GAN, or one training
     step of the flow; the picture after it.
 
@@ -126,11 +132,13 @@ def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-satu
         d_steps: discriminator steps per generator step (Play's; one step here is one update).
         batch_size: points per batch.
         lr_flow: the flow model's learning rate.
+        flow_path: the flow's noise schedule: "linear" (rectified flow) or "cosine" (variance preserving).
         seed: the seed.
         t: the flow's time shown.
         drawing: the sketch, when target is "drawn".
     """
-    trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed)
+    trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d,
+                          d_steps, batch_size, lr_flow, flow_path, seed)
     with serving_of(ctx.registry).gate:
         what = live.one_step(trainer, part)
     image, stats = picture(trainer, t)
@@ -138,7 +146,7 @@ def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-satu
 
 
 def lab_reset(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,
-              batch_size=256, lr_flow=2e-3, seed=0, t=1.0, drawing=None):
+              batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, t=1.0, drawing=None):
     """A new, untrained model with these settings (step 0) and its picture.
 
     Args:
@@ -150,11 +158,13 @@ def lab_reset(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
         d_steps: discriminator steps per generator step.
         batch_size: points per batch.
         lr_flow: the flow model's learning rate.
+        flow_path: the flow's noise schedule: "linear" (rectified flow) or "cosine" (variance preserving).
         seed: the seed.
         t: the flow's time shown.
         drawing: the sketch, when target is "drawn".
     """
-    trainer, _ = setup(None, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed)
+    trainer, _ = setup(None, target, drawing, model_kind, loss, lr_g, lr_d,
+                          d_steps, batch_size, lr_flow, flow_path, seed)
     image, stats = picture(trainer, t)
     return image, stats_text(trainer, stats, N_("A new, untrained model.")), trainer
 
@@ -196,7 +206,10 @@ def build_lab_tab(registry, settings) -> None:
                 lr_g = gr.Number(value=2e-3, label="G learning rate", elem_id="lab-lr-g")
                 lr_d = gr.Number(value=2e-3, label="D learning rate", elem_id="lab-lr-d")
             d_steps = gr.Slider(1, 10, value=1, step=1, label="D steps per G step", elem_id="lab-d-steps")
-            lr_flow = gr.Number(value=2e-3, label="Flow learning rate", elem_id="lab-lr-flow")
+            with gr.Row():
+                lr_flow = gr.Number(value=2e-3, label="Flow learning rate", elem_id="lab-lr-flow")
+                flow_path = gr.Radio(["linear", "cosine"], value="linear", label="Flow noise schedule",
+                                     elem_id="lab-flow-path")
             batch = gr.Slider(8, 2048, value=256, step=8, label="Batch size", elem_id="lab-batch")
             seed = gr.Number(value=0, precision=0, label="Seed", elem_id="lab-seed")
             with gr.Row():
@@ -214,7 +227,7 @@ def build_lab_tab(registry, settings) -> None:
                           elem_id="lab-t")
             stats = gr.Markdown(elem_id="lab-stats")
     lab = gr.State(None)
-    config = [target, model, loss, lr_g, lr_d, d_steps, batch, lr_flow, seed]
+    config = [target, model, loss, lr_g, lr_d, d_steps, batch, lr_flow, flow_path, seed]
     play_event = play.click(wired(lab_train, ctx), [*config, steps, frame_every, t, drawing, lab], [view, stats, lab],
                             api_name="lab_train", concurrency_id=HEAVY)
     pause.click(None, None, None, cancels=[play_event], api_visibility="private")

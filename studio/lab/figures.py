@@ -14,7 +14,7 @@ from matplotlib.figure import Figure
 
 from studio.i18n import T_
 from studio.lab.gan import GAN2D
-from studio.lab.live import LIM
+from studio.lab.live import LIM, LIVE_ODE_STEPS
 from studio.plots import new_figure
 
 REAL, FAKE = "#2c3e50", "#e67e22"
@@ -51,7 +51,7 @@ def frame(trainer, samples: torch.Tensor, *, t: float = 1.0, real_seed: int = 1)
         ax.quiver(pts[:, 0], pts[:, 1], arrows[:, 0], arrows[:, 1], angles="xy", scale_units="xy", scale=1,
                   width=0.003, color="#6c3483", label=T_("where G's loss moves its points"))
     else:
-        path = trainer.trajectories(64, seed=0)
+        path = trainer.trajectories(64, seed=0, steps=LIVE_ODE_STEPS)
         k = round(t * (len(path) - 1))
         for i in range(path.shape[1]):
             ax.plot(path[:k + 1, i, 0], path[:k + 1, i, 1], lw=0.6, color="#95a5a6", alpha=0.7)

@@ -27,13 +27,14 @@ from studio.data import heldout_digit, prepare_digit
 from studio.diffusion import latent, pictures
 from studio.diffusion.engine import SCHEDULER_NOTES, SCHEDULERS
 from studio.diffusion.latent import DEFAULTS
+from studio.diffusion.tab import compared
+from studio.diffusion.tab import schedule_image as pixel_schedule
 from studio.errors import StudioError
 from studio.i18n import N_
 from studio.plots import to_pil, write_gif
 from studio.recipe import Recipe
 from studio.serving import serving_of
-from studio.ui.common import (HEAVY, Pace, add_model, add_model_box, default_key, family_bundle, judge_key, quiz_order,
-                              wired)
+from studio.ui.common import (HEAVY, Pace, add_model, add_model_box, default_key, family_bundle, judge_key, wired)
 
 PROMPT = "a thick, slanted seven"
 EXAMPLES = ["a thick, slanted seven", "a thin, upright one", "a wide zero", "an eight", "a narrow, slanted 4", ""]
@@ -119,8 +120,6 @@ def result_items(ctx, key, bundle, run, extra=None):
 
 
 def schedule_image(run, k):
-    from studio.diffusion.tab import schedule_image as pixel_schedule
-
     return pixel_schedule(run, k)
 
 
@@ -321,21 +320,7 @@ def t2i_compare(ctx, model=None, prompt=PROMPT, negative_prompt="", schedulers=(
                               negative_prompt=negative_prompt or "", schedulers=names, nfe_budget=nfe_budget,
                               guidance=guidance_scale, batch=batch_size, eta=eta, max_steps=ctx.max_steps,
                               max_batch=ctx.max_batch)
-    items = [(pictures.compare_strip(r), N_(f"{r.scheduler}: {r.steps} steps") + " · "
-              + N_(f"{r.nfe} model evaluations per image")) for r in runs]
-    same = N_("checked: identical") if pictures.same_start(runs) else N_("NOT identical")
-    note = (N_(f"All runs start from the same z_T ({same}) with seed {runs[0].seeds[0]}; Heun spends two "
-               f"evaluations per step, so it gets half the steps.") + "\n\n"
-            + " · ".join(N_(f"{r.scheduler}: NFE {r.nfe}") for r in runs))
-    if not quiz:
-        return items, note, None
-    order = quiz_order(len(items), runs[0].seeds[0])
-    letters = "ABC"
-    answer = "\n".join(N_(f"**{letters[i]}** = {items[j][1]}") for i, j in enumerate(order))
-    hidden = [(items[j][0], N_(f"Strip {letters[i]}")) for i, j in enumerate(order)]
-    candidates = ", ".join(sorted(r.scheduler for r in runs))
-    return hidden, N_(f"Which scheduler made which strip? The candidates: {candidates}, "
-                      f"all at {runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
+    return compared(runs, quiz, start="z_T")
 
 
 def t2i_reveal(answer=None):

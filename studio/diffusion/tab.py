@@ -291,15 +291,21 @@ def diffusion_compare(ctx, model=None, schedulers=COMPARE_DEFAULTS["schedulers"]
     runs = engine.compare(bundle, seed=engine.resolve_seed(seed_value), schedulers=list(names), nfe_budget=budget,
                           guidance=w, digit=digit_value, batch=n_batch, eta=eta_value, max_steps=ctx.max_steps,
                           max_batch=ctx.max_batch)
+    return compared(runs, hide, start="x_T")
+
+
+def compared(runs, hide: bool, *, start: str):
+    """The comparison's strips, its note and, for a quiz (``hide``), the strips shuffled (by the run's seed, so a class
+    sees the same order again) with the names hidden and the answer kept for Reveal. ``start``: what the runs
+    share ("x_T" for pixels, "z_T" for latents)."""
     items = [(pictures.compare_strip(r), N_(f"{r.scheduler}: {r.steps} steps") + " · "
               + N_(f"{r.nfe} model evaluations per image")) for r in runs]
     same = N_("checked: identical") if pictures.same_start(runs) else N_("NOT identical")
-    note = (N_(f"All runs start from the same x_T ({same}) with seed {runs[0].seeds[0]}; Heun spends two "
+    note = (N_(f"All runs start from the same {start} ({same}) with seed {runs[0].seeds[0]}; Heun spends two "
                f"evaluations per step, so it gets half the steps.") + "\n\n"
             + " · ".join(N_(f"{r.scheduler}: NFE {r.nfe}") for r in runs))
     if not hide:
         return items, note, None
-    # quiz: shuffle (with the run's seed, so a class sees the same order again) and hide the names
     order = quiz_order(len(items), runs[0].seeds[0])
     letters = "ABC"
     answer = "\n".join(N_(f"**{letters[i]}** = {items[j][1]}") for i, j in enumerate(order))

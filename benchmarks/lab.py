@@ -29,6 +29,7 @@ from studio.lab.flow import Flow2D  # noqa: E402
 from studio.lab.tab import picture  # noqa: E402
 from studio.lab.gan import GAN2D  # noqa: E402
 from studio.lab.targets import N_SAMPLES, TARGETS, mode_stats  # noqa: E402
+from benchmarks.common import announce  # noqa: E402
 
 
 def timed(fn, repeats: int) -> float:
@@ -43,6 +44,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=2000)
     args = p.parse_args()
+    announce(torch.device("cpu"))  # the lab trains on the CPU, whatever the studio's device
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads")
     ring = TARGETS["ring of 8"]
     gan, flow = GAN2D(ring), Flow2D(ring)

@@ -73,7 +73,7 @@ def shots(tmp_path_factory):
 
 
 def test_text_tab_generates_in_the_browser(page, shots):
-    page.get_by_role("tab", name="Text").click()
+    page.get_by_role("tab", name="Text", exact=True).click()
     # an English page stays on the first built-in model (not the Chinese one), with the English examples
     assert page.locator("#text-model input").input_value() == "tiny-text"
     assert page.get_by_text("First Citizen:").first.is_visible()
@@ -92,7 +92,7 @@ def test_text_tab_generates_in_the_browser(page, shots):
 def test_the_output_reads_as_text_and_clicking_a_token_selects_its_step(page, shots):
     """The prompt's line break breaks the line (its span wraps onto two lines), the legend says what the colour
     means, and a click on a generated token selects its step and outlines it."""
-    page.get_by_role("tab", name="Text").click()
+    page.get_by_role("tab", name="Text", exact=True).click()
     view = page.locator("#text-reading .studio-reading")
     assert "Colour = the probability p the sampler gave" in page.locator("#text-reading .studio-legend").inner_text()
     text = view.inner_text()  # the tiny test tokenizer has no capitals: they come back as its unknown token
@@ -109,7 +109,7 @@ def test_the_output_reads_as_text_and_clicking_a_token_selects_its_step(page, sh
 
 
 def test_attention_lens_and_score_in_the_browser(page, shots):
-    page.get_by_role("tab", name="Text").click()
+    page.get_by_role("tab", name="Text", exact=True).click()
     page.get_by_text("Attention: what each head looks at").click()
     page.locator("#text-attention").click()
     page.wait_for_selector("#text-att-view .studio-reading span", timeout=60_000)
@@ -128,7 +128,7 @@ def test_attention_lens_and_score_in_the_browser(page, shots):
 
 
 def test_gan_tab_samples_in_the_browser(page, shots):
-    page.get_by_role("tab", name="GAN").click()
+    page.get_by_role("tab", name="GAN", exact=True).click()
     page.locator("#gan-sample").click()
     page.wait_for_function("() => document.querySelector('#gan-stats')?.innerText.includes('Diversity')",
                            timeout=60_000)
@@ -137,7 +137,7 @@ def test_gan_tab_samples_in_the_browser(page, shots):
 
 
 def test_vae_tab_interpolates_in_the_browser(page, shots):
-    page.get_by_role("tab", name="VAE").click()
+    page.get_by_role("tab", name="VAE", exact=True).click()
     steps = page.locator("#vae-steps input[type=number]")
     steps.fill("8")
     steps.press("Enter")
@@ -148,7 +148,7 @@ def test_vae_tab_interpolates_in_the_browser(page, shots):
 
 
 def test_clicking_the_latent_map_decodes_that_point(page, shots):
-    page.get_by_role("tab", name="VAE").click()
+    page.get_by_role("tab", name="VAE", exact=True).click()
     page.locator("#vae-map").click()
     page.wait_for_selector("#vae-map-image img", timeout=60_000)
     img = page.locator("#vae-map-image img")
@@ -160,7 +160,7 @@ def test_clicking_the_latent_map_decodes_that_point(page, shots):
 
 
 def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
-    page.get_by_role("tab", name="Diffusion").click()
+    page.get_by_role("tab", name="Diffusion", exact=True).click()
     steps = page.locator("#diff-steps input[type=number]")
     steps.fill("8")
     steps.press("Enter")
@@ -179,6 +179,43 @@ def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
     page.locator("#diffusion-maths-accordion").click()
     page.wait_for_selector("#diffusion-maths .katex", timeout=10_000)  # the formulas render
     page.screenshot(path=str(shots / "diffusion.png"), full_page=True)
+
+
+def test_lab_trains_live_and_pause_really_stops(page, shots):
+    page.get_by_role("tab", name="Lab", exact=True).click()
+    for elem, value in (("#lab-steps", "20000"), ("#lab-frame-every", "50")):
+        page.locator(f"{elem} input").fill(value)
+        page.locator(f"{elem} input").press("Enter")
+    page.locator("#lab-play").click()
+    # frames stream in while it trains: wait for a second one
+    page.wait_for_function("() => /Step (1[0-9][0-9]|[2-9][0-9][0-9]|[0-9]{4,})\\b/.test("
+                           "document.querySelector('#lab-stats')?.innerText || '')", timeout=60_000)
+    assert "modes covered" in page.locator("#lab-stats").inner_text()
+    page.locator("#lab-pause").click()
+    page.wait_for_timeout(1500)  # a frame already on its way may still land
+    paused = page.locator("#lab-stats").inner_text()
+    page.wait_for_timeout(3000)
+    assert page.locator("#lab-stats").inner_text() == paused  # nothing trains after Pause
+    before = int(paused.split("Step ")[1].split()[0])
+    page.locator("#lab-d-step").click()  # one discriminator update: the count (generator steps) stays
+    page.wait_for_function("() => (document.querySelector('#lab-stats')?.innerText || '').includes("
+                           "'One discriminator step')", timeout=30_000)
+    assert f"Step {before} " in page.locator("#lab-stats").inner_text()
+    page.locator("#lab-g-step").click()  # one generator update moves it by one
+    page.wait_for_function(f"() => (document.querySelector('#lab-stats')?.innerText || '').includes("
+                           f"'Step {before + 1} ')", timeout=30_000)
+    page.screenshot(path=str(shots / "lab.png"), full_page=True)
+
+
+def test_families_tab_compares_the_families(page, shots):
+    page.get_by_role("tab", name="Families", exact=True).click()
+    page.locator("#fam-run").click()
+    page.wait_for_function("() => (document.querySelector('#fam-table')?.innerText || '').includes('GAN')",
+                           timeout=120_000)
+    table = page.locator("#fam-table").inner_text()
+    assert "VAE" in table and "DDPM" in table.upper()
+    assert page.locator("#fam-gallery img").count() >= 3  # a row of pictures per family
+    page.screenshot(path=str(shots / "families.png"), full_page=True)
 
 
 def test_a_link_restores_the_view_reruns_it_and_copy_link_writes_it(page, url, shots):
@@ -212,7 +249,7 @@ def test_a_bad_value_in_a_link_is_reported_not_applied(page, url):
 
 
 def test_models_tab_shows_the_table(page, shots):
-    page.get_by_role("tab", name="Models").click()
+    page.get_by_role("tab", name="Models", exact=True).click()
     page.wait_for_selector("#models-table")
     assert "tiny-text" in page.locator("#models-table").inner_text()
     page.screenshot(path=str(shots / "models.png"), full_page=True)
@@ -225,7 +262,8 @@ def test_a_chinese_browser_gets_the_chinese_studio_and_settings_switch_it_to_eng
     pg = ctx.new_page()
     pg.goto(url, wait_until="load")
     pg.wait_for_selector("#studio-tabs", timeout=60_000)
-    assert pg.locator("#studio-tabs [role=tab]").all_inner_texts() == ["文本", "VAE", "GAN", "扩散", "模型"]
+    assert pg.locator("#studio-tabs [role=tab]").all_inner_texts() == [
+        "文本", "VAE", "GAN", "扩散", "文生图", "实验室", "模型家族", "模型"]
     assert pg.evaluate("document.documentElement.lang") == "zh-CN"
     assert [c["value"] for c in ctx.cookies() if c["name"] == "studio_lang"] == ["zh-CN"]
     # the Text tab opens on the Chinese model, a Tang first line and the Chinese examples
@@ -309,14 +347,14 @@ def test_closing_the_browser_tab_stops_the_generation_on_the_server(page, studio
 
 def test_an_error_toast_stays_with_its_tab(page):
     """An error shown in one tab closes when another tab is opened (it used to stay over the next tabs)."""
-    page.get_by_role("tab", name="VAE").click()
+    page.get_by_role("tab", name="VAE", exact=True).click()
     page.locator("#vae-a-source label", has_text="upload").click()
     page.locator("#vae-interpolate").click()
     page.wait_for_selector("text=Endpoint A: no image uploaded", timeout=60_000)
     assert page.locator("[data-testid=toast-body]").count() >= 1
-    page.get_by_role("tab", name="GAN").click()
+    page.get_by_role("tab", name="GAN", exact=True).click()
     page.wait_for_function("() => document.querySelectorAll('[data-testid=toast-body]').length === 0", timeout=10_000)
-    page.get_by_role("tab", name="VAE").click()
+    page.get_by_role("tab", name="VAE", exact=True).click()
     page.locator("#vae-a-source label", has_text="held-out digit").click()
 
 
@@ -331,7 +369,7 @@ def test_models_table_keeps_short_columns_readable_at_1366_px(studio, page):
     pg = page.context.browser.new_page(viewport={"width": 1366, "height": 900})
     try:
         pg.goto(url, wait_until="load")
-        pg.get_by_role("tab", name="Models").click()
+        pg.get_by_role("tab", name="Models", exact=True).click()
         pg.locator("#models-load").click()  # a loaded row fills device, dtype and load (s)
         pg.wait_for_function("() => (document.querySelector('#models-table')?.innerText || '').includes('cpu')",
                              timeout=60_000)

@@ -24,6 +24,7 @@ def test_one_row_per_family_judged_alike(registry):
     assert all(r["images"].shape == (8, 1, 28, 28) and 0 <= float(r["images"].min()) for r in rows)
     assert by["GAN"]["judge_accuracy"] >= 0.75 and by["pixel DDPM"]["judge_accuracy"] >= 0.75
     assert by["pixel DDPM"]["nfe"] == 6 and by["GAN"]["nfe"] == 1 and by["VAE prior"]["asked"].startswith("nothing")
+    assert by["VAE prior"]["judge_accuracy"] is None  # not asked for a digit: no accuracy to report
     assert by["GAN"]["fd_ratio"] == registry.spec(by["GAN"]["model"]).metrics["fd_ratio"]
     assert all(0.3 < r["diversity_vs_real"] < 3 for r in rows)
     assert by["GAN"]["judge_pred"] == [int(p) for p in registry.get("digit-judge").model.judge(by["GAN"]["images"])[0]]

@@ -8,6 +8,7 @@ one mode) and Diffusion Explorer's (a learnt field carrying noise to data), on t
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 
@@ -76,7 +77,7 @@ def setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_siz
 # --- handlers -----------------------------------------------------------------------------------------------------
 
 def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,
-              batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, steps=2000, frame_every=100, t=1.0,
+              batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, steps=2000, frame_every=100, flow_time=1.0,
               drawing=None, lab=None):
     """Train live, streaming a picture and the measured figures every ``frame_every`` steps; goes on from this
     session's trainer when the settings allow (Pause, then Play), else starts a new one. Called bare: the default
@@ -95,7 +96,7 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
         seed: the seed of the weights, batches and noise (the same seed replays the same training).
         steps: training steps this call runs (one step: d_steps D updates and one G update; a flow: one update).
         frame_every: steps between two pictures.
-        t: the flow's time shown, 0 (noise) to 1 (data).
+        flow_time: the flow's time shown, 0 (noise) to 1 (data).
         drawing: a sketch whose strokes are the target when target is "drawn".
     """
     steps = whole_number("steps", steps, 1, MAX_STEPS)
@@ -104,21 +105,22 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
                           d_steps, batch_size, lr_flow, flow_path, seed)
     gate = serving_of(ctx.registry).gate
     done, start = 0, trainer.steps
+    trainer.pause_requested = False
     began = time.perf_counter()
-    while done < steps:
+    while done < steps and not trainer.pause_requested:
         n = min(frame_every, steps - done)
-        with gate:  # a chunk at a time: other users' requests run between two frames
+        with gate, held(trainer):  # a chunk at a time: other users' requests run between two frames
             for _ in range(n):
                 trainer.step()
         done += n
-        image, stats = picture(trainer, t)
+        image, stats = picture(trainer, flow_time)
         speed = (trainer.steps - start) / (time.perf_counter() - began)
         yield image, stats_text(trainer, stats, note, speed=speed), trainer
 
 
 def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3,
              d_steps=1,
-             batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, t=1.0, drawing=None, lab=None):
+             batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, flow_time=1.0, drawing=None, lab=None):
     """One step by hand: one discriminator update ("D") or one generator update ("G") of the GAN, or one training
     step of the flow; the picture after it.
 
@@ -134,19 +136,19 @@ def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-satu
         lr_flow: the flow model's learning rate.
         flow_path: the flow's noise schedule: "linear" (rectified flow) or "cosine" (variance preserving).
         seed: the seed.
-        t: the flow's time shown.
+        flow_time: the flow's time shown.
         drawing: the sketch, when target is "drawn".
     """
     trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d,
                           d_steps, batch_size, lr_flow, flow_path, seed)
     with serving_of(ctx.registry).gate:
         what = live.one_step(trainer, part)
-    image, stats = picture(trainer, t)
+    image, stats = picture(trainer, flow_time)
     return image, stats_text(trainer, stats, "\n\n".join(x for x in (note, what) if x)), trainer
 
 
 def lab_reset(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=2e-3, lr_d=2e-3, d_steps=1,
-              batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, t=1.0, drawing=None):
+              batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, flow_time=1.0, drawing=None):
     """A new, untrained model with these settings (step 0) and its picture.
 
     Args:
@@ -160,20 +162,37 @@ def lab_reset(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
         lr_flow: the flow model's learning rate.
         flow_path: the flow's noise schedule: "linear" (rectified flow) or "cosine" (variance preserving).
         seed: the seed.
-        t: the flow's time shown.
+        flow_time: the flow's time shown.
         drawing: the sketch, when target is "drawn".
     """
     trainer, _ = setup(None, target, drawing, model_kind, loss, lr_g, lr_d,
                           d_steps, batch_size, lr_flow, flow_path, seed)
-    image, stats = picture(trainer, t)
+    image, stats = picture(trainer, flow_time)
     return image, stats_text(trainer, stats, N_("A new, untrained model.")), trainer
 
 
-def lab_view(ctx, t=1.0, lab=None):
-    """The picture of this session's trainer at the flow's time ``t`` (nothing trained)."""
+def held(trainer) -> threading.Lock:
+    """The trainer's own lock: a chunk of training and a picture of it never interleave (the compute gate may have
+    more than one slot)."""
+    return trainer.__dict__.setdefault("_lab_lock", threading.Lock())
+
+
+def lab_pause(ctx, flow_time=1.0, lab=None):
+    """Pause: the training stops where it is (also a chunk already running in a worker stops after it), and the
+    picture and figures show the model as it now is, not the last frame that happened to arrive."""
     if lab is None:
         return gr.skip(), gr.skip()
-    image, stats = picture(lab, t)
+    lab.pause_requested = True
+    with held(lab):  # waits for a chunk in flight; none starts after it
+        image, stats = picture(lab, flow_time)
+    return image, stats_text(lab, stats, N_("Paused."))
+
+
+def lab_view(ctx, flow_time=1.0, lab=None):
+    """The picture of this session's trainer at the flow's time ``flow_time`` (nothing trained)."""
+    if lab is None:
+        return gr.skip(), gr.skip()
+    image, stats = picture(lab, flow_time)
     return image, stats_text(lab, stats)
 
 
@@ -230,7 +249,7 @@ def build_lab_tab(registry, settings) -> None:
     config = [target, model, loss, lr_g, lr_d, d_steps, batch, lr_flow, flow_path, seed]
     play_event = play.click(wired(lab_train, ctx), [*config, steps, frame_every, t, drawing, lab], [view, stats, lab],
                             api_name="lab_train", concurrency_id=HEAVY)
-    pause.click(None, None, None, cancels=[play_event], api_visibility="private")
+    pause.click(wired(lab_pause, ctx), [t, lab], [view, stats], cancels=[play_event], api_visibility="private")
     d_btn.click(wired(lab_step, ctx), [gr.State("D"), *config, t, drawing, lab], [view, stats, lab],
                 api_name="lab_step", concurrency_id=HEAVY)
     g_btn.click(wired(lab_step, ctx), [gr.State("G"), *config, t, drawing, lab], [view, stats, lab],

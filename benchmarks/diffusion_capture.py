@@ -13,7 +13,7 @@
    ``diffusion_first_preview_cold_s`` including loading the model from disk. Goal: under 1 s.
 4. ``t2i_capture_overhead``: the built-in text-to-image model (``checkpoints/mnist-t2i``, or ``--t2i FOLDER``), the
    studio's latent loop (``studio.diffusion.latent.run``: keeps z_t, ẑ₀, ε̂ of every step, the conditional and
-   unconditional predictions, and pictures every step's ẑ₀ through the decoder) over diffusers'
+   unconditional predictions; a step's ẑ₀ is pictured through the decoder when it is shown, not by the loop) over diffusers'
    ``StableDiffusionPipeline`` on the same components, prompt, starting latents, scheduler, steps and batch,
    guidance 4. Goal: at most 1.10. ``t2i_first_preview_s``: from asking to the first step's ẑ₀ pictured (the
    model loaded); goal under 1 s.
@@ -182,7 +182,7 @@ def main() -> None:
         t2i = t2i_figures(args.t2i, device, args.steps, args.batch, args.repeats)
         pipe_ms, studio_ms, _, _ = t2i
         print(f"StableDiffusionPipeline {pipe_ms:8.1f} ms  ({args.t2i.name}, guidance 4)")
-        print(f"studio latent loop      {studio_ms:8.1f} ms  (keeps every z_t, ẑ₀ pictured, ε̂, both predictions)")
+        print(f"studio latent loop      {studio_ms:8.1f} ms  (keeps every z_t, ẑ₀, ε̂, both predictions; ẑ₀ pictured when shown)")
     else:
         print(f"# no text-to-image model at {args.t2i}: t2i figures skipped")
     print(f"RESULT diffusion_capture_overhead {med(t_studio) / med(t_pipe):.3f}")

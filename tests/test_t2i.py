@@ -22,6 +22,32 @@ def sd(tiny_sd_dir):
     return load_text_to_image(tiny_sd_dir, device=CPU, dtype=torch.float32)
 
 
+def test_step_pictures_are_made_when_shown_kept_and_pickled_whole(sd, tiny_sd_dir):
+    import pickle
+
+    r = latent.run(sd, prompt="a seven", seed=2, steps=4, guidance=2.0, batch=2, scheduler="DDIM")
+    assert r.x0_hat._done == {}  # nothing pictured by the loop itself
+    one = r.x0_hat[1]
+    assert set(r.x0_hat._done) == {1} and r.x0_hat[1] is one  # made once, kept
+    assert torch.allclose(one.float(), latent.decode(sd, r.x0_latent[1]), atol=2e-3)
+    assert torch.equal(r.x0_hat[-1], r.x0_hat[3])
+    with pytest.raises(IndexError):
+        r.x0_hat[4]
+    back = pickle.loads(pickle.dumps(r))  # a replayed run carries every step's picture, no model
+    assert set(back.x0_hat._done) == {0, 1, 2, 3} and back.x0_hat._bundle is None
+    assert torch.equal(back.x0_hat.all(), r.x0_hat.all())
+    half = r.rows(1, 2)
+    assert torch.equal(half.x0_hat[2], r.x0_hat[2][1:2])
+    # a run whose model was unloaded since says so, not a traceback
+    other = load_text_to_image(tiny_sd_dir, device=CPU, dtype=torch.float32)
+    lone = latent.run(other, prompt="a one", seed=0, steps=2, guidance=1.0, scheduler="DDIM")
+    del other
+    import gc
+    gc.collect()
+    with pytest.raises(ValueError, match="unloaded"):
+        lone.x0_hat[0]
+
+
 @pytest.mark.parametrize("name, cls", [("DDIM", "DDIMScheduler"), ("Euler", "EulerDiscreteScheduler"),
                                        ("DPM-Solver++ 2M", "DPMSolverMultistepScheduler")])
 def test_the_final_image_equals_stable_diffusion_pipeline(tiny_sd_dir, sd, name, cls):

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import inspect
 import math
+import operator
+import weakref
 from dataclasses import dataclass, field, replace
 
 import torch
@@ -50,6 +52,64 @@ DEFAULTS = {"scheduler": "DPM-Solver++ 2M", "steps": 20, "guidance": 4.0}
 _LIMITS = Settings()
 
 
+class StepPictures:
+    """Each step's ẑ₀ as a picture, (S, B, c, H', W') float16, indexed like a tensor by step: step k is pictured
+    (decoded, or the linear preview) when first asked for, then kept. Picturing all S × B ẑ₀ after the loop cost the
+    built-in model as much as 23% of the run (80 decodes for 20 steps of 4 images, benchmarks/diffusion_capture.py);
+    a user looks at a few of them (the scrubber's step, the strip's columns). The model is held weakly: a run kept in a
+    session does not keep an unloaded model in memory. Pickled (replay), every step is pictured first."""
+
+    def __init__(self, latents: torch.Tensor, bundle, kind: str, done: dict | None = None):
+        self.latents, self.kind, self._done = latents, kind, dict(done or {})
+        self._bundle = weakref.ref(bundle) if bundle is not None else None
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((len(self), *self[0].shape))
+
+    def __len__(self) -> int:
+        return self.latents.shape[0]
+
+    def _picture(self, latents: torch.Tensor) -> torch.Tensor:
+        bundle = self._bundle() if self._bundle is not None else None
+        if bundle is None:
+            raise ValueError("The model of this run was unloaded since: run it again to see its steps.")
+        return picture_of(bundle, latents, self.kind).half()
+
+    def __getitem__(self, k) -> torch.Tensor:
+        k = operator.index(k)
+        k = k + len(self) if k < 0 else k
+        if not 0 <= k < len(self):
+            raise IndexError(f"step {k} of {len(self)}")
+        if k not in self._done:
+            self._done[k] = self._picture(self.latents[k])
+        return self._done[k]
+
+    def all(self) -> torch.Tensor:
+        """Every step's picture, the missing ones made in one batch."""
+        missing = [k for k in range(len(self)) if k not in self._done]
+        if missing:
+            made = self._picture(self.latents[missing].flatten(0, 1)).unflatten(0, (len(missing), -1))
+            self._done.update(zip(missing, made))
+        return torch.stack([self._done[k] for k in range(len(self))])
+
+    def min(self):
+        return self.all().min()
+
+    def max(self):
+        return self.all().max()
+
+    def rows(self, lo: int, hi: int) -> "StepPictures":
+        out = StepPictures(self.latents[:, lo:hi].clone(), None, self.kind,
+                           {k: v[lo:hi].clone() for k, v in self._done.items()})
+        out._bundle = self._bundle
+        return out
+
+    def __getstate__(self):
+        self.all()
+        return {"latents": self.latents, "kind": self.kind, "_done": self._done, "_bundle": None}
+
+
 @dataclass
 class TextToImageRun:
     """Everything a run produced. Frame k (0..S-1) is the state entering step k. Latents (z) are in the UNet's
@@ -68,7 +128,7 @@ class TextToImageRun:
     latents: torch.Tensor  # (S + 1, B, C, h, w): z_t entering each step, then the final z₀
     x0_latent: torch.Tensor  # (S, B, C, h, w)
     eps_hat: torch.Tensor  # (S, B, C, h, w) float16, the guided prediction
-    x0_hat: torch.Tensor  # (S, B, c, H', W') float16: ẑ₀ as a picture (H' = H, or h for the linear preview)
+    x0_hat: StepPictures  # (S, B, c, H', W') float16: ẑ₀ as a picture (H' = H, or h for the linear preview)
     images: torch.Tensor  # (B, c, H, W) in [-1, 1]: the full decode of the final latent
     preview: str  # "decoder" | "linear"
     x_T: torch.Tensor  # (B, C, h, w) the starting noise N(0, I), before the scheduler's scaling
@@ -94,7 +154,7 @@ class TextToImageRun:
             return None if t is None else t[:, lo:hi].clone()
 
         return replace(self, seeds=self.seeds[lo:hi], latents=cut(self.latents), x0_latent=cut(self.x0_latent),
-                       eps_hat=cut(self.eps_hat), x0_hat=cut(self.x0_hat), images=self.images[lo:hi].clone(),
+                       eps_hat=cut(self.eps_hat), x0_hat=self.x0_hat.rows(lo, hi), images=self.images[lo:hi].clone(),
                        x_T=self.x_T[lo:hi].clone(), eps_cond=cut(self.eps_cond), eps_uncond=cut(self.eps_uncond),
                        settings={**self.settings, "batch": hi - lo})
 
@@ -348,23 +408,16 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
         abars.append(abar)
         k += 1
         yield k, total, {"x_t": z_keep, "x0_latent": x0z, "eps_hat": eps_keep, "t": float(t), "preview": kind}
-    # 5. the picture: the full decoder on the final latent; every step's ẑ₀ pictured in one batch
+    # 5. the picture: the full decoder on the final latent; each step's ẑ₀ pictured when first shown
     final = z.float().cpu()
     images = decode(bundle, final)
-
-    def pictured(latents):  # (S, B, C, h, w) latents → (S, B, c, H', W') float16 pictures
-        if not latents:
-            return None
-        flat = torch.stack(latents)
-        return picture_of(bundle, flat.flatten(0, 1), kind).half().unflatten(0, flat.shape[:2])
-
-    keep["x0"] = pictured(keep["x0z"])
+    x0_latent = torch.stack(keep["x0z"])
     stack = (lambda xs: xs if xs is None or torch.is_tensor(xs) else (torch.stack(xs) if xs else None))
     run = TextToImageRun(
         scheduler=name, steps=k, nfe=nfe(name, k, guidance if use_guidance else None), guidance=guidance,
         seeds=seeds, prompt=prompt, negative_prompt=negative_prompt, timesteps=ts, alpha_bar=abars,
-        latents=torch.cat([torch.stack(keep["z"]), final[None]]), x0_latent=torch.stack(keep["x0z"]),
-        eps_hat=torch.stack(keep["eps"]), x0_hat=keep["x0"], images=images, preview=kind, x_T=x_T,
+        latents=torch.cat([torch.stack(keep["z"]), final[None]]), x0_latent=x0_latent,
+        eps_hat=torch.stack(keep["eps"]), x0_hat=StepPictures(x0_latent, bundle, kind), images=images, preview=kind, x_T=x_T,
         eps_cond=stack(keep["ec"]),
         eps_uncond=stack(keep["eu"]), notes=notes, tokens=info[0]["tokens"], num_train_timesteps=T,
         schedule=_curve(alphas_cumprod),

@@ -8,7 +8,8 @@ RESULT lab_flow_steps_per_s: training steps of the default flow-matching model (
 RESULT lab_gan_frame_compute_ms: what one streamed GAN frame computes besides training: 2,500 samples, their
 mode figures, the discriminator over a 64×64 grid and the generator's arrows on 256 points (the plot itself is
 drawn by the tab, not measured here); goal for a whole frame ≤ 200 ms.
-RESULT lab_flow_frame_compute_ms: the same for the flow model: 2,500 samples along their 100-step trajectories,
+RESULT lab_flow_frame_compute_ms: the same for the flow model: 2,500 samples along their trajectories (the live
+frame's LIVE_ODE_STEPS Heun steps),
 the mode figures and the field on a 16×16 grid.
 RESULT lab_gan_frame_ms / lab_flow_frame_ms: a whole frame as the Lab tab makes it (studio/lab/tab.py: picture): the
 figures, the plot drawn and turned into a picture; goal ≤ 200 ms.
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import torch  # noqa: E402
 
 from studio.lab.flow import Flow2D  # noqa: E402
+from studio.lab.live import LIVE_ODE_STEPS  # noqa: E402
 from studio.lab.tab import picture  # noqa: E402
 from studio.lab.gan import GAN2D  # noqa: E402
 from studio.lab.targets import N_SAMPLES, TARGETS, mode_stats  # noqa: E402
@@ -58,7 +60,7 @@ def main() -> None:
         gan.g_gradient(pts[:256])
 
     def flow_frame():
-        mode_stats(flow.trajectories(N_SAMPLES)[-1], ring)
+        mode_stats(flow.trajectories(N_SAMPLES, steps=LIVE_ODE_STEPS)[-1], ring)
         flow.field(0.5)
 
     print(f"RESULT lab_gan_steps_per_s {1 / gan_step:.0f}")

@@ -10,6 +10,7 @@ generated ones, and what the model has learnt.
 from __future__ import annotations
 
 import torch
+from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from studio.i18n import T_
@@ -53,8 +54,9 @@ def frame(trainer, samples: torch.Tensor, *, t: float = 1.0, real_seed: int = 1)
     else:
         path = trainer.trajectories(64, seed=0, steps=LIVE_ODE_STEPS)
         k = round(t * (len(path) - 1))
-        for i in range(path.shape[1]):
-            ax.plot(path[:k + 1, i, 0], path[:k + 1, i, 1], lw=0.6, color="#95a5a6", alpha=0.7)
+        if k > 0:  # the 64 paths as one artist (64 ax.plot lines drew in ~40 ms)
+            ax.add_collection(LineCollection(path[:k + 1].transpose(0, 1).numpy(), linewidths=0.6,
+                                             colors="#95a5a6", alpha=0.7))
         ax.scatter(real[:, 0], real[:, 1], s=3, c=REAL, alpha=0.4, label=T_("real"))
         ax.scatter(samples[:1000, 0], samples[:1000, 1], s=2, c=FAKE, alpha=0.35, label=T_("generated (t = 1)"))
         ax.scatter(path[k, :, 0], path[k, :, 1], s=12, c="#c0392b", label=T_(f"64 samples at t = {t:.2f}"))

@@ -99,6 +99,7 @@ class Flow2D:
         return self.history[-1]
 
     @torch.no_grad()
+    @torch.no_grad()  # sampling only: without it every frame built (and kept) an autograd graph of the whole ODE
     def trajectories(self, n: int, seed: int = 0, steps: int | None = None) -> torch.Tensor:
         """(steps + 1, n, 2): the ODE path of ``n`` samples from the fixed noise of ``seed`` (Heun's method)."""
         steps = steps or self.config.sample_steps

@@ -181,6 +181,27 @@ def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
     page.screenshot(path=str(shots / "diffusion.png"), full_page=True)
 
 
+def test_text_to_image_tab_draws_the_prompt_step_by_step(page, shots):
+    page.get_by_role("tab", name="Text to image", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#t2i-model input')?.value === 'mnist-t2i'",
+                           timeout=10_000)
+    steps = page.locator("#t2i-steps input[type=number]")
+    steps.fill("10")
+    steps.press("Enter")
+    page.locator("#t2i-prompt textarea").fill("a thin, upright two")
+    page.locator("#t2i-run").click()
+    page.wait_for_function("() => document.querySelector('#t2i-progress')?.innerText.includes('Done')",
+                           timeout=60_000)
+    assert "10 steps of" in page.locator("#t2i-progress").inner_text()
+    assert page.locator("#t2i-result img").count() >= 1
+    assert page.locator("#t2i-x0 img").count() == 1 and page.locator("#t2i-xt img").count() == 1
+    scrub = page.locator("#t2i-scrub input[type=number]")
+    assert scrub.input_value() == "10"
+    page.locator("#t2i-decode").click()  # the full decoder on the step shown
+    page.wait_for_selector("#t2i-decoded img", timeout=30_000)
+    page.screenshot(path=str(shots / "text-to-image.png"), full_page=True)
+
+
 def test_lab_trains_live_and_pause_really_stops(page, shots):
     page.get_by_role("tab", name="Lab", exact=True).click()
     for elem, value in (("#lab-steps", "20000"), ("#lab-frame-every", "50")):

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from studio.config import REPO_ROOT
 from studio.registry import ModelRegistry, ModelSpec
 from tests.helpers import launched
 
@@ -22,7 +23,7 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 
 
 @pytest.fixture(scope="module")
-def studio(tiny_text_dir, tiny_gan_dir, tiny_unet_dir, tmp_path_factory):
+def studio(tiny_text_dir, tiny_gan_dir, tiny_unet_dir, tiny_sd_dir, tmp_path_factory):
     """(url, registry) of the launched studio."""
     from tests.helpers import save_tiny_poem_model, save_tiny_vae
 
@@ -40,7 +41,13 @@ def studio(tiny_text_dir, tiny_gan_dir, tiny_unet_dir, tmp_path_factory):
                          ModelSpec(key="tiny-gan", family="gan", source=str(tiny_gan_dir),
                                    loader="mixin:studio.gan.model:Generator", builtin=True),
                          ModelSpec(key="tiny-unet", family="diffusion", source=str(tiny_unet_dir),
-                                   loader="diffusers-unet", builtin=True)], device="cpu")
+                                   loader="diffusers-unet", builtin=True),
+                         ModelSpec(key="tiny-sd", family="t2i", source=str(tiny_sd_dir), loader="diffusers-sd",
+                                   builtin=True),
+                         # the shipped judge (small, in the repository): the Families tab rates every family with it
+                         ModelSpec(key="digit-judge", family="judge",
+                                   source=str(REPO_ROOT / "checkpoints" / "digit-judge"),
+                                   loader="mixin:studio.eval.judge:DigitJudge", builtin=True)], device="cpu")
     app = launched(reg)
     with app:
         yield app.url, reg
@@ -183,7 +190,7 @@ def test_diffusion_tab_runs_and_scrubs_in_the_browser(page, shots):
 
 def test_text_to_image_tab_draws_the_prompt_step_by_step(page, shots):
     page.get_by_role("tab", name="Text to image", exact=True).click()
-    page.wait_for_function("() => document.querySelector('#t2i-model input')?.value === 'mnist-t2i'",
+    page.wait_for_function("() => document.querySelector('#t2i-model input')?.value === 'tiny-sd'",
                            timeout=10_000)
     steps = page.locator("#t2i-steps input[type=number]")
     steps.fill("10")

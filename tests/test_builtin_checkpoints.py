@@ -39,7 +39,8 @@ def test_every_checkpoint_has_a_card_weights_and_figures():
         for word in ("Command", "Wall time", "Measured quality"):
             assert word in card, f"{folder}/README.md lacks '{word}'"
         assert (folder / "eval.json").is_file(), f"{folder} has no eval.json (run python -m studio.eval all --json)"
-    assert {"digit-judge", "shakespeare-gpt", "tang-gpt", "mnist-dcgan", "mnist-vae-2d", "mnist-vae-16d", "mnist-ddpm"} <= keys
+    assert {"digit-judge", "shakespeare-gpt", "tang-gpt", "mnist-dcgan", "mnist-vae-2d", "mnist-vae-16d", "mnist-ddpm",
+            "mnist-t2i"} <= keys
 
 
 @pytest.fixture(scope="module")

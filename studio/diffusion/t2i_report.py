@@ -90,8 +90,9 @@ with `python -m studio.eval t2i --json` (about {eval_seconds / 60:.0f} min on 2 
 ![rows: digits 0-9; columns: "a seven", thin, thick, upright, slanted, narrow, wide, "a thick, slanted, wide seven"; one seed per row](samples.png)
 
 ## Training
-`{meta['command']}` on {meta['machine']}, seed {meta['seed']}; data: MNIST images 0..8999 (the held-out 9000..9999 never
-seen), scaled to [-1, 1] and padded to 32×32.
+- **Command**: `{meta['command']}` (seed {meta['seed']})
+- **Machine**: {meta['machine']}
+- **Data**: MNIST images 0..8999 (the held-out 9000..9999 never seen), scaled to [-1, 1] and padded to 32×32.
 
 1. **Autoencoder** ({counts['vae']:,} parameters): AutoencoderKL, widths {v['width']}/{2 * v['width']}/{2 * v['width']},
    32×32×1 ↔ 4×8×8; L1 + L2 reconstruction + {v['kl']:g} × KL, AdamW lr {v['lr']:g} (cosine to 10%), batch
@@ -106,7 +107,7 @@ seen), scaled to [-1, 1] and padded to 32×32.
    ({d['warmup']} warm-up steps, cosine decay), batch {d['batch_size']}, {d['steps_done']:,} steps
    ({d['steps_done'] * d['batch_size'] / 9000:.0f} epochs), {d['wall_seconds'] / 60:.1f} min; shipped weights: EMA
    (decay {d['ema']}).{stopped}
-- Wall time in all: {(v['wall_seconds'] + d['wall_seconds']) / 60:.1f} min. Re-run: the command above; then
+- **Wall time** in all: {(v['wall_seconds'] + d['wall_seconds']) / 60:.1f} min. Re-run: the command above; then
   `python -m studio.diffusion.t2i_train --report` for this card and `eval.json`.
 
 ![UNet loss](loss_curves.png) ![autoencoder loss](loss_curves_vae.png)

@@ -30,8 +30,10 @@ def _axes(fig: Figure, width: float = 0.88):
     return ax
 
 
-def frame(trainer, samples: torch.Tensor, *, t: float = 1.0, real_seed: int = 1) -> Figure:
-    """The figure of ``trainer`` now (``samples``: its 2,500 generated points from fixed noise)."""
+def frame(trainer, samples: torch.Tensor, *, t: float = 1.0, real_seed: int = 1,
+          paths: torch.Tensor | None = None) -> Figure:
+    """The figure of ``trainer`` now (``samples``: its 2,500 generated points from fixed noise; for a flow,
+    ``paths``: (steps + 1, 64, 2) trajectories to draw, else 64 are solved here)."""
     gan = isinstance(trainer, GAN2D)
     fig = new_figure(figsize=(5.8 if gan else 5.2, 5.2))
     ax = _axes(fig, 0.78 if gan else 0.88)
@@ -52,7 +54,7 @@ def frame(trainer, samples: torch.Tensor, *, t: float = 1.0, real_seed: int = 1)
         ax.quiver(pts[:, 0], pts[:, 1], arrows[:, 0], arrows[:, 1], angles="xy", scale_units="xy", scale=1,
                   width=0.003, color="#6c3483", label=T_("where G's loss moves its points"))
     else:
-        path = trainer.trajectories(64, seed=0, steps=LIVE_ODE_STEPS)
+        path = paths if paths is not None else trainer.trajectories(64, seed=0, steps=LIVE_ODE_STEPS)
         k = round(t * (len(path) - 1))
         if k > 0:  # the 64 paths as one artist (64 ax.plot lines drew in ~40 ms)
             ax.add_collection(LineCollection(path[:k + 1].transpose(0, 1).numpy(), linewidths=0.6,

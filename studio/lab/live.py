@@ -89,12 +89,14 @@ def trainer_for(previous, *, model: str, target, gan: GANConfig, flow: FlowConfi
 LIVE_ODE_STEPS = 32  # a flow's live frames solve its ODE in 32 Heun steps (its default, 100, for the tests' figures)
 
 
-def measure(trainer) -> dict:
+def measure(trainer, path: torch.Tensor | None = None) -> dict:
     """The VEEGAN figures on 2,500 samples from fixed noise (for a mixture target), the last losses, the steps. A
     flow's samples come from LIVE_ODE_STEPS Heun steps: 100 made a frame take 260 ms of its 200 ms budget
     (benchmarks/lab.py), and on these nearly straight paths 32 second-order steps land the same points to the eye."""
-    samples = (trainer.trajectories(N_SAMPLES, steps=LIVE_ODE_STEPS)[-1] if isinstance(trainer, Flow2D)
-               else trainer.samples(N_SAMPLES))
+    if isinstance(trainer, Flow2D):  # ``path``: these trajectories, already solved (the frame draws 64 of them)
+        samples = (path if path is not None else trainer.trajectories(N_SAMPLES, steps=LIVE_ODE_STEPS))[-1]
+    else:
+        samples = trainer.samples(N_SAMPLES)
     out = {"steps": trainer.steps, "last": trainer.history[-1] if trainer.history else {}}
     if trainer.target.modes is not None and trainer.target.name != "drawn":
         out.update(mode_stats(samples, trainer.target))

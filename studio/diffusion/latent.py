@@ -93,12 +93,6 @@ class StepPictures:
             self._done.update(zip(missing, made))
         return torch.stack([self._done[k] for k in range(len(self))])
 
-    def min(self):
-        return self.all().min()
-
-    def max(self):
-        return self.all().max()
-
     def rows(self, lo: int, hi: int) -> "StepPictures":
         out = StepPictures(self.latents[:, lo:hi].clone(), None, self.kind,
                            {k: v[lo:hi].clone() for k, v in self._done.items()})

@@ -144,7 +144,7 @@ def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-satu
     """
     trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d,
                           d_steps, batch_size, lr_flow, flow_path, seed)
-    with serving_of(ctx.registry).gate:
+    with serving_of(ctx.registry).gate, held(trainer):  # as Play's chunks: never inside one of them
         what = live.one_step(trainer, part)
     image, stats = picture(trainer, flow_time)
     return image, stats_text(trainer, stats, "\n\n".join(x for x in (note, what) if x)), trainer

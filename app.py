@@ -22,9 +22,10 @@ from studio.ui.app import build_studio, launch_kwargs  # noqa: E402
 logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
 settings = Settings.from_env()
+logging.getLogger("studio").info(settings.describe())  # hosted or not, and why (README: Hosting)
 registry = registry_from_settings(settings)
 demo = build_studio(registry, settings)
-# every kind of request may run `workers` at once; the compute gate inside lets `compute_slots` compute (studio/serving.py)
+# every kind of request may run `workers` at once; the compute gate inside lets `compute_slots` compute (studio/serving/)
 served = serving_of(registry)
 if registry.device.type == "cpu" and served.gate.slots > 1:  # each slot its share of the cores (studio.serving)
     import torch
@@ -36,7 +37,7 @@ if __name__ == "__main__":
     if settings.preload:
         for key, result in registry.preload(settings.preload).items():
             logging.getLogger("studio").info("preload %s: %s", key, result)
-    demo.launch(**launch_kwargs(), mcp_server=settings.mcp, prevent_thread_lock=settings.warm_imports)
+    demo.launch(**launch_kwargs(settings), mcp_server=settings.mcp, prevent_thread_lock=settings.warm_imports)
     if settings.warm_imports:
         registry.warm_imports_in_background(delay=2.0)  # after the page's first requests (benchmarks/app_start.py)
         demo.block_thread()

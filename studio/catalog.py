@@ -82,14 +82,32 @@ def builtin_specs(checkpoints_dir: Path) -> list[ModelSpec]:
 
 
 def registry_from_settings(settings) -> ModelRegistry:
-    """The registry app.py builds: built-in checkpoints plus known Hub ids (when Hub loading is on)."""
+    """The registry app.py builds: built-in checkpoints, the Hub models the host listed (``STUDIO_MODELS``) and,
+    not hosted, the known Hub ids (when Hub loading is on)."""
     return ModelRegistry(default_catalog(settings), device=settings.device, max_loaded=settings.max_loaded,
                          allow_hub=settings.allow_hub, offline=settings.hub_offline,
                          allow_local=settings.allow_local_models)
 
 
+def listed_spec(entry: str) -> ModelSpec:
+    """One ``STUDIO_MODELS`` entry: the key of a known Hub model (``gpt2``) or ``family:owner/name``."""
+    from studio.loading import FAMILIES, HUB_LOADERS, is_hub_id
+
+    known = {s.key: s for s in KNOWN_HUB_MODELS}
+    if entry in known:
+        return known[entry]
+    family, sep, repo = entry.partition(":")
+    if not sep or family not in HUB_LOADERS or not is_hub_id(repo):
+        raise ValueError(f"STUDIO_MODELS: {entry!r} is neither a known Hub model ({', '.join(known)}) nor "
+                         f"family:owner/name with a family among {', '.join(f for f in FAMILIES if f in HUB_LOADERS)}.")
+    return ModelSpec(key=repo, family=family, source=repo, loader=HUB_LOADERS[family],
+                     description="listed by the host (STUDIO_MODELS)")
+
+
 def default_catalog(settings) -> list[ModelSpec]:
     specs = builtin_specs(Path(settings.checkpoints_dir))
-    if settings.allow_hub:
+    listed = [listed_spec(e) for e in settings.listed_models]
+    if settings.allow_hub and not settings.hosted:
         specs += KNOWN_HUB_MODELS
+    specs += [s for s in listed if s.key not in {x.key for x in specs}]
     return specs

@@ -40,3 +40,16 @@ def number(name: str, value, lo: float, hi: float, *, lo_open: bool = False) -> 
     if not _is_number(value) or not lo <= value <= hi or (lo_open and value == lo):
         raise ValueError(N_(f"{name} must be a number in {span}, got {value!r}."))
     return float(value)
+
+
+def work(evaluations: int, images: int, positions: int, limit: int, lower: str) -> int:
+    """The work one request asks for — model evaluations per image × images × positions (pixels or latent cells the
+    network sees) — or ``ValueError`` saying what to lower when it is over ``limit`` (``STUDIO_MAX_WORK``): each
+    control has its own bound, and this one bounds them together (steps × batch × size), so that one request
+    cannot hold the machine for minutes while each of its settings is within range."""
+    total = int(evaluations) * int(images) * int(positions)
+    if total > limit:
+        raise ValueError(N_(f"This asks for {total:,} units of work ({evaluations:,} model evaluations × {images:,} "
+                            f"picture(s) × {positions:,} positions); this server takes at most {limit:,} per request "
+                            f"(STUDIO_MAX_WORK). Lower {lower}."))
+    return total

@@ -318,25 +318,53 @@ if __name__ == "__main__":
 
 # ---- one digit for a tab: a held-out MNIST image, or an upload or a drawing made to look like one ----
 
+def image_header(path, max_pixels: int | None = None):
+    """An uploaded file opened as an image, its header read and no pixel decoded: a clear message when it is not
+    an image, or when its width × height is over ``max_pixels`` (by default ``Settings.max_upload_pixels``)."""
+    from PIL import Image, UnidentifiedImageError
+
+    max_pixels = upload_pixels() if max_pixels is None else max_pixels
+    name = Path(str(path)).name
+    try:
+        img = Image.open(path)
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ValueError(f"{name} is far too large; at most {max_pixels:,} pixels are accepted.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ValueError(f"{name} is not an image file the studio can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).") from None
+    if img.width * img.height > max_pixels:
+        img.close()
+        raise ValueError(f"{name} is {img.width}×{img.height}; at most {max_pixels:,} pixels are accepted "
+                         f"(width × height).")
+    return img
+
+
+_UPLOAD_PIXELS: list[int] = []  # set by limit_decoding (the served studio's setting), else Settings()'s
+
+
+def upload_pixels() -> int:
+    return _UPLOAD_PIXELS[0] if _UPLOAD_PIXELS else Settings().max_upload_pixels
+
+
+def limit_decoding(max_pixels: int) -> None:
+    """Make every image this process opens (Gradio's own decoding of an upload or a drawing included) refuse, from
+    its header, more than ``max_pixels`` pixels: Pillow's decompression-bomb check with its limit set to the
+    studio's and its warning made an error, so nothing past the limit is ever decoded."""
+    import warnings
+
+    from PIL import Image
+
+    Image.MAX_IMAGE_PIXELS = int(max_pixels)
+    warnings.filterwarnings("error", category=Image.DecompressionBombWarning)
+    _UPLOAD_PIXELS[:] = [int(max_pixels)]
+
+
 def open_image(path, max_pixels: int | None = None):
     """Open an uploaded file as an image, with a clear message when it is not one (or is too large:
     ``max_pixels``, width × height, by default ``Settings.max_upload_pixels``).
 
     The size is checked from the header, before any pixel is decoded."""
-    from PIL import Image, UnidentifiedImageError
-
-    max_pixels = Settings().max_upload_pixels if max_pixels is None else max_pixels
-
     name = Path(str(path)).name
-    try:
-        img = Image.open(path)
-    except (UnidentifiedImageError, OSError, ValueError):
-        raise ValueError(f"{name} is not an image file the studio can read (PNG, JPEG, GIF, BMP, TIFF, WebP, ...).") from None
-    except Image.DecompressionBombError:
-        raise ValueError(f"{name} is far too large; at most {max_pixels:,} pixels are accepted.") from None
-    if img.width * img.height > max_pixels:
-        raise ValueError(f"{name} is {img.width}×{img.height}; at most {max_pixels:,} pixels are accepted "
-                         f"(width × height).")
+    img = image_header(path, max_pixels)
     try:
         img.load()
     except (OSError, ValueError, SyntaxError):
@@ -358,7 +386,7 @@ def prepare_digit(image) -> tuple[torch.Tensor, np.ndarray]:
         if arr.dtype != np.uint8:
             arr = np.clip(arr * (255 if arr.max() <= 1 else 1), 0, 255).astype(np.uint8)
         image = Image.fromarray(arr)
-    max_pixels = Settings().max_upload_pixels
+    max_pixels = upload_pixels()
     if image.width * image.height > max_pixels:
         raise ValueError(f"The image is {image.width}×{image.height}; at most {max_pixels:,} pixels are accepted.")
     if image.width < 4 or image.height < 4:

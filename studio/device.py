@@ -95,6 +95,14 @@ def resolve_seed(seed: int | float | None) -> int:
     return seed
 
 
+def offset_seed(seed: int, offset: int) -> int:
+    """The seed ``offset`` past ``seed``, wrapping past 2**32 - 1 back to 0: image i of a run uses
+    ``offset_seed(seed, i)``, its digit and its noise further offsets of it. So every seed a user may type works
+    whatever the batch (4294967295 with a batch of 4 uses 4294967295, 0, 1, 2), and the seed a picture's recipe
+    records reproduces it alone."""
+    return (int(seed) + int(offset)) % (MAX_SEED + 1)
+
+
 def make_generator(seed: int) -> torch.Generator:
     """A fresh CPU generator for one request. Draw noise from it on the CPU, then move (``randn``)."""
     return torch.Generator(device="cpu").manual_seed(resolve_seed(seed))

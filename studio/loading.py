@@ -15,7 +15,7 @@ from typing import Callable
 
 import torch
 
-from studio.errors import ModelLoadError, UnsafeCheckpointError
+from studio.errors import HubUnavailableError, ModelLoadError, UnsafeCheckpointError
 
 FAMILIES = ("text", "vae", "gan", "diffusion", "t2i", "judge")
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl", ".pickle")
@@ -60,6 +60,8 @@ class ModelSpec:
         description (`str`): one line for the Models tab.
         license (`str`): the weights' licence.
         builtin (`bool`): shipped in ``checkpoints/``, trained by this project.
+        added (`bool`): added by a user (a tab's add box), not by the catalog: a Hub download then needs
+            ``allow_hub`` (a catalogued Hub model, known or listed by the host, downloads when first used).
         metrics (`dict`): measured quality figures (from the eval command), shown on the Models tab.
     """
 
@@ -72,6 +74,7 @@ class ModelSpec:
     description: str = ""
     license: str = ""
     builtin: bool = False
+    added: bool = False
     metrics: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self):
@@ -135,12 +138,43 @@ def warm_loader_imports(name: str, folder: Path | None) -> None:
         warm(folder)
 
 
+MODEL_DEPTH = 2  # a model's files sit in its folder or one level down (a pipeline's unet/, vae/, text_encoder/)
+MODEL_ENTRIES = 4096  # a folder with more entries than this within that depth is not a model folder
+
+
+def model_files(folder: Path, suffixes=None) -> list[Path]:
+    """The files of a model folder: in it and at most one level down (:data:`MODEL_DEPTH`), sorted; ``suffixes``
+    (lower case, with the dot) keeps only those. Never a walk of a whole disk: a folder with more than
+    :data:`MODEL_ENTRIES` entries within that depth (``/``, a home folder) is refused as not a model folder."""
+    folder = Path(folder)
+    found, seen, level = [], 0, [folder]
+    for _ in range(MODEL_DEPTH):
+        below = []
+        for d in level:
+            try:
+                entries = list(d.iterdir())
+            except OSError:
+                continue
+            seen += len(entries)
+            if seen > MODEL_ENTRIES:
+                raise ModelLoadError(f"{folder} holds more than {MODEL_ENTRIES:,} files and folders: it is not a "
+                                     f"model folder (one that holds config.json and *.safetensors).")
+            for e in entries:  # (links are followed: a Hub snapshot's files link to the cache's blobs)
+                if e.is_dir():
+                    below.append(e)
+                elif e.is_file() and (suffixes is None or e.suffix.lower() in suffixes):
+                    found.append(e)
+        level = below
+    return sorted(found)
+
+
 def check_weights(folder: Path, key: str) -> list[Path]:
-    """The safetensors files under ``folder``; refuse a folder that holds only pickles, or no weights."""
-    safetensors = sorted(folder.rglob("*.safetensors"))
+    """The safetensors files of ``folder`` (:func:`model_files`); refuse a folder that holds only pickles, or no
+    weights."""
+    safetensors = model_files(folder, {".safetensors"})
     if safetensors:
         return safetensors
-    pickles = sorted(p for p in folder.rglob("*") if p.suffix.lower() in PICKLE_SUFFIXES)
+    pickles = model_files(folder, set(PICKLE_SUFFIXES))
     if pickles:
         names = ", ".join(str(p.relative_to(folder)) for p in pickles[:3])
         raise UnsafeCheckpointError(
@@ -187,6 +221,35 @@ def allow_patterns(family: str) -> list[str]:
         module, _, name = FAMILY_ALLOW_PATTERNS[family].partition(":")
         return list(getattr(importlib.import_module(module), name))
     return HUB_ALLOW_PATTERNS
+
+def hub_snapshot(spec: ModelSpec, *, offline: bool, cache_dir: str | None) -> Path:
+    """The local folder of Hub model ``spec``: its snapshot in the Hugging Face cache, downloaded first unless
+    ``offline`` (only the files its loader reads: :func:`allow_patterns`); every way it can fail is a message that
+    names the model and says what to do."""
+    from huggingface_hub import snapshot_download
+    from huggingface_hub import errors as hf_errors
+
+    how = (f"To use it offline, download it once on a machine with internet: `hf download {spec.source}` "
+           f"(or `python -c \"from huggingface_hub import snapshot_download; snapshot_download('{spec.source}')\"`), "
+           f"then copy the Hugging Face cache (~/.cache/huggingface) here, or point the studio at the folder.")
+    try:
+        path = snapshot_download(spec.source, revision=spec.revision, allow_patterns=allow_patterns(spec.family),
+                                 local_files_only=offline, cache_dir=cache_dir, etag_timeout=10)
+    except (hf_errors.OfflineModeIsEnabled, hf_errors.LocalEntryNotFoundError) as err:
+        why = "the studio is offline (HF_HUB_OFFLINE=1)" if offline else "the Hub cannot be reached"
+        raise HubUnavailableError(f"Model {spec.key!r} ({spec.source}) is not in the local Hugging Face cache and "
+                                  f"{why}. {how}") from err
+    except hf_errors.GatedRepoError as err:
+        raise HubUnavailableError(f"Model {spec.source!r} is gated on the Hub: accept its licence on "
+                                  f"huggingface.co and log in with `hf auth login`.") from err
+    except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError) as err:
+        raise HubUnavailableError(f"No model {spec.source!r} (revision {spec.revision or 'main'}) on the Hugging "
+                                  f"Face Hub. Check the spelling, e.g. 'gpt2' or 'google/ddpm-cifar10-32'.") from err
+    except Exception as err:  # network errors of every kind
+        raise HubUnavailableError(f"Model {spec.key!r} ({spec.source}) could not be downloaded: the Hub cannot be "
+                                  f"reached ({type(err).__name__}). {how}") from err
+    return Path(path)
+
 
 def hub_loader_for(family: str) -> str:
     if family not in HUB_LOADERS:

@@ -31,10 +31,10 @@ import torch
 from studio.config import env_flag
 from studio.device import pick_device, pick_dtype
 from studio.errors import HubUnavailableError, ModelLoadError, StudioError, UnknownModelError
-from studio.loading import (Bundle, ModelSpec, _is_dir, _looks_like_path, allow_patterns, check_weights,
-                            hub_loader_for, is_hub_id, local_loader_for, resolve_loader, safetensors_summary,
-                            warm_loader_imports)
-from studio.serving import folder_fingerprint
+from studio.loading import (Bundle, ModelSpec, _is_dir, _looks_like_path, check_weights,
+                            hub_loader_for, hub_snapshot, is_hub_id, local_loader_for, model_files, resolve_loader,
+                            safetensors_summary, warm_loader_imports)
+from studio.serving.replay import folder_fingerprint
 
 log = logging.getLogger("studio.registry")
 
@@ -153,21 +153,32 @@ class ModelRegistry:
             raise StudioError(f"No folder {path} on this machine. Type the path of a model folder (one that holds "
                               f"config.json and *.safetensors), or a Hugging Face Hub id.")
         check_weights(path, path.name)  # safetensors present; a pickle-only folder is refused with how to convert
-        for spec in self._specs.values():  # the same folder added again: the same model
+        existing = self._local_spec(path, family)
+        if existing is not None:
+            return existing
+        if loader is None:
+            loader = local_loader_for(family, path)
+        with self._lock:  # the look-up and the new key in one step: two users adding at once get two keys
+            existing = self._local_spec(path, family)
+            if existing is not None:
+                return existing
+            base = re.sub(r"[^A-Za-z0-9._\-]+", "-", path.name).strip("-.") or "local-model"
+            if not base[0].isalnum():
+                base = "local-" + base
+            key, n = base, 2
+            while key in self._specs:
+                key, n = f"{base}-{n}", n + 1
+            return self.register(ModelSpec(key=key, family=family, source=str(path), loader=loader, added=True,
+                                           description=f"added by a user from the folder {path}"))
+
+    def _local_spec(self, path: Path, family: str) -> ModelSpec | None:
+        """The spec of the folder ``path`` when it was added before (the same model), else None."""
+        for spec in self.specs():
             if spec.is_local and Path(spec.source).expanduser().resolve() == path:
                 if spec.family != family:
                     raise StudioError(f"{path} is already added as a {spec.family} model, not a {family} model.")
                 return spec
-        if loader is None:
-            loader = local_loader_for(family, path)
-        base = re.sub(r"[^A-Za-z0-9._\-]+", "-", path.name).strip("-.") or "local-model"
-        if not base[0].isalnum():
-            base = "local-" + base
-        key, n = base, 2
-        while key in self._specs:
-            key, n = f"{base}-{n}", n + 1
-        return self.register(ModelSpec(key=key, family=family, source=str(path), loader=loader,
-                                       description=f"added by a user from the folder {path}"))
+        return None
 
     def add_hub_model(self, family: str, repo_id: str, revision: str | None = None) -> ModelSpec:
         """Register a Hub id typed by a user (the tab then calls ``get``). Checks the id and the policy."""
@@ -180,23 +191,28 @@ class ModelRegistry:
         if not is_hub_id(repo_id):
             raise StudioError(f"{repo_id!r} is not a Hugging Face Hub id; it looks like 'owner/name', e.g. 'gpt2' "
                               f"or 'google/ddpm-cifar10-32'.")
-        existing = self._specs.get(repo_id)
-        if existing is not None:
-            if existing.family != family:
-                raise StudioError(f"{repo_id!r} is a {existing.family} model, not a {family} model.")
-            return existing
-        return self.register(ModelSpec(key=repo_id, family=family, source=repo_id, revision=revision,
-                                       loader=hub_loader_for(family), description="added by a user from the Hub"))
+        with self._lock:
+            existing = self._specs.get(repo_id)
+            if existing is not None:
+                if existing.family != family:
+                    raise StudioError(f"{repo_id!r} is a {existing.family} model, not a {family} model.")
+                return existing
+            return self.register(ModelSpec(key=repo_id, family=family, source=repo_id, revision=revision, added=True,
+                                           loader=hub_loader_for(family), description="added by a user from the Hub"))
 
     def spec(self, key: str) -> ModelSpec:
-        try:
-            return self._specs[key]
-        except (KeyError, TypeError):
-            known = ", ".join(sorted(self._specs)) or "none"
-            raise UnknownModelError(f"Unknown model {key!r}. Known models: {known}.") from None
+        with self._lock:
+            try:
+                return self._specs[key]
+            except (KeyError, TypeError):
+                known = ", ".join(sorted(self._specs)) or "none"
+        raise UnknownModelError(f"Unknown model {key!r}. Known models: {known}.")
 
     def specs(self, family: str | None = None) -> list[ModelSpec]:
-        return [s for s in self._specs.values() if family is None or s.family == family]
+        """The catalog (a copy, read under the lock: another user may be adding a model meanwhile)."""
+        with self._lock:
+            specs = list(self._specs.values())
+        return [s for s in specs if family is None or s.family == family]
 
     def keys(self, family: str | None = None) -> list[str]:
         return [s.key for s in self.specs(family)]
@@ -276,32 +292,10 @@ class ModelRegistry:
                         if spec.builtin else "")
                 raise ModelLoadError(f"Model {spec.key!r}: checkpoint folder {folder} does not exist.{hint}")
             return folder
-        if not self.allow_hub:
+        if not self.allow_hub and spec.added:
             raise HubUnavailableError(f"Model {spec.key!r} comes from the Hugging Face Hub ({spec.source}), and Hub "
                                       f"loading is turned off on this server (STUDIO_ALLOW_HUB=0).")
-        from huggingface_hub import snapshot_download
-        from huggingface_hub import errors as hf_errors
-
-        how = (f"To use it offline, download it once on a machine with internet: `hf download {spec.source}` "
-               f"(or `python -c \"from huggingface_hub import snapshot_download; snapshot_download('{spec.source}')\"`), "
-               f"then copy the Hugging Face cache (~/.cache/huggingface) here, or point the studio at the folder.")
-        try:
-            path = snapshot_download(spec.source, revision=spec.revision, allow_patterns=allow_patterns(spec.family),
-                                     local_files_only=self.offline, cache_dir=self.cache_dir, etag_timeout=10)
-        except (hf_errors.OfflineModeIsEnabled, hf_errors.LocalEntryNotFoundError) as err:
-            why = "the studio is offline (HF_HUB_OFFLINE=1)" if self.offline else "the Hub cannot be reached"
-            raise HubUnavailableError(f"Model {spec.key!r} ({spec.source}) is not in the local Hugging Face cache and "
-                                      f"{why}. {how}") from err
-        except hf_errors.GatedRepoError as err:
-            raise HubUnavailableError(f"Model {spec.source!r} is gated on the Hub: accept its licence on "
-                                      f"huggingface.co and log in with `hf auth login`.") from err
-        except (hf_errors.RepositoryNotFoundError, hf_errors.RevisionNotFoundError) as err:
-            raise HubUnavailableError(f"No model {spec.source!r} (revision {spec.revision or 'main'}) on the Hugging "
-                                      f"Face Hub. Check the spelling, e.g. 'gpt2' or 'google/ddpm-cifar10-32'.") from err
-        except Exception as err:  # network errors of every kind
-            raise HubUnavailableError(f"Model {spec.key!r} ({spec.source}) could not be downloaded: the Hub cannot be "
-                                      f"reached ({type(err).__name__}). {how}") from err
-        return Path(path)
+        return hub_snapshot(spec, offline=self.offline, cache_dir=self.cache_dir)
 
     # --- eviction -----------------------------------------------------------------------------------
     def _pop_over_capacity(self) -> list[_Loaded]:
@@ -419,7 +413,8 @@ class ModelRegistry:
         with self._lock:
             loaded = dict(self._loaded)
             errors = dict(self._errors)
-        for spec in self._specs.values():
+            specs = list(self._specs.values())
+        for spec in specs:
             entry = loaded.get(spec.key)
             row = {"key": spec.key, "family": spec.family, "source": spec.source,
                    "origin": "built-in" if spec.builtin else ("local folder" if spec.is_local else "Hub download"),
@@ -431,7 +426,7 @@ class ModelRegistry:
                            params=entry.num_params, size_mb=round(entry.size_mb, 2),
                            load_s=round(entry.load_seconds, 3))
             elif spec.is_local and Path(spec.source).is_dir():
-                params, size_mb = safetensors_summary(sorted(Path(spec.source).rglob("*.safetensors")))
+                params, size_mb = safetensors_summary(model_files(Path(spec.source), {".safetensors"}))
                 row.update(params=params or None, size_mb=round(size_mb, 2))
             rows.append(row)
         return rows

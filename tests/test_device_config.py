@@ -77,7 +77,7 @@ def test_spaces_shim_is_transparent():
 
 def test_settings_from_env(tmp_path):
     s = Settings.from_env({})
-    assert (s.device, s.max_loaded, s.preload, s.hosted, s.allow_hub) == ("auto", 4, (), False, True)
+    assert (s.device, s.max_loaded, s.preload, s.hosted, s.allow_hub) == ("auto", 8, (), False, True)
     s = Settings.from_env({"STUDIO_HOSTED": "1", "STUDIO_PRELOAD": "a, b", "STUDIO_MAX_LOADED": "2",
                            "STUDIO_CHECKPOINTS": str(tmp_path), "HF_HUB_OFFLINE": "1"})
     assert s.hosted and not s.allow_hub and s.preload == ("a", "b") and s.max_loaded == 2 and s.hub_offline

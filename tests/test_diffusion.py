@@ -338,7 +338,7 @@ def test_the_handlers_are_functions_a_test_calls_with_keyword_arguments(tiny_une
 
     from studio.diffusion import tab
     from studio.errors import StudioError
-    from studio.ui.common import bind, wired
+    from studio.ui.wiring import bind, wired
 
     reg = ModelRegistry([ModelSpec(key="tiny-cond", family="diffusion", source=str(tiny_unet_dir),
                                    loader="diffusers-unet", builtin=True)], device="cpu")

@@ -293,7 +293,7 @@ def test_a_handler_draws_its_plots_in_the_language_of_the_page_that_asked(studio
     for lang, headers, seed in (("zh-CN", {"Accept-Language": "zh-CN"}, 90_001), ("en", {}, 90_002)):
         drawn.clear()
         client = Client(studio, verbose=False, headers=headers)
-        try:  # a seed no other test asks for: computed here, not replayed (studio/serving.py)
+        try:  # a seed no other test asks for: computed here, not replayed (studio/serving/replay.py)
             client.predict(seed=seed, api_name="/text_generate")
         finally:
             client.close()

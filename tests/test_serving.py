@@ -1,4 +1,4 @@
-"""Serving a classroom (studio/serving.py, studio/batcher.py): replay, batching across users, the compute gate."""
+"""Serving a classroom (studio/serving/: the gate, replay, the batcher): replay, batching across users, the fair compute gate."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from studio import serving
-from studio.batcher import Batcher
+from studio.serving.batcher import Batcher
 from studio.serving import ComputeGate, ReplayCache, recipe_key, thin
 
 
@@ -95,7 +95,7 @@ def test_a_request_that_arrives_while_the_same_recipe_computes_follows_it_live()
 
 def test_a_stream_is_recorded_at_most_every_record_every_s_its_first_and_last_always(monkeypatch):
     clock = iter(range(1000))  # the recorder reads the clock once an output: here each output is 1/16 s later
-    monkeypatch.setattr(serving.time, "monotonic", lambda: next(clock) / 16)
+    monkeypatch.setattr(serving.replay.time, "monotonic", lambda: next(clock) / 16)
     cache, calls = ReplayCache(record_every_s=0.25), []
 
     def stream():
@@ -224,7 +224,7 @@ def studio_parts():
 
 
 def handler(studio_parts, tab_module, name, **defaults):
-    from studio.ui.common import wired
+    from studio.ui.wiring import wired
 
     registry, settings, served = studio_parts
     ctx_class = next(v for k, v in vars(tab_module).items() if k.endswith("Context") and isinstance(v, type))
@@ -381,3 +381,229 @@ def test_a_model_reloaded_from_other_weights_is_never_answered_from_the_old_ones
     after = gallery_pixels(grid(spec.key, "any", 5, 2)[0])
     assert served.replay.stats.hits == hits  # not a replay
     assert np.abs(after - before).max() > 0
+
+
+# --- a fair compute gate: short slices, interactive before background, least used first -----------------------
+
+def test_a_waiter_whose_visitor_used_the_gate_least_gets_the_next_slot():
+    from studio.serving import owned_by
+
+    gate, order, started = ComputeGate(1), [], threading.Event()
+    gate._charge(("heavy",), 30.0)  # the last minute: 30 s of Lab training
+
+    def holder():
+        with gate:
+            started.set()
+            time.sleep(0.3)
+
+    def waiter(name, delay):
+        time.sleep(delay)
+        with owned_by(name), gate:
+            order.append(name)
+
+    threads = [threading.Thread(target=holder), threading.Thread(target=waiter, args=("heavy", 0.05)),
+               threading.Thread(target=waiter, args=("light", 0.15))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(5)
+    assert order == ["light", "heavy"]  # first come would be heavy, light
+
+
+def test_interactive_work_takes_the_slot_from_background_training_at_its_next_step():
+    from studio.serving import interleave, owned_by
+
+    gate, steps, waited = ComputeGate(1), [], []
+
+    def training():
+        with owned_by("player"), gate.hold(background=True):
+            for i in range(60):
+                time.sleep(0.01)  # one training step
+                steps.append(time.perf_counter())
+                interleave()
+
+    def generate():
+        time.sleep(0.1)
+        t = time.perf_counter()
+        with owned_by("student"), gate:
+            waited.append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=training), threading.Thread(target=generate)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert waited[0] < 0.05  # a step, not the rest of the training (0.5 s) nor a whole slice (0.25 s)
+    assert len(steps) == 60 and gate.busy == 0
+
+
+def test_equals_take_turns_a_slice_at_a_time_and_background_that_waited_is_served(monkeypatch):
+    from studio.serving import gate as gates
+    from studio.serving import interleave, owned_by
+
+    gate, turns = ComputeGate(1), []
+
+    def player(name):
+        with owned_by(name), gate.hold(background=True):
+            for _ in range(40):
+                time.sleep(0.01)
+                if not turns or turns[-1] != name:
+                    turns.append(name)
+                interleave(0.05)
+
+    threads = [threading.Thread(target=player, args=(n,)) for n in ("a", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert 4 <= len(turns) <= 20  # turns of about a slice (5 steps), not a hand-over at every step (80)
+
+    monkeypatch.setattr(gates, "BACKGROUND_WAIT_S", 0.1)
+    gate, served = ComputeGate(1), []
+
+    def busy_class():  # interactive requests back to back, for 1 s
+        end = time.perf_counter() + 1.0
+        while time.perf_counter() < end:
+            with owned_by("class"), gate:
+                time.sleep(0.02)
+
+    def play():
+        time.sleep(0.05)
+        t = time.perf_counter()
+        with owned_by("player"), gate.hold(background=True):
+            served.append(time.perf_counter() - t)
+
+    threads = [threading.Thread(target=busy_class), threading.Thread(target=busy_class), threading.Thread(target=play)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert served and served[0] < 0.5  # it waited its 0.1 s, then went first: never starved
+
+
+def test_a_thread_holding_a_slot_may_ask_again_without_deadlock():
+    gate = ComputeGate(1)
+    with gate:
+        with gate:  # an engine asking inside a handler that holds the slot
+            assert gate.busy == 1
+        assert gate.busy == 1
+    assert gate.busy == 0
+
+
+def test_a_batch_gives_the_gate_back_between_its_steps():
+    gate = ComputeGate(1)
+    batcher, other, go = Batcher(gate, window_s=0.0), [], threading.Event()
+
+    def run(payloads):
+        yield [1 for _ in payloads]
+        go.wait(5)  # the second step is computed only after someone else had the gate
+        yield [2 for _ in payloads]
+
+    def someone_else():
+        time.sleep(0.1)
+        with gate:
+            other.append("computed between two steps")
+        go.set()
+
+    t = threading.Thread(target=someone_else)
+    t.start()
+    assert list(batcher.submit("k", 0, 1, run)) == [1, 2]
+    t.join(5)
+    assert other  # (a gate held for the whole batch would have deadlocked here until go's timeout)
+
+
+def test_one_request_failing_in_a_batch_of_three_fails_only_that_one():
+    batcher = Batcher(ComputeGate(1), window_s=0.3)
+
+    def run(payloads):
+        yield [p * 10 for p in payloads]
+        if "bad" in payloads:
+            raise ValueError("seed out of range for 'bad'")
+        yield [p * 100 for p in payloads]
+
+    out, errors = {}, {}
+
+    def ask(p):
+        try:
+            out[p] = list(batcher.submit("k", p, 1, run))
+        except ValueError as err:
+            errors[p] = str(err)
+
+    threads = [threading.Thread(target=ask, args=(p,)) for p in (1, "bad", 3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(10)
+    assert out == {1: [10, 100], 3: [30, 300]}  # each the outputs of its run, none repeated after the retry
+    assert list(errors) == ["bad"] and "for 'bad'" in errors["bad"]
+    assert batcher.stats.largest == 3 and batcher.stats.retried_alone == 3
+
+
+def test_a_row_that_finishes_leaves_the_batch_at_once_and_a_row_whose_user_left_is_dropped():
+    from studio.serving.batcher import Last
+
+    batcher, release, seen_live = Batcher(ComputeGate(1), window_s=0.3), threading.Event(), []
+
+    def run(payloads, live):
+        yield [Last("short: done") if p == "short" else "long: 1" for p in payloads]
+        release.wait(5)
+        seen_live.append({p: live(i) for i, p in enumerate(payloads)})
+        yield [None if p == "short" else "long: 2" for p in payloads]
+
+    finished = {}
+
+    def ask(p):
+        finished[p] = (list(batcher.submit("k", p, 1, run)), release.is_set())
+
+    threads = [threading.Thread(target=ask, args=(p,)) for p in ("short", "long")]
+    for t in threads:
+        t.start()
+    threads[0].join(5)
+    assert finished["short"] == (["short: done"], False)  # ended before the long row's next step
+    release.set()
+    threads[1].join(5)
+    assert finished["long"][0] == ["long: 1", "long: 2"]
+    assert seen_live == [{"short": False, "long": True}]  # the short row's user has all of it and is gone
+
+    release.clear()
+    dropped = []
+
+    def run2(payloads, live):
+        for i in range(50):
+            if not live(0):
+                dropped.append(i)
+                return
+            yield [i for _ in payloads]
+            time.sleep(0.01)
+
+    stream = batcher.submit("k2", "x", 1, run2)
+    assert next(stream) == 0
+    stream.close()  # the user pressed Stop
+    time.sleep(0.3)
+    assert dropped and dropped[0] < 10  # the run saw it at its next step and stopped computing
+
+
+def test_a_recording_in_progress_is_bounded():
+    from studio.serving import Recording
+
+    rec = Recording(budget=100)
+    for j in range(50):
+        rec.add(j, bytes([j]) * 30)
+    assert rec.nbytes <= 130 and rec.index[0] == 0 and rec.index[-1] == 49
+    assert rec.newest(0) == (49, bytes([49]) * 30)
+
+
+def test_text_rows_that_end_early_are_answered_before_the_longest_row(studio_parts):
+    from studio.text import tab
+
+    gen = handler(studio_parts, tab, "text_generate")
+    ended = {}
+
+    def final(n, seed):
+        out = list(gen(model="shakespeare-gpt", prompt="ROMEO:\n", seed=seed, max_new_tokens=n))
+        ended[n] = time.perf_counter()
+        return out
+
+    shared = together({5: lambda: final(5, 71), 120: lambda: final(120, 72)})
+    assert len(text_run(shared[5][-1])["steps"]) == 5
+    assert ended[120] - ended[5] > 0.3  # the 5-token answer did not wait for the 120-token row

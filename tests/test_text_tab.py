@@ -182,7 +182,7 @@ def test_the_text_handlers_are_functions_a_test_calls_with_keyword_arguments(tin
     import inspect
 
     from studio.text import engine, tab
-    from studio.ui.common import wired
+    from studio.ui.wiring import wired
 
     reg = ModelRegistry([ModelSpec(key="tiny-text", family="text", source=str(tiny_text_dir),
                                    loader="transformers-causal-lm", builtin=True)], device="cpu")

@@ -231,7 +231,7 @@ def test_the_vae_handlers_are_functions_a_test_calls_with_keyword_arguments(reg)
     import inspect
 
     from studio.config import Settings
-    from studio.ui.common import wired
+    from studio.ui.wiring import wired
     from studio.vae import tab
 
     ctx = tab.VaeContext.of(reg, Settings(max_grid=5))

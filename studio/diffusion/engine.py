@@ -28,9 +28,10 @@ import torch
 
 from studio.checks import number, whole_number
 from studio.config import Settings
-from studio.device import make_generator, resolve_seed
+from studio.device import make_generator, offset_seed, resolve_seed
 from studio.i18n import N_
 from studio.recipe import engine_action
+from studio.serving.gate import interleave
 
 # Names shown in the studio -> diffusers classes.
 SCHEDULERS = {
@@ -178,7 +179,7 @@ class DiffusionRun:
 def _labels_for(bundle, digit, seeds: list[int]) -> list:
     d = check_digit(bundle, digit)
     if d == "any":  # each seed draws its digit, after its noise, from its own generator
-        return [int(torch.randint(bundle.num_classes, (1,), generator=make_generator(s + 7_919_000))) for s in seeds]
+        return [int(torch.randint(bundle.num_classes, (1,), generator=make_generator(offset_seed(s, 7_919_000)))) for s in seeds]
     return [d] * len(seeds)
 
 
@@ -221,7 +222,7 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
                                                   max_steps=max_steps, max_batch=max_batch)
     if seeds is None:
         seed = resolve_seed(seed)
-        seeds = [seed + i for i in range(batch)]
+        seeds = [offset_seed(seed, i) for i in range(batch)]
         labels = _labels_for(bundle, digit, seeds)
     unet = bundle.unet
     device, dtype = next(unet.parameters()).device, next(unet.parameters()).dtype
@@ -247,7 +248,7 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
         # DDIM clips x̂₀ to [-1, 1] (clip_sample); without recomputing ε̂ from the clipped x̂₀ the two disagree and
         # guided runs drift: on mnist-ddpm, 50 DDIM steps at w = 2 drew the digit asked 31% of the time, 100% with it.
         step_kwargs["use_clipped_model_output"] = True
-    gens = [make_generator(s + 1_000_003) for s in seeds]  # per-image noise for stochastic steps
+    gens = [make_generator(offset_seed(s, 1_000_003)) for s in seeds]  # per-image noise for stochastic steps
     if "generator" in inspect.signature(sched.step).parameters:
         step_kwargs["generator"] = gens
 
@@ -268,6 +269,7 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
     frames_x, frames_x0, frames_eps, frames_c, frames_u, ts, abars = [], [], [], [], [], [], []
     k = 0
     for t in timesteps:
+        interleave()  # served: another user's work may go between two steps (studio.serving; else nothing)
         # 2. the network's input: x_t in the DDPM scale (identity for DDPM/DDIM/DPM-Solver/UniPC)
         x_in = sched.scale_model_input(x, t)
         t_model = t.to(device)
@@ -330,7 +332,7 @@ def iterate_many(bundle, requests: list[dict], **common):
     seeds, labels, spans = [], [], []
     for req in requests:
         first = resolve_seed(req["seed"])
-        own = [first + i for i in range(int(req["batch"]))]
+        own = [offset_seed(first, i) for i in range(int(req["batch"]))]
         spans.append((len(seeds), len(seeds) + len(own)))
         seeds += own
         labels += _labels_for(bundle, req["digit"], own)
@@ -389,7 +391,7 @@ def compare(bundle, *, seed, schedulers=COMPARE_DEFAULTS["schedulers"], nfe_budg
     budget = check_number("model evaluations (NFE)", nfe_budget, 2, max_steps, whole=True)
     seed = resolve_seed(seed)
     batch = check_number("batch size", batch, 1, max_batch, whole=True)
-    noise = initial_noise(bundle, [seed + i for i in range(batch)])
+    noise = initial_noise(bundle, [offset_seed(seed, i) for i in range(batch)])
     return [run(bundle, seed=seed, scheduler=n, steps=steps_for_nfe(n, budget), guidance=guidance, digit=digit,
                 batch=batch, eta=eta, noise=noise, max_steps=max_steps, max_batch=max_batch) for n in names]
 

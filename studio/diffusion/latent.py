@@ -38,7 +38,7 @@ import torch
 
 from studio.checks import number, whole_number
 from studio.config import Settings
-from studio.device import make_generator, resolve_seed
+from studio.device import make_generator, offset_seed, resolve_seed
 from studio.diffusion.autoencoder import (FULL_DECODE_MAX, decode, encode, linear_preview, picture_of,  # noqa: F401
                                           preview_kind, preview_map)  # (re-exported: the engine's one import)
 from studio.diffusion.loader import TextToImageBundle  # noqa: F401 - the bundle its functions take
@@ -46,6 +46,7 @@ from studio.diffusion.engine import (ETA_SCHEDULERS, MAX_GUIDANCE, _curve, guide
                                      make_scheduler, nfe, scheduler_name, steps_for_nfe)
 from studio.latent import slerp
 from studio.recipe import engine_action
+from studio.serving.gate import interleave
 
 # The tab's defaults (and the setting the card's figures are measured at).
 DEFAULTS = {"scheduler": "DPM-Solver++ 2M", "steps": 20, "guidance": 4.0}
@@ -57,11 +58,14 @@ class StepPictures:
     (decoded, or the linear preview) when first asked for, then kept. Picturing all S × B ẑ₀ after the loop cost the
     built-in model as much as 23% of the run (80 decodes for 20 steps of 4 images, benchmarks/diffusion_capture.py);
     a user looks at a few of them (the scrubber's step, the strip's columns). The model is held weakly: a run kept in a
-    session does not keep an unloaded model in memory. Pickled (replay), every step is pictured first."""
+    session does not keep an unloaded model in memory; ``reload`` (set by the tab: the registry's ``get`` of the run's
+    model) brings it back when it was unloaded or evicted meanwhile, so a student's kept run stays usable. Pickled
+    (replay), every step is pictured first."""
 
     def __init__(self, latents: torch.Tensor, bundle, kind: str, done: dict | None = None):
         self.latents, self.kind, self._done = latents, kind, dict(done or {})
         self._bundle = weakref.ref(bundle) if bundle is not None else None
+        self.reload = None  # () -> bundle, when the model went
 
     @property
     def shape(self) -> torch.Size:
@@ -72,6 +76,9 @@ class StepPictures:
 
     def _picture(self, latents: torch.Tensor) -> torch.Tensor:
         bundle = self._bundle() if self._bundle is not None else None
+        if bundle is None and self.reload is not None:  # unloaded or evicted since: loaded again
+            bundle = self.reload()
+            self._bundle = weakref.ref(bundle)
         if bundle is None:
             raise ValueError("The model of this run was unloaded since: run it again to see its steps.")
         return picture_of(bundle, latents, self.kind).half()
@@ -96,12 +103,12 @@ class StepPictures:
     def rows(self, lo: int, hi: int) -> "StepPictures":
         out = StepPictures(self.latents[:, lo:hi].clone(), None, self.kind,
                            {k: v[lo:hi].clone() for k, v in self._done.items()})
-        out._bundle = self._bundle
+        out._bundle, out.reload = self._bundle, self.reload
         return out
 
     def __getstate__(self):
         self.all()
-        return {"latents": self.latents, "kind": self.kind, "_done": self._done, "_bundle": None}
+        return {"latents": self.latents, "kind": self.kind, "_done": self._done, "_bundle": None, "reload": None}
 
 
 @dataclass
@@ -246,7 +253,7 @@ def variation_latents(bundle, seeds: list[int], variation_seed: int, strength: f
     """The AUTOMATIC1111 web UI's variation seed: slerp(z_T(seed), z_T(variation_seed + i), strength) per image,
     which keeps ‖z‖ on the prior's typical shell (a lerp would shrink it towards the middle)."""
     base = initial_latents(bundle, seeds, height, width)
-    other = initial_latents(bundle, [variation_seed + i for i in range(len(seeds))], height, width)
+    other = initial_latents(bundle, [offset_seed(variation_seed, i) for i in range(len(seeds))], height, width)
     t = torch.full((len(seeds), 1), float(strength))
     return slerp(base.flatten(1), other.flatten(1), t).view_as(base)
 
@@ -296,7 +303,7 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
         raise ValueError("strength must be above 0: at 0 no step would run and the picture would come back as it was.")
     if seeds is None:
         seed = resolve_seed(seed)
-        seeds = [seed + i for i in range(batch)]
+        seeds = [offset_seed(seed, i) for i in range(batch)]
     unet = bundle.unet
     device, dtype = next(unet.parameters()).device, next(unet.parameters()).dtype
     sched = make_scheduler(bundle, name)
@@ -307,7 +314,7 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
     alphas_cumprod = sched.alphas_cumprod.double()
     sigma_param = float(sched.init_noise_sigma) > 1.0
     step_kwargs = {"eta": eta} if name in ETA_SCHEDULERS and "eta" in inspect.signature(sched.step).parameters else {}
-    gens = [make_generator(s + 1_000_003) for s in seeds]  # per-image noise for the stochastic schedulers
+    gens = [make_generator(offset_seed(s, 1_000_003)) for s in seeds]  # per-image noise for the stochastic schedulers
     if "generator" in inspect.signature(sched.step).parameters:
         step_kwargs["generator"] = gens if len(gens) > 1 else gens[0]
 
@@ -367,6 +374,7 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
     k = 0
     total = steps if init_image is None else init_steps  # the steps this run will keep
     for t in timesteps:
+        interleave()  # served: another user's work may go between two steps (studio.serving; else nothing)
         # 3. the UNet's input: z_t in the DDPM scale (the identity for DDIM / DPM-Solver / UniPC)
         z_in = sched.scale_model_input(z, t)
         t_model = t.to(device)
@@ -486,7 +494,7 @@ def compare(bundle, *, seed, prompt: str = "", negative_prompt: str = "",
     seed = resolve_seed(seed)
     batch = whole_number("batch size", batch, 1, max_batch)
     height, width = check_size(bundle, height, width)
-    noise = initial_latents(bundle, [seed + i for i in range(batch)], height, width)
+    noise = initial_latents(bundle, [offset_seed(seed, i) for i in range(batch)], height, width)
     return [run(bundle, seed=seed, prompt=prompt, negative_prompt=negative_prompt, scheduler=n,
                 steps=steps_for_nfe(n, budget), guidance=guidance, batch=batch, eta=eta, height=height, width=width,
                 latents=noise, max_steps=max_steps, max_batch=max_batch) for n in names]

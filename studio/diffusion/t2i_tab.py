@@ -17,15 +17,17 @@ export, a recipe applied or read back from a picture, adding a model) and their 
 from __future__ import annotations
 
 import json
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from studio.data import heldout_digit, prepare_digit
+from studio import checks
+from studio.config import Settings
+from studio.data import heldout_digit, open_image, prepare_digit
+from studio.device import offset_seed
 from studio.diffusion import latent, pictures
-from studio.diffusion.engine import SCHEDULER_NOTES, SCHEDULERS
+from studio.diffusion.engine import MAX_GUIDANCE, SCHEDULER_NOTES, SCHEDULERS, guided, nfe, scheduler_name
 from studio.diffusion.latent import DEFAULTS
 from studio.diffusion.tab import compared
 from studio.diffusion.tab import schedule_image as pixel_schedule
@@ -34,7 +36,9 @@ from studio.i18n import N_
 from studio.plots import to_pil, write_gif
 from studio.recipe import Recipe
 from studio.serving import serving_of
-from studio.ui.common import (HEAVY, Pace, add_model, add_model_box, default_key, family_bundle, judge_key, wired)
+from studio.ui.common import (Pace, add_model, add_model_box, default_key, export_folder, family_bundle, judge_key,
+                              session_state)
+from studio.ui.wiring import HEAVY, wired
 
 PROMPT = "a thick, slanted seven"
 EXAMPLES = ["a thick, slanted seven", "a thin, upright one", "a wide zero", "an eight", "a narrow, slanted 4", ""]
@@ -59,11 +63,31 @@ class TextToImageContext:
     max_batch: int
     default_model: str | None
     judge_key: str | None
+    max_work: int = Settings().max_work  # model evaluations × images × latent positions per request (STUDIO_MAX_WORK)
 
     @classmethod
     def of(cls, registry, settings) -> "TextToImageContext":
         return cls(registry=registry, max_steps=settings.max_diffusion_steps, max_batch=settings.max_batch,
-                   default_model=default_key(registry, "t2i"), judge_key=judge_key(registry))
+                   default_model=default_key(registry, "t2i"), judge_key=judge_key(registry),
+                   max_work=settings.max_work)
+
+
+def check_work(ctx, bundle, evaluations: int, batch, height=None, width=None) -> None:
+    """This request's work within the server's bound (studio.checks.work), counted in latent positions (what the
+    UNet sees: the picture's pixels over the autoencoder's factor squared)."""
+    h, w = latent.check_size(bundle, height, width)
+    f = bundle.vae_scale_factor
+    checks.work(evaluations, batch, (h // f) * (w // f), ctx.max_work,
+                N_("the steps, the batch size, the size, the number of cells, or the guidance (w = 0 or 1 evaluates "
+                   "the model once a step, not twice)"))
+
+
+def run_work(ctx, bundle, params: dict) -> None:
+    name, steps, guidance, batch, _ = latent.check_run(bundle, params["scheduler"], params["steps"],
+                                                       params["guidance"], params["batch"], params["eta"],
+                                                       max_steps=ctx.max_steps, max_batch=ctx.max_batch)
+    check_work(ctx, bundle, nfe(name, steps, guidance if guided(guidance) else None), batch, params.get("height"),
+               params.get("width"))
 
 
 def bundle_for(ctx, key):
@@ -92,7 +116,7 @@ def image_recipe(key, run, i, extra: dict | None = None) -> Recipe:
     p = {k: v for k, v in run.settings.items() if k != "batch"} | (extra or {})
     p["batch"] = 1
     if "variation_seed" in p:
-        p["variation_seed"] = p["variation_seed"] + i  # image i slerps towards variation seed + i
+        p["variation_seed"] = offset_seed(p["variation_seed"], i)  # image i slerps towards variation seed + i
     return Recipe(family="t2i", action="img2img" if "strength" in p else "run", model=key, params=p,
                   seed=run.seeds[i])
 
@@ -153,21 +177,23 @@ def summary_of(run) -> str:
 
 def shared_run(ctx, bundle, key, seed_value, params, extra=None):
     """``latent.iterate`` for this request: a batch of its own (text-to-image requests are not yet batched across
-    users: a prompt changes the text encoder's input, the size the latent's; see #23), holding the compute gate."""
+    users: a prompt changes the text encoder's input, the size the latent's; see #23), holding the compute gate a
+    step at a time (``ComputeGate.sliced``: never while a preview is sent)."""
     served = serving_of(ctx.registry)
-    with served.gate:
-        yield from latent.iterate(bundle, seed=seed_value, max_steps=ctx.max_steps, max_batch=ctx.max_batch,
-                                  **params, **(extra or {}))
+    yield from served.gate.sliced(latent.iterate(bundle, seed=seed_value, max_steps=ctx.max_steps,
+                                                 max_batch=ctx.max_batch, **params, **(extra or {})))
 
 
 def stream(ctx, key, bundle, seed_value, params, extra=None, note=None, recipe_extra=None):
     """The handlers' common stream: previews (paced), then the whole result (``note(run)``: a line added to its
     summary; ``recipe_extra``: what its recipe needs besides the run's settings)."""
+    run_work(ctx, bundle, params)
     pace = Pace()
     run = None
     for k, total, out in shared_run(ctx, bundle, key, seed_value, params, extra):
         if isinstance(out, latent.TextToImageRun):
             run = out
+            run.x0_hat.reload = lambda: bundle_for(ctx, key)  # a kept run outlives an unload: its model comes back
             break
         if pace.due():
             yield (N_(f"step {k} of {total}") + f" · t = {out['t']:.0f}",
@@ -228,11 +254,13 @@ def source_picture(ctx, bundle, source, heldout_index, upload, sketch):
     image = upload if source == "upload" else (sketch.get("composite") if isinstance(sketch, dict) else sketch)
     if image is None:
         raise StudioError(N_(f"Choose a picture first: the {source} is empty."))
+    if isinstance(image, (str, Path)):  # an upload: its size checked from the header before it is decoded
+        image = open_image(image)
     if channels == 1:  # a digit model: centred and scaled as MNIST digits are
         return pictures.starting_picture(size, channels, digit=prepare_digit(image)[0]), N_(f"the {source}")
     from PIL import Image
 
-    pil = image if isinstance(image, Image.Image) else Image.open(image)
+    pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
     return pictures.starting_picture(size, channels, image=pil), N_(f"the {source}")
 
 
@@ -315,6 +343,13 @@ def t2i_compare(ctx, model=None, prompt=PROMPT, negative_prompt="", schedulers=(
     if not schedulers:
         raise StudioError("Tick one to three schedulers to compare.")
     names = [schedulers] if isinstance(schedulers, str) else list(schedulers)
+    try:
+        _, n_budget, w_value, b_value, _ = latent.check_run(bundle, "DDIM", nfe_budget, guidance_scale, batch_size, eta,
+                                                             max_steps=ctx.max_steps, max_batch=ctx.max_batch)
+    except ValueError:
+        n_budget = None  # latent.compare says what is wrong, in its own words
+    if n_budget is not None:  # each scheduler spends the same budget
+        check_work(ctx, bundle, len(names) * nfe("DDIM", n_budget, w_value if guided(w_value) else None), b_value)
     with serving_of(ctx.registry).gate:
         runs = latent.compare(bundle, seed=latent.resolve_seed(seed), prompt=prompt or "",
                               negative_prompt=negative_prompt or "", schedulers=names, nfe_budget=nfe_budget,
@@ -347,6 +382,10 @@ def t2i_grid(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DEFAU
     """
     bundle = bundle_for(ctx, model)
     ws, ss = numbers_of(guidances, "guidance scales"), numbers_of(steps_list, "step counts")
+    if 1 <= len(ws) <= 6 and 1 <= len(ss) <= 6 and all(0 <= w <= MAX_GUIDANCE for w in ws) and all(
+            1 <= s <= ctx.max_steps and float(s).is_integer() for s in ss):  # (else the engine says what is wrong)
+        check_work(ctx, bundle, sum(nfe(scheduler_name(scheduler), int(s), w if guided(w) else None)
+                                    for s in ss for w in ws), 1)
     with serving_of(ctx.registry).gate:
         g = latent.guidance_steps_grid(bundle, seed=latent.resolve_seed(seed), prompt=prompt or "",
                                        negative_prompt=negative_prompt or "", scheduler=scheduler, guidances=ws,
@@ -380,7 +419,7 @@ def t2i_export(ctx, model=None, run=None):
     """
     if run is None:
         raise StudioError("Run first (t2i_run); export saves this session's last run.")
-    folder = Path(tempfile.mkdtemp(prefix="t2i-export-"))
+    folder = export_folder("t2i-export-")
     gif = write_gif(pictures.export_frames(run), folder / "text-to-image.gif",
                     duration_ms=max(40, min(200, 4000 // run.steps)))
     strip = with_recipe(pictures.export_strip(run), image_recipe(model, run, 0))
@@ -394,14 +433,18 @@ def t2i_export(ctx, model=None, run=None):
 
 
 def recipe_in_png(path) -> Recipe:
-    """The recipe a picture made here carries in its PNG text chunk."""
-    from PIL import Image
+    """The recipe a picture made here carries in its PNG text chunk: read from the chunks before the pixels (where
+    the studio writes it), the size checked from the header first; no pixel, and no frame of an animation, is
+    decoded."""
+    from studio.data import image_header
 
     if path is None:
         raise StudioError("Drop a PNG made by this tab (a result picture or an exported strip).")
     try:
-        with Image.open(path) as img:
-            text = getattr(img, "text", {}).get(RECIPE_CHUNK) or img.info.get(RECIPE_CHUNK)
+        with image_header(path) as img:
+            text = img.info.get(RECIPE_CHUNK)  # (img.text would decode the whole image to reach later chunks)
+    except ValueError as err:
+        raise StudioError(str(err)) from None
     except Exception as err:  # noqa: BLE001 - anything unreadable is a message
         raise StudioError(N_(f"That file is not a picture the studio can read ({type(err).__name__}).")) from None
     if not text:
@@ -564,7 +607,7 @@ def build_t2i_tab(registry, settings) -> None:
     schedule_img = gr.Image(label="Noise schedule: where this step sits", format="png", elem_id="t2i-schedule")
     result = gr.Gallery(label="Result (seed · judge's reading); each PNG carries its recipe", columns=4,
                         height="auto", object_fit="contain", format="png", elem_id="t2i-result")
-    run_state = gr.State(None)
+    run_state = session_state()
     with gr.Accordion("Guidance made visible", open=False):
         gr.Markdown(GUIDANCE_NOTE)
         guide_img = gr.Image(label="At the scrubbed step, per image (rows): x̂₀ from the prompt | negative prompt | "
@@ -578,7 +621,7 @@ def build_t2i_tab(registry, settings) -> None:
             strength = gr.Slider(0.05, 1, value=0.6, step=0.05, label="Strength (1 = the picture forgotten)",
                                  elem_id="t2i-strength")
         with gr.Row():
-            src_upload = gr.Image(type="pil", label="Upload", elem_id="t2i-src-upload", height=160)
+            src_upload = gr.Image(type="filepath", label="Upload", elem_id="t2i-src-upload", height=160)
             src_sketch = gr.Sketchpad(type="pil", label="Drawing", elem_id="t2i-src-sketch", height=200)
         i2i_btn = gr.Button("Run img2img", elem_id="t2i-img2img")
     with gr.Accordion("Compare schedulers: same prompt, same starting noise, same number of model evaluations",
@@ -593,7 +636,7 @@ def build_t2i_tab(registry, settings) -> None:
             quiz = gr.Checkbox(value=False, label="Predict, then reveal: hide which scheduler made each strip",
                                elem_id="t2i-quiz")
             reveal_btn = gr.Button("Reveal", elem_id="t2i-reveal", scale=0)
-        quiz_answer = gr.State(None)
+        quiz_answer = session_state()
         cmp_gallery = gr.Gallery(label="x̂₀ across the run (columns: steps, then the result)", columns=1, height="auto",
                                  object_fit="contain", format="png", elem_id="t2i-cmp")
         cmp_note = gr.Markdown(elem_id="t2i-cmp-note")

@@ -10,7 +10,6 @@ export, recipes, adding a model) and their layout; it holds no tensors."""
 from __future__ import annotations
 
 import math
-import tempfile
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -18,7 +17,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from studio.data import heldout_digit, prepare_digit
+from studio import checks
+from studio.config import Settings
+from studio.data import heldout_digit, open_image, prepare_digit
 from studio.diffusion import engine, pictures
 from studio.diffusion.engine import COMPARE_DEFAULTS, DEFAULTS
 from studio.diffusion.loader import num_classes_of
@@ -27,9 +28,9 @@ from studio.i18n import N_, figure_lang
 from studio.plots import figure_to_image, schedule_plot, write_gif
 from studio.recipe import Recipe
 from studio.serving import serving_of
-from studio.ui.common import (HEAVY, Pace, add_model, add_model_box, default_key, family_bundle, judge_key,
-                              quiz_order,
-                              wired)
+from studio.ui.common import (Pace, add_model, add_model_box, default_key, export_folder, family_bundle, judge_key,
+                              quiz_order, session_state)
+from studio.ui.wiring import HEAVY, wired
 
 INTRO_MORE = ("The scheduler decides how big each step is and how the next x_t follows from the guess. Every step "
               "is kept: scrub through them after the run.")
@@ -53,11 +54,22 @@ class DiffusionContext:
     max_batch: int
     default_model: str | None
     judge_key: str | None
+    max_work: int = Settings().max_work  # model evaluations × images × pixels one request may ask (STUDIO_MAX_WORK)
 
     @classmethod
     def of(cls, registry, settings) -> "DiffusionContext":
         return cls(registry=registry, max_steps=settings.max_diffusion_steps, max_batch=settings.max_batch,
-                   default_model=default_key(registry, "diffusion"), judge_key=judge_key(registry))
+                   default_model=default_key(registry, "diffusion"), judge_key=judge_key(registry),
+                   max_work=settings.max_work)
+
+
+LOWER = N_("the steps, the batch size, or the guidance (w = 0 or 1 evaluates the model once a step, not twice)")
+
+
+def check_work(ctx, bundle, name, steps, guidance, batch, runs=1):
+    """This request's work within the server's bound (studio.checks.work): ``runs`` runs of ``steps`` steps."""
+    evaluations = runs * engine.nfe(name, steps, guidance if engine.guided(guidance) else None)
+    checks.work(evaluations, batch, bundle.sample_size ** 2, ctx.max_work, LOWER)
 
 
 # --- helpers (ctx: the tab's DiffusionContext) ---------------------------------------------------------
@@ -143,11 +155,12 @@ def recipe_of(key, run, extra: dict | None = None) -> Recipe:
 
 def shared_run(ctx, bundle, seed_value, params):
     """``engine.iterate`` for this request, run in one batch with other users' runs of the same model, scheduler,
-    steps, guidance and η (studio/serving.py's batcher; alone when batching is off). Checked first, so one
+    steps, guidance and η (studio/serving/batcher.py; alone when batching is off). Checked first, so one
     user's bad input fails their own request, not the batch."""
     name, steps, guidance, batch, eta = engine.check_run(bundle, params["scheduler"], params["steps"],
                                                          params["guidance"], params["batch"], params["eta"],
                                                          max_steps=ctx.max_steps, max_batch=ctx.max_batch)
+    check_work(ctx, bundle, name, steps, guidance, batch)
     unconditional = engine.check_digit(bundle, params["digit"]) is None
     common = {"scheduler": name, "steps": steps, "guidance": guidance, "eta": eta, "max_steps": ctx.max_steps}
     request = {"seed": seed_value, "batch": batch, "digit": params["digit"]}
@@ -235,19 +248,19 @@ def diffusion_img2img(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DE
         image = upload if source == "upload" else (sketch.get("composite") if isinstance(sketch, dict) else sketch)
         if image is None:
             raise StudioError(N_(f"Choose a picture first: the {source} is empty."))
-        x, _ = prepare_digit(image)
+        x, _ = prepare_digit(open_image(image) if isinstance(image, (str, Path)) else image)
         what = N_(f"the {source}")
     else:
         raise StudioError(f"source must be 'held-out digit', 'upload' or 'drawing', got {source!r}.")
     picture = pictures.digit_as_x0(bundle, x)[None]
     name, n_steps, w, n_batch, eta_value = engine.check_run(bundle, scheduler, steps, guidance_scale, batch_size, eta,
                                                             max_steps=ctx.max_steps, max_batch=ctx.max_batch)
+    check_work(ctx, bundle, name, n_steps, w, n_batch)
 
-    def steps_of():
-        with serving_of(ctx.registry).gate:
-            yield from engine.iterate(bundle, seed=seed_value, scheduler=name, steps=n_steps, guidance=w, digit=digit,
-                                      batch=n_batch, eta=eta_value, max_steps=ctx.max_steps, max_batch=ctx.max_batch,
-                                      init_image=picture, strength=strength)
+    def steps_of():  # the compute gate held a step at a time, never while a preview is sent
+        yield from serving_of(ctx.registry).gate.sliced(engine.iterate(
+            bundle, seed=seed_value, scheduler=name, steps=n_steps, guidance=w, digit=digit, batch=n_batch,
+            eta=eta_value, max_steps=ctx.max_steps, max_batch=ctx.max_batch, init_image=picture, strength=strength))
 
     yield from stream(ctx, model, bundle, steps_of(),
                       note=lambda run: N_(f"Started from {what}, noised to strength {float(strength):g}: "
@@ -288,6 +301,13 @@ def diffusion_compare(ctx, model=None, schedulers=COMPARE_DEFAULTS["schedulers"]
         raise StudioError("Tick one to three schedulers to compare.")
     if isinstance(names, str):
         names = [names]
+    try:
+        _, n_budget, w_value, b_value, _ = engine.check_run(bundle, "DDIM", budget, w, n_batch, eta_value,
+                                                             max_steps=ctx.max_steps, max_batch=ctx.max_batch)
+    except ValueError:
+        n_budget = None  # engine.compare says what is wrong, in its own words
+    if n_budget is not None:  # each scheduler spends the same budget of model evaluations
+        check_work(ctx, bundle, "DDIM", n_budget, w_value, b_value, runs=len(names))
     runs = engine.compare(bundle, seed=engine.resolve_seed(seed_value), schedulers=list(names), nfe_budget=budget,
                           guidance=w, digit=digit_value, batch=n_batch, eta=eta_value, max_steps=ctx.max_steps,
                           max_batch=ctx.max_batch)
@@ -358,7 +378,7 @@ def diffusion_export(ctx, model=None, run=None):
     """
     if run is None:
         raise StudioError("Run the reverse process first (diffusion_run); export saves this session's last run.")
-    folder = Path(tempfile.mkdtemp(prefix="diffusion-export-"))
+    folder = export_folder("diffusion-export-")
     gif = write_gif(pictures.export_frames(run), folder / "diffusion-run.gif",
                     duration_ms=max(40, min(200, 4000 // run.steps)))
     png = folder / "diffusion-strip.png"
@@ -459,7 +479,7 @@ def build_diffusion_tab(registry, settings) -> None:
     schedule_img = gr.Image(label="Noise schedule: where this step sits", format="png", elem_id="diff-schedule")
     result = gr.Gallery(label="Result (seed · digit asked · judge's verdict)", columns=4, height="auto",
                         object_fit="contain", format="png", elem_id="diff-result")
-    run_state = gr.State(None)
+    run_state = session_state()
     with gr.Accordion("Guidance made visible", open=False):
         gr.Markdown(GUIDANCE_NOTE)
         guide_img = gr.Image(label="At the scrubbed step, per image (rows): x̂₀ conditional | unconditional | guided, "
@@ -477,7 +497,7 @@ def build_diffusion_tab(registry, settings) -> None:
             quiz = gr.Checkbox(value=False, label="Predict, then reveal: hide which scheduler made each strip "
                                                   "(shuffled, labelled A, B, C) until Reveal", elem_id="diff-quiz")
             reveal_btn = gr.Button("Reveal", elem_id="diff-reveal", scale=0)
-        quiz_answer = gr.State(None)
+        quiz_answer = session_state()
         cmp_gallery = gr.Gallery(label="x̂₀ across the run (columns: steps, then the result; rows: images)",
                                  columns=1, height="auto", object_fit="contain", format="png", elem_id="diff-cmp")
         cmp_note = gr.Markdown(elem_id="diff-cmp-note")
@@ -489,7 +509,7 @@ def build_diffusion_tab(registry, settings) -> None:
             i2i_strength = gr.Slider(0.05, 1, value=0.6, step=0.05, label="Strength (1 = the picture forgotten)",
                                      elem_id="diff-i2i-strength")
         with gr.Row():
-            i2i_upload = gr.Image(type="pil", label="Upload", elem_id="diff-i2i-upload", height=160)
+            i2i_upload = gr.Image(type="filepath", label="Upload", elem_id="diff-i2i-upload", height=160)
             i2i_sketch = gr.Sketchpad(type="pil", label="Drawing", elem_id="diff-i2i-sketch", height=200)
         i2i_btn = gr.Button("Run img2img (the digit above steers it)", elem_id="diff-img2img")
     with gr.Accordion("The forward process: noise a real digit, q(x_t | x₀)", open=False):

@@ -13,12 +13,13 @@ Truncation trades diversity for fidelity by keeping z away from the prior's thin
 from __future__ import annotations
 
 import itertools
+from pathlib import Path
 
 import torch
 
-from studio.batcher import shared
+from studio.serving.batcher import shared
 from studio.checks import number, whole_number
-from studio.device import make_generator, resolve_seed
+from studio.device import make_generator, offset_seed, resolve_seed
 from studio.latent import lerp, path_t, slerp
 from studio.recipe import engine_action
 
@@ -113,10 +114,8 @@ def grid(bundle, *, seed: int | None = 0, n: int = 4, digit: str = "any", trunca
     d = check_digit(digit)
     check_truncation(truncation, threshold, psi)
     seed = resolve_seed(seed)
-    if seed + n * n - 1 > 2**32 - 1:
-        raise ValueError(f"The grid uses seeds {seed}..{seed + n * n - 1}; the last must be at most {2**32 - 1}.")
     g = bundle.model
-    seeds = list(range(seed, seed + n * n))
+    seeds = [offset_seed(seed, i) for i in range(n * n)]  # past 2**32 - 1: 0, 1, ...
     zs, labels = zip(*(seed_latent(s, g.z_dim, truncation=truncation, threshold=threshold, psi=psi) for s in seeds))
     z = torch.stack(zs)  # (N, D)
     labels = torch.tensor(labels if d is None else [d] * len(seeds))  # (N,)
@@ -175,7 +174,7 @@ def walk(bundle, *, seed: int | None = 0, stops: int = 4, frames_per_leg: int = 
     check_truncation(truncation, threshold, psi)
     seed = resolve_seed(seed)
     g = bundle.model
-    seeds = [min(seed + i, 2**32 - 1) for i in range(stops)]
+    seeds = [offset_seed(seed, i) for i in range(stops)]
     points = [seed_latent(s, g.z_dim, truncation=truncation, threshold=threshold, psi=psi) for s in seeds]
     t = torch.linspace(0, 1, frames_per_leg + 1)[:-1, None]  # (F, 1), the end is the next leg's start
     frames = []
@@ -197,8 +196,10 @@ def training_story(bundle) -> dict:
     if (folder / "training_log.json").is_file():
         story["history"] = json.loads((folder / "training_log.json").read_text())
     if (folder / "snapshots.json").is_file():
+        inside = Path(folder).resolve()
         for s in json.loads((folder / "snapshots.json").read_text()):
-            path = folder / s["file"]
-            if path.is_file():
+            path = (Path(folder) / str(s.get("file", ""))).resolve()
+            # a snapshot is a file of the model's own folder: "../../etc/passwd" or an absolute path is not shown
+            if path.is_relative_to(inside) and path.is_file() and path.suffix.lower() in (".png", ".jpg", ".jpeg"):
                 story["snapshots"].append((str(path), s["step"], s.get("epoch")))
     return story

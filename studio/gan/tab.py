@@ -5,7 +5,6 @@ The handlers are module-level functions of a ``GanContext`` and keyword argument
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,8 +16,9 @@ from studio.gan import engine
 from studio.i18n import N_, T_
 from studio.plots import image_grid, loss_curves, to_pil, write_gif
 from studio.recipe import Recipe
-from studio.ui.common import (HEAVY, add_model, add_model_box, default_key, family_bundle, judge_key, plot_of,
-                              shared_args, wired)
+from studio.ui.common import (add_model, add_model_box, default_key, export_folder, family_bundle, judge_key, plot_of,
+                              shared_args)
+from studio.ui.wiring import HEAVY, wired
 
 TRUNCATION_NOTE = (
     "**Truncation: fidelity versus diversity.** The generator learned from latents drawn from N(0, I). Latents "
@@ -139,7 +139,7 @@ def gan_walk(ctx, model=None, digit="any", seed=0, seeds_visited=5, frames_betwe
     out = engine.walk(bundle_for(ctx, key), seed=engine.resolve_seed(seed_value), stops=whole_number("Seeds visited", n_stops),
                       frames_per_leg=whole_number("Frames", n_frames), digit=digit_value, truncation=trunc,
                       threshold=tau, psi=psi_value)
-    path = Path(tempfile.mkdtemp(prefix="gan-walk-")) / "walk.gif"
+    path = export_folder("gan-walk-") / "walk.gif"
     return write_gif([to_pil(f, scale=6) for f in out["frames"]], path, duration_ms=70)
 
 

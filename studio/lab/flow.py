@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, replace
 import torch
 
 from studio import checks
+from studio.lab.gan import linear
 
 FREQS = 8
 PATHS = ("linear", "cosine")
@@ -71,11 +72,9 @@ class Flow2D:
         self.config, self.target = config.validated(), target
         self.rng = torch.Generator().manual_seed(config.seed)
         h = config.hidden
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(config.seed)
-            self.net = torch.nn.Sequential(torch.nn.Linear(2 + 2 * FREQS, h), torch.nn.SiLU(), torch.nn.Linear(h, h),
-                                           torch.nn.SiLU(), torch.nn.Linear(h, h), torch.nn.SiLU(),
-                                           torch.nn.Linear(h, 2))
+        init = torch.Generator().manual_seed(config.seed)  # never the process-wide RNG (studio.lab.gan.linear)
+        self.net = torch.nn.Sequential(linear(2 + 2 * FREQS, h, init), torch.nn.SiLU(), linear(h, h, init),
+                                       torch.nn.SiLU(), linear(h, h, init), torch.nn.SiLU(), linear(h, 2, init))
         self.opt = torch.optim.Adam(self.net.parameters(), lr=config.lr)
         self.steps, self.history = 0, []
 

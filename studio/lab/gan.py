@@ -16,12 +16,14 @@ config replays the same training, step for step.
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, replace
 
 import torch
 import torch.nn.functional as F
 
 from studio import checks
+from studio.serving.gate import interleave
 
 LOSSES = ("minimax", "non-saturating", "hinge", "wgan-gp")
 
@@ -47,11 +49,23 @@ class GANConfig:
                                 for name, lo, hi in (("d_steps", 1, 10), ("batch_size", 8, 4096), ("hidden", 8, 512))})
 
 
-def mlp(n_in: int, n_out: int, hidden: int) -> torch.nn.Sequential:
-    return torch.nn.Sequential(torch.nn.Linear(n_in, hidden), torch.nn.LeakyReLU(0.2),
-                               torch.nn.Linear(hidden, hidden), torch.nn.LeakyReLU(0.2),
-                               torch.nn.Linear(hidden, hidden), torch.nn.LeakyReLU(0.2),
-                               torch.nn.Linear(hidden, n_out))
+def linear(n_in: int, n_out: int, generator: torch.Generator) -> torch.nn.Linear:
+    """``nn.Linear(n_in, n_out)`` with PyTorch's default initialisation drawn from ``generator``, never from the
+    process-wide RNG: the server trains many users' models at once, and seeding the global RNG for one would move
+    another's. (The same draws in the same order as ``torch.manual_seed(seed)`` then ``nn.Linear``: the weights
+    are those of the global-seed recipe.)"""
+    layer = torch.nn.utils.skip_init(torch.nn.Linear, n_in, n_out)  # no initialisation, no RNG touched
+    torch.nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)  # as Linear.reset_parameters
+    bound = 1 / math.sqrt(n_in)
+    torch.nn.init.uniform_(layer.bias, -bound, bound, generator=generator)
+    return layer
+
+
+def mlp(n_in: int, n_out: int, hidden: int, generator: torch.Generator) -> torch.nn.Sequential:
+    return torch.nn.Sequential(linear(n_in, hidden, generator), torch.nn.LeakyReLU(0.2),
+                               linear(hidden, hidden, generator), torch.nn.LeakyReLU(0.2),
+                               linear(hidden, hidden, generator), torch.nn.LeakyReLU(0.2),
+                               linear(hidden, n_out, generator))
 
 
 class GAN2D:
@@ -60,9 +74,8 @@ class GAN2D:
     def __init__(self, target, config: GANConfig = GANConfig()):
         self.config, self.target = config.validated(), target
         self.rng = torch.Generator().manual_seed(config.seed)
-        with torch.random.fork_rng(devices=[]):  # the init from the config's seed, without touching the global RNG
-            torch.manual_seed(config.seed)
-            self.G, self.D = mlp(2, 2, config.hidden), mlp(2, 1, config.hidden)
+        init = torch.Generator().manual_seed(config.seed)  # the weights' own generator (see linear)
+        self.G, self.D = mlp(2, 2, config.hidden, init), mlp(2, 1, config.hidden, init)
         betas = (0.0, 0.9) if config.loss == "wgan-gp" else (0.5, 0.999)
         self.opt_g = torch.optim.Adam(self.G.parameters(), lr=config.lr_g, betas=betas)
         self.opt_d = torch.optim.Adam(self.D.parameters(), lr=config.lr_d, betas=betas)
@@ -109,7 +122,10 @@ class GAN2D:
 
     def step(self) -> dict:
         """``d_steps`` discriminator updates, then one generator update."""
-        d = [self.d_step() for _ in range(self.config.d_steps)]
+        d = []
+        for _ in range(self.config.d_steps):
+            d.append(self.d_step())
+            interleave()  # served, another user's work may go between two updates (studio.serving; else nothing)
         g = self.g_step()
         self.steps += 1
         self.history.append({"step": self.steps, "d_loss": d[-1], "g_loss": g})

@@ -21,8 +21,9 @@ from studio.lab.figures import frame
 from studio.lab.gan import LOSSES
 from studio.lab.targets import MIN_PER_MODE, TARGETS
 from studio.plots import figure_to_image
-from studio.serving import serving_of
-from studio.ui.common import HEAVY, wired
+from studio.serving import SLICE_S, interleave, serving_of
+from studio.ui.common import session_state
+from studio.ui.wiring import HEAVY, wired
 
 INTRO = ("Pick a target distribution (or draw one), a model and its settings, and press **Play**: the model trains "
          "here, on this machine, and the picture updates as it learns. **Pause** stops it where it is; **Play** goes "
@@ -30,11 +31,12 @@ INTRO = ("Pick a target distribution (or draw one), a model and its settings, an
          "pushes its points; a flow shows its samples' paths from noise and the velocity field it learnt. Try "
          "*minimax: watch it collapse*: the generator's points pile onto one or two of the eight modes.")
 MAX_STEPS = 20_000  # steps one Play may train
+HEARTBEAT_S = 2.0  # with pictures further apart than this, Play sends an empty update this often
 
 
 @dataclass(frozen=True)
 class LabContext:
-    registry: object  # for the compute gate (studio/serving.py): training shares the machine with the other tabs
+    registry: object  # for the compute gate (studio/serving/gate.py): training shares the machine with the other tabs
     default_model: str | None = None
 
     @classmethod
@@ -107,17 +109,30 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
     trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d,
                           d_steps, batch_size, lr_flow, flow_path, seed)
     gate = serving_of(ctx.registry).gate
-    done, start = 0, trainer.steps
+    done, since_frame, start = 0, 0, trainer.steps
     trainer.pause_requested = False
-    began = time.perf_counter()
+    began = last_sent = time.perf_counter()
     while done < steps and not trainer.pause_requested:
-        n = min(frame_every, steps - done)
-        with gate, held(trainer):  # a chunk at a time: other users' requests run between two frames
-            for _ in range(n):
+        # a slice: at most SLICE_S of training holding the compute gate, then the gate goes to whoever waits (the
+        # gate is fair: a student's Generate goes before six Plays) and Pause is seen
+        with gate.hold(background=True), held(trainer):  # training is background work (ComputeGate)
+            until = time.perf_counter() + SLICE_S
+            while done < steps and since_frame < frame_every and not trainer.pause_requested:
                 trainer.step()
-        done += n
-        image, stats = picture(trainer, flow_time)
+                done, since_frame = done + 1, since_frame + 1
+                if time.perf_counter() >= until:
+                    break
+                interleave(SLICE_S)  # someone who used the machine less than this Play goes first, at once
+        if since_frame < frame_every and done < steps and not trainer.pause_requested:
+            if time.perf_counter() - last_sent >= HEARTBEAT_S:  # no picture due yet, but a page closed meanwhile
+                last_sent = time.perf_counter()                # stops the Play here (Gradio resumes a stream only
+                yield gr.skip(), gr.skip(), gr.skip()          # for a page that is still there)
+            continue
+        since_frame = 0
+        with gate.hold(background=True), held(trainer):  # the picture is computation too (2,500 samples, a figure)
+            image, stats = picture(trainer, flow_time)
         speed = (trainer.steps - start) / (time.perf_counter() - began)
+        last_sent = time.perf_counter()
         yield image, stats_text(trainer, stats, note, speed=speed), trainer
 
 
@@ -144,9 +159,9 @@ def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-satu
     """
     trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d,
                           d_steps, batch_size, lr_flow, flow_path, seed)
-    with serving_of(ctx.registry).gate, held(trainer):  # as Play's chunks: never inside one of them
+    with serving_of(ctx.registry).gate, held(trainer):  # as Play's slices: never inside one of them
         what = live.one_step(trainer, part)
-    image, stats = picture(trainer, flow_time)
+        image, stats = picture(trainer, flow_time)
     return image, stats_text(trainer, stats, "\n\n".join(x for x in (note, what) if x)), trainer
 
 
@@ -248,7 +263,7 @@ def build_lab_tab(registry, settings) -> None:
             t = gr.Slider(0, 1, value=1, step=0.01, label="Flow: time t along the paths (0 = noise, 1 = data)",
                           elem_id="lab-t")
             stats = gr.Markdown(elem_id="lab-stats")
-    lab = gr.State(None)
+    lab = session_state()
     config = [target, model, loss, lr_g, lr_d, d_steps, batch, lr_flow, flow_path, seed]
     play_event = play.click(wired(lab_train, ctx), [*config, steps, frame_every, t, drawing, lab], [view, stats, lab],
                             api_name="lab_train", concurrency_id=HEAVY)

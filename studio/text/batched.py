@@ -1,6 +1,6 @@
 """Several users' text runs decoded in one batch: one forward pass a step for every row still generating, each row
 shaped, picked and recorded exactly as ``engine.stream`` does alone. The Text tab's Generate goes through it
-(studio/batcher.py gathers the requests); ``tests/test_serving.py`` holds each row to its run alone.
+(studio/serving/batcher.py gathers the requests); ``tests/test_serving.py`` holds each row to its run alone.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from typing import Iterator
 
 import torch
 
+from studio.serving.batcher import Last
 from studio.text.engine import DecodeSettings, Reader, TextRun, draw_uniforms, pick, record, shape
 
 
@@ -19,12 +20,14 @@ def fits_one_window(bundle, prompt_ids: list, settings: DecodeSettings) -> bool:
 
 
 @torch.inference_mode()
-def stream_many(bundle, requests: list[dict], *, counter: list | None = None) -> Iterator[list]:
+def stream_many(bundle, requests: list[dict], live=None, *, counter: list | None = None) -> Iterator[list]:
     """Several users' runs decoded together: one forward pass per step for every row still generating, each
     row shaped, picked and recorded exactly as :func:`stream` does alone (its own settings, stages, seed and
     uniforms). ``requests``: dicts with ``prompt_ids``, ``notices``, ``settings`` (validated, not beam) and
-    ``seed``; each must :func:`fits_one_window`. Yields, per step, one ``(step, run so far)`` per request, or
-    None for a request that already finished.
+    ``seed``; each must :func:`fits_one_window`. Yields, per step, one ``(step, run so far)`` per request, wrapped
+    in ``batcher.Last`` at the request's last token (its user has the whole run at once, not when the batch's
+    longest row ends), or None for a request that already finished. ``live(i)`` (the batcher's): False once
+    request i's user left (Stop, a closed page): its row leaves the batch and is computed no longer.
 
     The prompts are left-padded to one length; the attention mask hides the padding and the position ids count
     only real tokens, so each row's logits are its own run's (to float rounding). A row that finishes leaves the
@@ -68,6 +71,8 @@ def stream_many(bundle, requests: list[dict], *, counter: list | None = None) ->
         results: list = [None] * len(rows)
         next_ids, keep = [], []
         for j, b in enumerate(active):
+            if live is not None and not live(b):  # its user left: not computed for any longer
+                continue
             r, s = rows[b], rows[b]["s"]
             _, probs = shape(logits[j], r["context"][:, :r["length"]], r["stages"])
             u = r["uniforms"][i] if s.mode == "sample" else None
@@ -80,7 +85,8 @@ def stream_many(bundle, requests: list[dict], *, counter: list | None = None) ->
             r["length"] += 1
             run.text += step.token
             at_eos = token_id == eos
-            if i == s.max_new_tokens - 1 or at_eos:
+            last = i == s.max_new_tokens - 1 or at_eos
+            if last:
                 run.text = r["prompt_text"] + tok.decode(r["context"][0, r["n_prompt"]:r["length"]].tolist(),
                                                          clean_up_tokenization_spaces=False)
                 if at_eos:
@@ -90,6 +96,8 @@ def stream_many(bundle, requests: list[dict], *, counter: list | None = None) ->
                 next_ids.append(token_id)
             # a snapshot: the consumer reads it in another thread while this loop goes on with the run
             results[b] = (step, replace(run, steps=list(run.steps)))
+            if last:
+                results[b] = Last(results[b])
         yield results
         if not keep:
             return

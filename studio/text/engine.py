@@ -28,6 +28,7 @@ from studio import checks
 from studio.device import make_generator, resolve_seed  # noqa: F401 (resolve_seed is used by the tab)
 from studio.i18n import N_
 from studio.recipe import engine_action
+from studio.serving.gate import interleave
 from studio.text.settings import MODES, PRESETS, DecodeSettings  # noqa: F401 (the tab and tests read them here)
 from studio.text.tokens import Reader, token_text, token_texts, tokenize  # noqa: F401 (read here by the tabs, tests)
 
@@ -214,6 +215,7 @@ def stream(bundle, *, prompt: str = "", prompt_ids: list | None = None, settings
     length = n_prompt
     in_window = n_prompt  # tokens the KV cache covers
     for i in range(settings.max_new_tokens):
+        interleave()  # served: another user's work may go between two tokens (studio.serving; else nothing)
         # 1. one forward pass; the cache holds keys/values of everything before `feed`
         out = model(input_ids=feed, past_key_values=past, use_cache=True)
         if counter is not None:
@@ -272,6 +274,15 @@ def cut_at_end(new_ids: list, eos_token_id) -> list:
     return list(new_ids)
 
 
+class Interleave:
+    """A logits processor that changes nothing: it lets other users' work go between two steps of ``generate``
+    (``studio.serving.interleave``), which runs its loop out of the studio's sight."""
+
+    def __call__(self, input_ids, scores):
+        interleave()
+        return scores
+
+
 def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> TextRun:
     """Beam search with transformers' ``generate`` (it does not stream), then the per-token view of the best
     beam recomputed in one forward pass."""
@@ -295,6 +306,7 @@ def beam_search(bundle, *, prompt: str, settings: DecodeSettings, seed: int) -> 
     ids = torch.tensor([prompt_ids], device=device)
     stages = settings.stages(tokenizer=tok, seed=seed)
     ours = LogitsProcessorList(proc for name, proc in stages if name == "DRY")  # the penalty generate lacks
+    ours.append(Interleave())  # served: other users' work goes between two of generate's steps
     out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config, logits_processor=ours)
     seqs = out.sequences.cpu()  # (R, T + new)
     scores = out.sequences_scores.cpu().tolist() if out.sequences_scores is not None else [0.0] * len(seqs)

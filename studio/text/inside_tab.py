@@ -9,7 +9,8 @@ import gradio as gr
 from studio.errors import StudioError
 from studio.i18n import N_
 from studio.text import engine, figures, inside, reading, score
-from studio.ui.common import HEAVY, family_bundle, plot_of, wired
+from studio.ui.common import family_bundle, plot_of
+from studio.ui.wiring import HEAVY, wired
 from studio.ui.i18n import CONTENT_CLASS
 
 # A human-written passage from the held-out tenth of Tiny Shakespeare (The Taming of the Shrew), never trained on.

@@ -23,7 +23,8 @@ from studio.text.inside_tab import build_inside, bundle_for
 from studio.text.engine import PRESETS, DecodeSettings
 from studio.text.settings import INT_FIELDS, ORDERS, SAMPLING_ORDER
 from studio.ui.i18n import CONTENT_CLASS
-from studio.ui.common import HEAVY, Pace, add_model, add_model_box, default_key, plot_of, quiz_order, wired
+from studio.ui.common import Pace, add_model, add_model_box, default_key, plot_of, quiz_order, session_state
+from studio.ui.wiring import HEAVY, wired
 
 # The settings in the order of text_generate's arguments: the first ones before the seed, the samplers added later
 # after it (so API calls written for the first ones keep working).
@@ -142,7 +143,8 @@ def shared_stream(batcher, bundle, prompt_text, s, seed_value):
     if batched.fits_one_window(bundle, ids, s):
         request = {"prompt_ids": ids, "notices": notices, "settings": s, "seed": seed_value}
         return batcher.submit(("text", id(bundle.model)), request, 1,
-                              lambda requests: batched.stream_many(bundle, requests), max_rows=16, newest=True)
+                              lambda requests, live: batched.stream_many(bundle, requests, live), max_rows=16,
+                              newest=True)
     return batcher.submit(("text-alone", object()), None, 1,
                           lambda _: ([out] for out in engine.stream(bundle, prompt=prompt_text, settings=s, seed=seed_value)))
 
@@ -410,7 +412,7 @@ def build_text_tab(registry, settings) -> dict:
     keys, default_model, limit = registry.keys("text"), ctx.default_model, ctx.max_new_tokens
     gr.Markdown("Type a prompt and watch a language model write, one token at a time. Every token is coloured by "
                 "how likely the sampler made it; click one to see the candidates it was drawn from, stage by stage.")
-    run_state = gr.State(None)
+    run_state = session_state()
     with gr.Row():
         with gr.Column(scale=3):
             with gr.Row():
@@ -533,7 +535,7 @@ def build_text_tab(registry, settings) -> dict:
         cmp_out = [gr.HighlightedText(label=f"Column {n}", elem_id=f"text-cmp-out-{n.lower()}", visible=False,
                                       combine_adjacent=False) for n in "ABC"]
         cmp_stats = gr.Markdown(elem_id="text-cmp-stats")
-        cmp_answer = gr.State(None)
+        cmp_answer = session_state()
     build_inside(ctx, model=model, prompt=prompt, run_state=run_state, step=step)
     with gr.Accordion("Recipe: export, import, reproduce in Python", open=False):
         recipe_json = gr.Code(value="", language="json", label="Recipe (edit or paste one, then Apply)", elem_id="text-recipe",

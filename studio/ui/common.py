@@ -1,21 +1,18 @@
-"""Small helpers shared by the tabs: turning studio errors into ``gr.Error``, formatting figures."""
+"""What the tabs share besides their wiring (studio/ui/wiring.py): stream pacing, plot values, a tab's model and
+judge, the add box, session state and export folders, figures' formatting."""
 
 from __future__ import annotations
 
-import functools
-import inspect
-import logging
 import time
+from pathlib import Path
 
 import gradio as gr
 
 from studio.errors import StudioError
 from studio.i18n import N_
+from studio.ui.wiring import require_host
 
-log = logging.getLogger("studio")
-HEAVY = "gpu"  # concurrency_id shared by every event that runs a model
 FRAME_EVERY_S = 0.1  # a stream sends a preview at most this often (10 a second); its first and its result always
-ERROR_SECONDS = 30  # an error toast closes by itself after this long (and when the user opens another tab)
 # Runs in the browser when a tab is opened: closes the error toasts left open by the previous tab. Warnings stay:
 # a shared link's "was not applied" warning comes with the tab the link opens.
 CLOSE_TOASTS_JS = ("() => { document.querySelectorAll('button.toast-close.error').forEach((b) => b.click()); }")
@@ -42,7 +39,7 @@ class Pace:
 
 def plot_of(fig):
     """A matplotlib figure as the value of a ``gr.Plot``, drawn here once: a PNG (zlib level 1) in Gradio's own
-    plot data. Handed a figure, Gradio draws it when it sends it; a result kept for replay (studio/serving.py) then
+    plot data. Handed a figure, Gradio draws it when it sends it; a result kept for replay (studio/serving/replay.py) then
     pickled the whole figure and every replay drew it again. None stays None."""
     if fig is None:
         return None
@@ -59,63 +56,32 @@ def plot_of(fig):
     return PlotData(type="matplotlib", plot=f"data:image/png;base64,{data}")
 
 
-def user_errors(fn):
-    """Show ``StudioError`` / ``ValueError`` messages to the user as ``gr.Error``; log anything else.
+STATE_SECONDS = [3600.0]  # how long a session's kept runs live after their last update (Settings.state_minutes)
+EXPORT_KEEP_S = 900.0  # an export's own copy is deleted this long after it was made (Gradio serves its cached copy)
 
-    An unexpected exception still becomes a ``gr.Error`` that names what failed, so the user never sees a
-    bare "Error" and the server keeps serving.
-    """
 
-    def convert(err: Exception) -> gr.Error:
-        if isinstance(err, gr.Error):
-            return err
-        if is_out_of_memory(err):
-            free_memory()
-            log.warning("out of memory in %s: %s", fn.__name__, err)
-            return gr.Error(f"{fn.__name__} ran out of memory ({type(err).__name__}). Try a smaller batch, grid or "
-                            f"fewer steps or tokens; cached memory was freed and the other tabs keep working.",
-                            print_exception=False, duration=ERROR_SECONDS)
-        if isinstance(err, (StudioError, ValueError)):
-            return gr.Error(str(err), print_exception=False, duration=ERROR_SECONDS)
-        log.exception("unexpected error in %s", fn.__name__)
-        return gr.Error(f"{fn.__name__} failed: {type(err).__name__}: {err}", print_exception=False, duration=ERROR_SECONDS)
+def session_state():
+    """A ``gr.State`` for a session's kept run (every step of a diffusion run, a trainer): deleted by Gradio
+    ``Settings.state_minutes`` after its last update (ten minutes when hosted), not kept for the server's life."""
+    return gr.State(None, time_to_live=STATE_SECONDS[0])
 
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def gen_wrapper(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except Exception as err:
-                raise convert(err) from err
-        return gen_wrapper
 
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
+def export_folder(prefix: str) -> Path:
+    """A new folder for one export (a GIF, a PNG strip), under the studio's own temporary folder, whose folders
+    older than :data:`EXPORT_KEEP_S` are deleted first: exports never pile up on a server's disk."""
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.gettempdir()) / "generative-studio-exports"
+    root.mkdir(exist_ok=True)
+    now = time.time()
+    for old in root.iterdir():
         try:
-            return fn(*args, **kwargs)
-        except Exception as err:
-            raise convert(err) from err
-    return wrapper
-
-
-def is_out_of_memory(err: Exception) -> bool:
-    """CUDA's OutOfMemoryError, or the CPU allocator's "can't allocate memory" / MPS's "out of memory"."""
-    import torch
-
-    if isinstance(err, (torch.OutOfMemoryError, MemoryError)):
-        return True
-    text = str(err).lower()
-    return isinstance(err, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
-
-
-def free_memory() -> None:
-    import gc
-
-    import torch
-
-    gc.collect()
-    if torch.cuda.is_available():
-        torch.cuda.empty_cache()
+            if now - old.stat().st_mtime > EXPORT_KEEP_S:
+                shutil.rmtree(old, ignore_errors=True) if old.is_dir() else old.unlink()
+        except OSError:
+            pass
+    return Path(tempfile.mkdtemp(prefix=prefix, dir=root))
 
 
 def family_bundle(registry, key, family: str, what: str, *, loader_prefix: str | None = None):
@@ -125,6 +91,7 @@ def family_bundle(registry, key, family: str, what: str, *, loader_prefix: str |
     if not key:
         raise StudioError(f"Choose a {what}.")
     if isinstance(key, str) and key not in registry.keys() and registry.could_add(key):
+        require_host(registry, N_("add a model"))
         try:
             spec, _ = add_model(registry, family, key)
         except StudioError as err:  # a typo of a known key reads better with the known keys named
@@ -174,18 +141,23 @@ def quiz_order(n: int, seed: int) -> list[int]:
 def add_model_box(registry, prefix: str, label: str, placeholder: str):
     """A tab's add box (textbox + button), shown when users may add models (from the Hub or a local folder).
     ``prefix`` starts the elem_ids (``text`` -> ``text-hub-id``, ``text-hub-add``)."""
+    from studio.serving import serving_of
+
     what = ("a Hugging Face Hub id or the path of a model folder on this machine" if registry.allow_hub and
             registry.allow_local else "a Hugging Face Hub id" if registry.allow_hub else
             "the path of a model folder on this machine")
+    whose = (" Adding models is the host's here (sign in on the Models tab)." if serving_of(registry).host.hosted
+             else "")
     box = gr.Textbox(value="", label=label, placeholder=placeholder, elem_id=f"{prefix}-hub-id", scale=2,
-                     visible=registry.can_add, info=f"Type {what}; safetensors weights only.")
+                     visible=registry.can_add, info=f"Type {what}; safetensors weights only.{whose}")
     button = gr.Button("Add", elem_id=f"{prefix}-hub-add", scale=0, visible=registry.can_add)
     return box, button
 
 
 def add_model(registry, family: str, source):
     """Register what the user typed (Hub id or folder, ``ModelRegistry.add_model``) and load it now, so any
-    error shows at the add box. Returns (spec, bundle)."""
+    error shows at the add box: the host's action. Returns (spec, bundle)."""
+    require_host(registry, N_("add a model"))
     known = set(registry.keys())
     spec = registry.add_model(family, source)
     try:
@@ -222,115 +194,3 @@ def judge_key(registry) -> str | None:
     """The digit judge that rates generated digits, if there is one."""
     return next((s.key for s in registry.specs("judge")), None)
 
-
-def bind(fn, ctx, **defaults):
-    """``fn(ctx, ...)`` as Gradio calls it: ``ctx`` (a tab's registry, limits and defaults) bound; the signature
-    and docstring are ``fn``'s without it, with ``defaults`` (e.g. the tab's model) as the defaults the API
-    page shows and a client fills in. ``ctx`` is never an argument of the call Gradio (or ZeroGPU's
-    ``spaces.GPU``, which pickles its arguments) sees."""
-    sig = inspect.signature(fn)
-    params = list(sig.parameters.values())
-    if not params or params[0].name != "ctx":
-        raise TypeError(f"{fn.__name__} takes the tab's context as its first argument, ctx")
-    params = [p.replace(default=defaults[p.name]) if p.name in defaults else p for p in params[1:]]
-    if inspect.isgeneratorfunction(fn):
-        def handler(*args, **kwargs):
-            yield from fn(ctx, *args, **kwargs)
-    else:
-        def handler(*args, **kwargs):
-            return fn(ctx, *args, **kwargs)
-    for attr in ("__module__", "__name__", "__qualname__", "__doc__"):
-        setattr(handler, attr, getattr(fn, attr))
-    handler.__signature__ = sig.replace(parameters=params)
-    # Gradio finds gr.SelectData / gr.Request parameters by their type hints: the annotations without ctx, read in
-    # fn's module (typing.get_type_hints follows __wrapped__ for the names; inspect stops at __signature__)
-    handler.__annotations__ = {k: v for k, v in fn.__annotations__.items() if k != "ctx"}
-    handler.__wrapped__ = fn
-    return handler
-
-
-def wired(fn, ctx=None, *, gpu: bool = False, replay: bool = False, batched: bool = False, **defaults):
-    """A tab's handler as its event calls it: bound to ``ctx`` when it takes one (its ``model`` defaulting to the
-    tab's, ``ctx.default_model``, and any other ``defaults`` that depend on the settings), its errors shown to the
-    user (``user_errors``), and on ZeroGPU given a GPU for the call (``gpu``).
-
-    ``gpu``: it runs a model, so it holds a slot of the compute gate (studio/serving.py) while it computes —
-    unless ``batched``: it hands its forward passes to the studio's batcher, which holds the gate for the batch.
-    ``replay``: identical calls (every argument, a fixed seed, the same weights, the same page language) are
-    computed once and replayed (``serving.ReplayCache``); only for handlers whose result depends on nothing else.
-    """
-    from studio.spaces_compat import GPU
-
-    params = inspect.signature(fn).parameters
-    if next(iter(params), None) == "ctx":
-        if "model" in params and params["model"].default is not inspect.Parameter.empty:
-            defaults.setdefault("model", ctx.default_model)
-        fn = bind(fn, ctx, **defaults)
-    h = fn
-    if (gpu or replay) and ctx is not None:
-        from studio.serving import serving_of
-
-        serving = serving_of(ctx.registry)
-        if gpu and not batched:
-            h = serving.gate.held(h)
-        elif batched and not inspect.isgeneratorfunction(h):  # a stream asks serving_of(...).batcher itself
-            h = sharing_batches(h, serving.batcher)
-        if replay:
-            h = replayed(h, ctx, serving)
-    h = user_errors(h)
-    return GPU(h) if gpu else h
-
-
-def sharing_batches(fn, batcher):
-    """``fn`` with its engines' batchable forward passes (studio.batch.shared) joining ``batcher``'s batches."""
-    from studio.batcher import sharing
-
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        with sharing(batcher):
-            return fn(*args, **kwargs)
-    return call
-
-
-def replay_key(fn, ctx, args, kwargs) -> str | None:
-    """The recipe key of one call of ``fn`` (see studio.serving.recipe_key): its arguments with the defaults
-    applied, the fingerprint of every model it names (and of the tab's judge), the page's language (plots are
-    drawn in it)."""
-    from studio import i18n as core
-    from studio.serving import recipe_key
-
-    try:
-        bound = inspect.signature(fn).bind(*args, **kwargs)
-    except TypeError:
-        return None  # Gradio will report the bad call; nothing to replay
-    bound.apply_defaults()
-    registry = ctx.registry
-    known = set(registry.keys())
-    models = {v for v in bound.arguments.values() if isinstance(v, str) and v in known}
-    judge = getattr(ctx, "judge_key", None)
-    if judge:
-        models.add(judge)
-    weights = []
-    for key in sorted(models):
-        wid = registry.weights_id(key)
-        if wid is None:
-            return None
-        weights.append((key, wid))
-    return recipe_key(fn.__qualname__, dict(bound.arguments), (tuple(weights), core.current_lang(), core.figure_lang()))
-
-
-def replayed(fn, ctx, serving):
-    """``fn`` answered from the studio's replay cache where the same call was made before (or is being made)."""
-    if inspect.isgeneratorfunction(fn):
-        @functools.wraps(fn)
-        def gen(*args, **kwargs):
-            key = replay_key(fn, ctx, args, kwargs)
-            yield from serving.replay.play(key, lambda: fn(*args, **kwargs))
-        return gen
-
-    @functools.wraps(fn)
-    def call(*args, **kwargs):
-        key = replay_key(fn, ctx, args, kwargs)
-        outs = list(serving.replay.play(key, lambda: iter((fn(*args, **kwargs),))))
-        return outs[0]
-    return call

@@ -10,7 +10,8 @@ import gradio as gr
 from studio import families
 from studio.i18n import N_, T_, translate
 from studio.plots import figure_to_image, image_grid, new_figure
-from studio.ui.common import HEAVY, judge_key, wired
+from studio.ui.common import judge_key
+from studio.ui.wiring import HEAVY, wired
 
 INTRO = ("The same digit and the same seed through every family: a VAE's prior samples (it cannot be asked for a "
          "digit), the GAN, the pixel DDPM at the number of network evaluations you choose, and the text-to-image "

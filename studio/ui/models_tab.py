@@ -8,7 +8,8 @@ import gradio as gr
 
 from studio.errors import StudioError
 from studio.i18n import N_
-from studio.ui.common import HEAVY, format_metrics, wired
+from studio.ui.common import format_metrics
+from studio.ui.wiring import HEAVY, require_host, wired
 
 COLUMNS = ["model", "family", "origin", "loaded", "device", "dtype", "params (M)", "size (MB)", "load (s)",
            "quality", "description", "error"]
@@ -59,6 +60,19 @@ class ModelsContext:
     registry: object
 
 
+def host_markdown(registry) -> str:
+    """Who may do what here: the mode and, hosted, how the host signs in."""
+    from studio.serving import serving_of
+
+    policy = serving_of(registry).host
+    if not policy.hosted:
+        return N_(f"**Local mode** ({policy.reason}): whoever uses this page may load, unload and add models.")
+    how = (N_("The host signs in below with the host token (STUDIO_HOST_TOKEN).") if policy.token else
+           N_("No host token is set (STUDIO_HOST_TOKEN), so no one may do them from a page.") if policy.on_space else
+           N_("No host token is set (STUDIO_HOST_TOKEN): only the machine running the studio may do them."))
+    return N_(f"**Hosted mode** ({policy.reason}): loading, unloading and adding models are the host's. {how}")
+
+
 def snapshot(ctx):
     return status_table(ctx.registry), memory_markdown(ctx.registry)
 
@@ -77,6 +91,7 @@ def models_load(ctx, model: str):
     key = model
     if not key:
         raise StudioError("Choose a model to load.")
+    require_host(ctx.registry, N_("load a model"))
     ctx.registry.get(key)
     row = next(r for r in ctx.registry.status() if r["key"] == key)
     return (*snapshot(ctx), N_(f"Loaded **{key}** on `{row['device']}` in {row['load_s'] or 0:.2f} s."))
@@ -91,12 +106,14 @@ def models_unload(ctx, model: str):
     key = model
     if not key:
         raise StudioError("Choose a model to unload.")
+    require_host(ctx.registry, N_("unload a model"))
     was = ctx.registry.unload(key)
     return (*snapshot(ctx), N_(f"Unloaded **{key}**.") if was else N_(f"**{key}** was not loaded."))
 
 
 def models_load_builtin(ctx):
     """Load every built-in model (warm-up before a class)."""
+    require_host(ctx.registry, N_("load models"))
     report = ctx.registry.preload(["*"])
     failed = {k: v for k, v in report.items() if v != "ok"}
     msg = N_(f"Loaded {len(report) - len(failed)} built-in model(s).")
@@ -107,8 +124,28 @@ def models_load_builtin(ctx):
 
 def models_unload_all(ctx):
     """Unload every model."""
+    require_host(ctx.registry, N_("unload models"))
     n = ctx.registry.unload_all()
     return (*snapshot(ctx), N_(f"Unloaded {n} model(s)."))
+
+
+def models_host_sign_in(ctx, host_token: str = ""):
+    """Sign this session in as the host (hosted mode): its page (or API client session) may then load, unload and
+    add models. API clients may instead send the token in an X-Studio-Host-Token header with each request.
+
+    Args:
+        host_token: the token the host set in STUDIO_HOST_TOKEN.
+    """
+    from studio.serving import serving_of
+
+    policy = serving_of(ctx.registry).host
+    if not policy.hosted:
+        return N_("Local mode: this page may load, unload and add models already; no sign-in is needed.")
+    if not policy.token:
+        raise StudioError(N_("No host token is set on this studio (STUDIO_HOST_TOKEN), so no one can sign in."))
+    if not policy.sign_in(host_token):
+        raise StudioError(N_("That is not the host token."))
+    return N_("Signed in as the host for this session: load, unload and add models.")
 
 
 def build_models_tab(registry) -> None:
@@ -133,6 +170,14 @@ def build_models_tab(registry) -> None:
         unload_all_btn = gr.Button("Unload all", elem_id="models-unload-all")
         refresh_btn = gr.Button("Refresh", elem_id="models-refresh")
     note = gr.Markdown(elem_id="models-note")
+    host = gr.Markdown(elem_id="models-host")  # filled when the page opens, in the page's language
+    from studio.serving import serving_of
+
+    policy = serving_of(registry).host
+    with gr.Row(visible=policy.hosted and bool(policy.token)):
+        token = gr.Textbox(value="", label="Host token", type="password", elem_id="models-host-token", scale=3)
+        sign_in = gr.Button("Sign in as the host", elem_id="models-host-sign-in", scale=1)
+    sign_in.click(wired(models_host_sign_in, ctx), token, note, api_name="models_host_sign_in")
 
     outs = [table, memory, note]
     refresh_btn.click(wired(models_status, ctx), None, [table, memory], api_name="models_status")
@@ -140,4 +185,4 @@ def build_models_tab(registry) -> None:
     unload_btn.click(wired(models_unload, ctx), choice, outs, api_name="models_unload")
     warm_btn.click(wired(models_load_builtin, ctx), None, outs, api_name="models_load_builtin", concurrency_id=HEAVY)
     unload_all_btn.click(wired(models_unload_all, ctx), None, outs, api_name="models_unload_all")
-    return table, memory
+    return table, memory, host

@@ -16,7 +16,7 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
 
    While it is there, result PNGs are written at zlib level 1 rather than Pillow's default 6 (:data:`PNG_LEVEL`):
    encoding the Diffusion tab's previews and the VAE latent map showed in the profiles of benchmarks/tab_paths.py.
-   And a picture already encoded (the same pixels, name and format: a replayed result, see studio/serving.py) is
+   And a picture already encoded (the same pixels, name and format: a replayed result, see studio/serving/replay.py) is
    not encoded again: its file is found by a 16-byte digest of its pixels (:func:`pixels_key`), checked to exist.
 
 2. **Input errors that name the input** (:func:`name_input_errors`): a value a component cannot take, or a
@@ -63,7 +63,7 @@ from gradio import processing_utils as pu
 from studio import i18n as core
 from studio.i18n import N_
 from studio.ui import i18n as ui_i18n
-from studio.ui.common import ERROR_SECONDS
+from studio.ui.wiring import ERROR_SECONDS
 
 GRADIO_CHECKED = "6.31.0"
 # The Gradio functions the patches replace (1), wrap (2, 3) or copy the behaviour of (encode_png), with the

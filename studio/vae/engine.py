@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from studio.data import heldout_digit, load_mnist  # noqa: F401 (load_mnist: the tests' fixture data)
-from studio.batcher import shared
+from studio.serving.batcher import shared
 from studio.checks import number, whole_number
 from studio.device import make_generator, randn, resolve_seed
 from studio.latent import lerp, path_t, slerp

@@ -3,18 +3,19 @@ reconstructions, prior samples, and photos through a Hub AutoencoderKL. Wiring o
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import gradio as gr
 
-from studio.i18n import N_
+from studio.checks import whole_number
 from studio.data import heldout_digit, open_image, prepare_digit
 from studio.errors import StudioError
+from studio.i18n import N_
 from studio.plots import click_to_z, image_grid, latent_map_image, norm_plot, to_pil, write_gif
 from studio.recipe import Recipe
-from studio.ui.common import HEAVY, add_model, add_model_box, family_bundle, plot_of, shared_args, wired
+from studio.ui.common import add_model, add_model_box, export_folder, family_bundle, plot_of, session_state, shared_args
+from studio.ui.wiring import HEAVY, wired
 from studio.vae import engine
 
 SOURCES = ["held-out digit", "upload", "draw"]
@@ -139,6 +140,9 @@ def vae_interpolate(ctx, model=None, steps=10, a_source="held-out digit", a_digi
             image_grid(images, 2, scale=4), rj, py)
 
 
+MAX_WALK_STEPS = 64  # frames from A to B in the walk GIF
+
+
 @shared_args(*ENDPOINT_A_ARGS, *ENDPOINT_B_ARGS)
 def vae_grid(ctx, model=None, grid_side=8, corner_c_digit="any", corner_c_index=2,
              corner_d_digit="any", corner_d_index=3, a_source="held-out digit", a_digit="any", a_index=0,
@@ -160,8 +164,9 @@ def vae_grid(ctx, model=None, grid_side=8, corner_c_digit="any", corner_c_index=
     images, _ = two_endpoints(ctx, endpoint_values[:5], endpoint_values[5:])
     xc, _, _ = heldout_digit(ci, cd)
     xd, _, _ = heldout_digit(di, dd)
-    out = engine.corner_grid(bundle_for(ctx, key), images=engine.stack_digits(images, xc, xd), n=int(n))
-    return image_grid(out["images"], int(n), scale=2)
+    n = whole_number("grid side", n, 2, ctx.max_side)  # the server's bound (STUDIO_MAX_GRID), not only the slider's
+    out = engine.corner_grid(bundle_for(ctx, key), images=engine.stack_digits(images, xc, xd), n=n)
+    return image_grid(out["images"], n, scale=2)
 
 
 @shared_args(*ENDPOINT_A_ARGS, *ENDPOINT_B_ARGS)
@@ -172,14 +177,15 @@ def vae_walk(ctx, model=None, steps=10, a_source="held-out digit", a_digit="any"
 
     Args:
         model: a digit VAE key.
-        steps: frames from A to B (at least 8).
+        steps: frames from A to B (up to 64; at least 8 are drawn).
     """
     key, n_steps = model, steps
     endpoint_values = (a_source, a_digit, a_index, a_upload, a_sketch, b_source, b_digit, b_index, b_upload, b_sketch)
     images, _ = two_endpoints(ctx, endpoint_values[:5], endpoint_values[5:])
-    out = engine.interpolate_images(bundle_for(ctx, key), images=images, steps=max(int(n_steps), 8))
+    n_steps = max(whole_number("steps", n_steps, 2, MAX_WALK_STEPS), 8)  # a walk of fewer than 8 frames is a jump
+    out = engine.interpolate_images(bundle_for(ctx, key), images=images, steps=n_steps)
     frames = [to_pil(f, scale=8) for f in out["slerp"]]
-    path = Path(tempfile.mkdtemp(prefix="vae-walk-")) / "walk.gif"
+    path = export_folder("vae-walk-") / "walk.gif"
     return write_gif(frames + frames[-2:0:-1], path, duration_ms=90)
 
 
@@ -338,7 +344,7 @@ def build_vae_tab(registry, settings) -> None:
                                elem_id="vae-map-extent")
             spacing = gr.Radio(list(engine.SPACINGS), value="quantile", label="Spacing", elem_id="vae-map-spacing")
             map_btn = gr.Button("Draw the map", elem_id="vae-map")
-        map_geom = gr.State(None)
+        map_geom = session_state()
         map_img = gr.Image(label="Latent map (click to decode)", format="png", interactive=False, elem_id="vae-map-image")
         with gr.Row():
             clicked = gr.Image(label="Decoded at the click", format="png", elem_id="vae-clicked", height=160)

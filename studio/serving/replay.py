@@ -1,38 +1,26 @@
-"""Serving a classroom from one machine: replay what was already computed, batch what can share a forward pass,
-and a compute gate sized from the machine. Plain Python (no Gradio, no torch); the tabs' wiring
-(``studio.ui.common.wired``) puts it around their handlers.
+"""Replay: identical requests (same handler, every argument, same seed, the same weights, the same page language) are
+computed once; everyone else who asks gets a copy, a stream replayed as a stream.
 
-* :class:`ReplayCache` — identical requests (same handler, every argument, same seed, the same weights, the
-  same page language) are computed once; everyone else who asks gets a copy, a stream replayed as a stream.
-  Why our own rather than Gradio's ``gr.cache``: on a hit ``gr.cache`` hands back the very objects it stored,
-  so thirty sessions would share one run dict in their ``gr.State`` (a branch in one would act on another's
-  run) and one matplotlib figure drawn by several threads at once; it keys on the arguments only (a model
-  reloaded from other weights would replay stale results) and it does not let a request that arrives while
-  the first is still computing follow it. Here an entry is kept *pickled* (each user unpickles a copy of
-  their own; its size is the measure of memory), and a request that arrives while the same recipe is being
-  computed follows that computation live instead of starting its own.
-* :class:`studio.batcher.Batcher` — requests with the same batch key (same model and the settings that must
-  agree) that arrive while the compute gate is busy, or within a short window, run as one batch; each gets its
-  own slice.
-* :class:`ComputeGate` — how many computations run at once (``compute_slots``: per device, per CPU core).
+Why our own rather than Gradio's ``gr.cache``: on a hit ``gr.cache`` hands back the very objects it stored, so thirty
+sessions would share one run dict in their ``gr.State`` (a branch in one would act on another's run) and one
+matplotlib figure drawn by several threads at once; it keys on the arguments only (a model reloaded from other
+weights would replay stale results) and it does not let a request that arrives while the first is still computing
+follow it. Here an entry is kept *pickled* (each user unpickles a copy of their own; its size is the measure of
+memory), and a request that arrives while the same recipe is being computed follows that computation live instead
+of starting its own.
 """
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import logging
-import os
 import pickle
 import threading
 import time
-import weakref
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
-
-from studio.batcher import Batcher
 
 log = logging.getLogger("studio.serving")
 
@@ -40,99 +28,16 @@ PLAIN = (str, int, float, bool, type(None))
 WEIGHT_SUFFIXES = {".safetensors", ".json", ".txt", ".model", ".bin"}
 
 
-# --- the machine ----------------------------------------------------------------------------------------------
-
-def cpu_cores() -> int:
-    """CPU cores this process may use (its affinity, where the OS says; else the machine's count)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):
-        return max(1, os.cpu_count() or 1)
-
-
-def compute_slots(device: str, cores: int | None = None) -> int:
-    """How many model computations run at once on ``device``.
-
-    * CUDA: 2 per GPU. The GPU runs one kernel stream at a time anyway (batching is what fills it); a second
-      slot lets one request's CPU side (noise, PNG encoding, pickling a replay) overlap another's kernels.
-    * MPS: 1 (one GPU, unified memory shared with the CPU side).
-    * CPU: one per 4 cores (at least 1), each with ``cores // slots`` intra-op threads: a forward pass of these
-      small models already uses every thread PyTorch gives it, so two passes on 2 cores only split the cores
-      (each twice as slow) and double the memory in use; on 16 cores, 4 passes of 4 threads each scale better
-      than one of 16 (measured by PyTorch's own guidance: small matmuls stop scaling past a few threads).
-    """
-    cores = cores or cpu_cores()
-    kind = str(device).split(":")[0]
-    if kind == "cuda":
-        return 2
-    if kind == "mps":
-        return 1
-    return max(1, cores // 4)
-
-
-WORKERS_PER_SLOT = 32
-
-
-def workers_for(slots: int) -> int:
-    """Heavy requests Gradio lets into their handlers at once: 32 per compute slot (at least 32), a class. The
-    ones beyond the slots wait inside, where a replay can answer them at once and a batch can take them along
-    (a waiting request is a blocked thread, nothing more); the rest wait in Gradio's queue, which shows them
-    their place but can batch nothing. With 8 a slot, thirty students' requests reached the batcher eight at a
-    time, spread over three tabs: batches of two or three, and 42 requests in 45 s against 61 with 32
-    (benchmarks/classroom.py's own-work part, 2 CPU cores)."""
-    return max(WORKERS_PER_SLOT, WORKERS_PER_SLOT * slots)
-
-
-class ComputeGate:
-    """A counting gate: at most ``slots`` computations at once (a semaphore, not a lock: a streamed handler may
-    resume on another of Gradio's threads between its frames)."""
-
-    def __init__(self, slots: int = 1):
-        self.slots = slots
-        self._sem = threading.BoundedSemaphore(slots)
-        self._lock = threading.Lock()
-        self.busy = 0
-        self.peak = 0
-
-    def __enter__(self):
-        self._sem.acquire()
-        with self._lock:
-            self.busy += 1
-            self.peak = max(self.peak, self.busy)
-        return self
-
-    def __exit__(self, *exc):
-        with self._lock:
-            self.busy -= 1
-        self._sem.release()
-
-    def held(self, fn: Callable) -> Callable:
-        """``fn`` (a function or a generator function) run with a slot held, for a stream until it ends or is
-        closed."""
-        import functools
-
-        if inspect.isgeneratorfunction(fn):
-            @functools.wraps(fn)
-            def gen(*args, **kwargs):
-                with self:
-                    yield from fn(*args, **kwargs)
-            return gen
-
-        @functools.wraps(fn)
-        def call(*args, **kwargs):
-            with self:
-                return fn(*args, **kwargs)
-        return call
-
-
 # --- what identifies the weights ------------------------------------------------------------------------------
 
 def folder_fingerprint(folder) -> str:
     """16 hex digits that change when any weight or config file in ``folder`` changes (path, name, size and
     modification time of each; a Hub snapshot's path holds its commit). Cheap: stat calls, no reading."""
+    from studio.loading import model_files
+
     folder = Path(folder).resolve()
     h = hashlib.sha256(str(folder).encode())
-    for path in sorted(p for p in folder.rglob("*") if p.suffix in WEIGHT_SUFFIXES and p.is_file()):
+    for path in model_files(folder, WEIGHT_SUFFIXES):
         st = path.stat()
         h.update(f"{path.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns};".encode())
     return h.hexdigest()[:16]
@@ -145,10 +50,11 @@ class Recording:
     output is recorded, see :attr:`ReplayCache.record_every_s`); followers read them while they are still being
     made."""
 
-    def __init__(self):
+    def __init__(self, budget: int | None = None):
         self.frames: list[bytes] = []
         self.index: list[int] = []  # frames[i] is output number index[i] of the computation
         self.nbytes = 0
+        self.budget = budget  # the most bytes kept while it runs (a long stream is thinned as it goes)
         self.state = "running"  # running | done | failed
         self.cond = threading.Condition()
 
@@ -157,6 +63,13 @@ class Recording:
             self.frames.append(blob)
             self.index.append(j)
             self.nbytes += len(blob)
+            # bounded while it runs: every second in-between frame goes (followers read the newest; the first and the
+            # newest stay), down to those two when one frame alone is over the budget
+            while self.budget is not None and self.nbytes > self.budget and len(self.frames) > 2:
+                keep = [0, *range(2, len(self.frames) - 1, 2), len(self.frames) - 1]
+                self.frames = [self.frames[i] for i in keep]
+                self.index = [self.index[i] for i in keep]
+                self.nbytes = sum(map(len, self.frames))
             self.cond.notify_all()
 
     def finish(self, state: str) -> None:
@@ -279,7 +192,7 @@ class ReplayCache:
                 else:
                     running = self._running.get(key)
                     if running is None:
-                        lead = self._running[key] = Recording()
+                        lead = self._running[key] = Recording(budget=self.max_bytes // 4)
                         self.stats.misses += 1
                     else:
                         self.stats.follows += 1
@@ -360,50 +273,3 @@ def recipe_key(name: str, bound: dict, extra: tuple = ()) -> str | None:
                 return None
     text = repr((name, sorted(bound.items()), extra))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
-
-
-@dataclass
-class Serving:
-    """The replay cache, the batcher and the compute gate of one studio (``studio.ui.app.build_studio``)."""
-
-    gate: ComputeGate
-    replay: ReplayCache
-    batcher: Batcher
-    workers: int
-
-    @classmethod
-    def from_settings(cls, settings, device: str = "cpu") -> "Serving":
-        slots = settings.compute_slots or compute_slots(device)
-        gate = ComputeGate(slots)
-        replay = ReplayCache(max_entries=settings.replay_entries, max_bytes=settings.replay_mb << 20,
-                             enabled=settings.replay)
-        batcher = Batcher(gate, window_s=settings.batch_window_ms / 1000, enabled=settings.batch)
-        return cls(gate=gate, replay=replay, batcher=batcher, workers=settings.workers or workers_for(slots))
-
-    def summary(self) -> dict:
-        r, b = self.replay.stats, self.batcher.stats
-        return {"compute_slots": self.gate.slots, "workers": self.workers, "replay_entries": len(self.replay),
-                "replay_mb": round(self.replay.nbytes / 2**20, 1), "replay_hits": r.hits, "replay_follows": r.follows,
-                "replay_misses": r.misses, "replay_bypassed": r.bypassed, "batches": b.batches,
-                "batched_requests": b.requests, "largest_batch": b.largest}
-
-
-_BY_REGISTRY: weakref.WeakKeyDictionary | None = None  # registry -> Serving
-
-
-def attach(registry, serving: Serving) -> Serving:
-    """Make ``serving`` the one every handler wired to ``registry`` uses (``build_studio`` calls it)."""
-    global _BY_REGISTRY
-    if _BY_REGISTRY is None:
-        _BY_REGISTRY = weakref.WeakKeyDictionary()
-    _BY_REGISTRY[registry] = serving
-    return serving
-
-
-def serving_of(registry) -> Serving:
-    """The Serving attached to ``registry``; one with the default settings is attached on first use."""
-    if _BY_REGISTRY is not None and registry in _BY_REGISTRY:
-        return _BY_REGISTRY[registry]
-    from studio.config import Settings
-
-    return attach(registry, Serving.from_settings(Settings(), str(getattr(registry, "device", "cpu"))))

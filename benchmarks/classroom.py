@@ -26,6 +26,16 @@ Both are run against fresh servers: with replay and batching on (the default) an
     RESULT classroom_throughput_rpm <requests per minute>       (on)
     RESULT classroom_throughput_off_rpm <requests per minute>
     RESULT classroom_throughput_ratio <on / off>  (floor ≥ 1.5, goal ≥ 3)
+
+(c) **A Lab storm** (``--only storm`` runs it alone): one student asks for 20 tokens of text (``text_generate``,
+    ``max_new_tokens=20``, a new seed each time) ``--asks`` times in a row, alone, and again while ``--players``
+    others press Play in the Lab with its defaults (each Play 2,000 steps, then Play again). The fair compute gate
+    (studio/serving/gate.py) gives the slot to whoever used it least lately, and Play trains in slices of 0.25 s:
+
+    RESULT classroom_text_p95_alone_s <s>
+    RESULT classroom_text_p95_lab_storm_s <s>
+    RESULT classroom_lab_storm_ratio <storm / alone>   (goal ≤ 2)
+    RESULT classroom_lab_storm_steps_per_s <steps/s>   (what the six Plays trained meanwhile, all together)
 """
 
 from __future__ import annotations
@@ -33,6 +43,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import re
 import statistics
 import subprocess
 import sys
@@ -177,6 +188,71 @@ def own_work(server: Server, students: int, seconds: float, warm: float = 20.0) 
     return done, len(errors)
 
 
+def args_by_name(client, name: str, overrides: dict) -> list:
+    """The endpoint's arguments: its defaults, with ``overrides`` by parameter name."""
+    params = client.view_api(return_format="dict", print_info=False)["named_endpoints"][name]["parameters"]
+    return [overrides.get(p["parameter_name"], p.get("parameter_default")) for p in params]
+
+
+def lab_storm(server: Server, players: int, asks: int) -> dict:
+    """A student's 20-token text requests, alone and while ``players`` students press Play in the Lab."""
+    from gradio_client import Client
+
+    text = Client(server.url, verbose=False, download_files=False)
+    seeds = iter(range(10_000, 20_000))
+
+    def ask() -> float:
+        args = args_by_name(text, "/text_generate", {"max_new_tokens": 20, "seed": next(seeds)})
+        t = time.perf_counter()
+        text.predict(*args, api_name="/text_generate")
+        return time.perf_counter() - t
+
+    ask()  # warm
+    alone = [ask() for _ in range(asks)]
+    play_args = args_by_name(server.client, "/lab_train", {})
+    clients = [Client(server.url, verbose=False, download_files=False) for _ in range(players)]
+    stop, steps, errors = threading.Event(), [0] * players, []
+
+    def player(i):
+        args = list(play_args)
+        done_before = 0
+        while not stop.is_set():
+            try:
+                job = clients[i].submit(*args, api_name="/lab_train")
+                for out in job:  # the frames as they come, as a page receives them
+                    shown = re.search(r"\*\*Step (\d+)\*\*", str(out[1])) if isinstance(out, (list, tuple)) else None
+                    if shown:
+                        steps[i] = done_before + int(shown.group(1))
+                    if stop.is_set():
+                        job.cancel()
+                        break
+                done_before = steps[i]
+            except Exception as err:  # noqa: BLE001 - counted
+                errors.append(str(err)[:120])
+                return
+
+    threads = [threading.Thread(target=player, args=(i,), daemon=True) for i in range(players)]
+    began = time.perf_counter()
+    for t in threads:
+        t.start()
+    time.sleep(3.0)  # the Plays under way
+    stormed = [ask() for _ in range(asks)]
+    elapsed = time.perf_counter() - began
+    print("# text latencies alone:", " ".join(f"{t:.2f}" for t in alone))
+    print("# text latencies in the storm:", " ".join(f"{t:.2f}" for t in stormed))
+    stop.set()
+    for t in threads:
+        t.join(60)
+    for c in [text, *clients]:
+        c.close()
+    if errors:
+        print("lab storm errors:", errors[:3])
+    print(f"# lab storm: text alone p50 {statistics.median(alone):.2f} s p95 {percentile(alone, 0.95):.2f} s; with "
+          f"{players} Plays p50 {statistics.median(stormed):.2f} s p95 {percentile(stormed, 0.95):.2f} s")
+    return {"alone": percentile(alone, 0.95), "storm": percentile(stormed, 0.95),
+            "steps_per_s": sum(steps) / elapsed, "errors": len(errors)}
+
+
 def warm_up(server: Server) -> None:
     for name in ("/diffusion_run", "/gan_grid", "/text_generate"):
         server.client.predict(*labelled_args(server.client, name, {}), api_name=name)
@@ -191,7 +267,22 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2,
                    help="(b) alternates on / off servers this many times (on a shared 2-core machine one pair "
                         "moved by ±0.3); the ratio is of the requests summed over the rounds")
+    p.add_argument("--players", type=int, default=6, help="(c): students pressing Play in the Lab")
+    p.add_argument("--asks", type=int, default=20, help="(c): text requests timed, alone and in the storm")
+    p.add_argument("--only", choices=["storm"], default=None, help="run (c) alone")
     args = p.parse_args()
+    print(f"# {os.cpu_count()} CPU cores", flush=True)
+    server = Server(switched_on=True)
+    try:
+        storm = lab_storm(server, args.players, args.asks)
+    finally:
+        server.close()
+    print(f"RESULT classroom_text_p95_alone_s {storm['alone']:.3f}")
+    print(f"RESULT classroom_text_p95_lab_storm_s {storm['storm']:.3f}")
+    print(f"RESULT classroom_lab_storm_ratio {storm['storm'] / storm['alone']:.2f}")
+    print(f"RESULT classroom_lab_storm_steps_per_s {storm['steps_per_s']:.0f}", flush=True)
+    if args.only == "storm":
+        return
     links, work, errors = {}, {"on": [], "off": []}, {"on": 0, "off": 0}
     for round_ in range(args.rounds):
         for mode in ("on", "off"):

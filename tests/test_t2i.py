@@ -145,6 +145,26 @@ def test_a_variation_seed_slerps_the_starting_noise(sd):
     assert torch.allclose(r.x_T, mid) and r.settings["variation_seed"] == 40
 
 
+def test_each_image_of_a_varied_batch_starts_from_the_noise_it_would_have_alone(sd):
+    """A batch of 4: image i's z_T is slerp(z_T(seed_i), z_T(variation_seed + i), strength) of its own two noises,
+    the formula (Shoemake 1985) written out in float64 numpy on that row alone, and the same as the image alone
+    (its PNG recipe: batch 1, variation_seed + i)."""
+    import numpy as np
+
+    seeds, strength = [11, 12, 13, 14], 0.3
+    batch = latent.variation_latents(sd, seeds, 40, strength, 32, 32)
+    for i, s in enumerate(seeds):
+        a = latent.initial_latents(sd, [s], 32, 32).double().numpy().ravel()
+        b = latent.initial_latents(sd, [40 + i], 32, 32).double().numpy().ravel()
+        omega = np.arccos(np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b)))
+        direction = (np.sin((1 - strength) * omega) * a / np.linalg.norm(a)
+                     + np.sin(strength * omega) * b / np.linalg.norm(b)) / np.sin(omega)
+        want = direction * (np.linalg.norm(a) + strength * (np.linalg.norm(b) - np.linalg.norm(a)))
+        assert np.abs(batch[i].double().numpy().ravel() - want).max() < 1e-5, i
+        alone = latent.variation_latents(sd, [s], 40 + i, strength, 32, 32)
+        assert torch.allclose(batch[i], alone[0], atol=1e-6), i
+
+
 def test_the_guidance_steps_grid_shares_one_starting_noise_and_counts_each_cells_evaluations(sd):
     g = latent.guidance_steps_grid(sd, seed=2, prompt="a three", guidances=(1.0, 3.0), steps_list=(2, 4))
     assert [(c["steps"], c["guidance"], c["nfe"]) for c in g["cells"]] == [(2, 1.0, 2), (2, 3.0, 4), (4, 1.0, 4),

@@ -46,6 +46,48 @@ def test_xtc_removes_the_top_choices_but_the_least_likely_of_them():
     assert not w.last_applied and out.tolist() == pytest.approx(probs, abs=1e-6)
 
 
+def test_xtc_never_removes_newline_or_end_of_text_and_counts_only_tokens_still_in_the_running():
+    # text-generation-webui's rule: if a newline or EOS token would be removed, the scores are left alone
+    probs = [0.4, 0.3, 0.2, 0.1]
+    scores = torch.log(torch.tensor([probs]))
+    for exempt in ({0}, {1}):  # 0.4 or 0.3 would go: nothing changes
+        w = samplers.XTCLogitsWarper(0.15, 1.0, exempt_ids=exempt)
+        assert torch.equal(w(NO_IDS, scores), scores)
+    w = samplers.XTCLogitsWarper(0.15, 1.0, exempt_ids={2, 3})  # the one kept (0.2) and one below: XTC acts
+    assert kept(w(NO_IDS, scores)) == [2, 3]
+    # threshold 0 after top-k: every token in the running is "above"; the least likely of them stays, never a
+    # token top-k removed (that left a NaN distribution and a crash)
+    cut = scores.clone()
+    cut[0, 3] = -math.inf
+    out = samplers.XTCLogitsWarper(0.0, 1.0)(NO_IDS, cut)
+    assert kept(out) == [2] and torch.softmax(out, -1)[0].tolist() == pytest.approx([0, 0, 1, 0])
+
+
+def test_xtc_exempts_the_tokenizers_newline_and_eos(bundle):
+    tok = bundle.tokenizer
+    exempt = samplers.xtc_exempt_ids(tok)
+    assert tok.decode([tok("\n", add_special_tokens=False)["input_ids"][-1]]) == "\n"
+    assert {tok("\n", add_special_tokens=False)["input_ids"][-1], tok.eos_token_id} == exempt
+    stage = dict(DecodeSettings(mode="sample", xtc_probability=1.0).stages(tokenizer=tok))["XTC"]
+    assert set(stage.exempt) == exempt
+
+
+@pytest.mark.parametrize("controls", [
+    {"top_k": 20, "xtc_probability": 1.0, "xtc_threshold": 0.0},
+    {"top_k": 1, "xtc_probability": 1.0, "xtc_threshold": 0.0},
+    {"top_p": 1e-6, "min_p": 1.0, "xtc_probability": 1.0, "xtc_threshold": 0.0},
+    {"temperature": 0.01, "top_n_sigma": 0.01, "epsilon": 0.5, "eta": 0.5, "xtc_probability": 1.0, "xtc_threshold": 0.5},
+    {"typical_p": 1e-6, "top_k": 2, "xtc_probability": 1.0, "xtc_threshold": 0.0, "order": "temperature last"},
+])
+def test_no_combination_of_controls_leaves_nothing_to_draw(bundle, controls):
+    run = engine.generate(bundle, seed=3, prompt="hello world", max_new_tokens=6, mode="sample", **controls)
+    assert len(run.steps) >= 1
+    for step in run.steps:  # a token drawn from a proper distribution: at least one token left, a finite chance
+        last = step.stages[-1]
+        assert last.n_kept >= 1 and 0 < step.prob <= 1 and math.isfinite(last.kept_mass)
+        assert all(math.isfinite(p) for _, p in last.top)
+
+
 def test_xtc_fires_with_its_probability_from_its_own_seeded_draws():
     def pattern(seed):
         w = samplers.XTCLogitsWarper(0.15, 0.3, torch.Generator().manual_seed(seed))
@@ -148,7 +190,8 @@ def test_the_order_is_followed_and_temperature_last_differs(bundle):
 
 
 def test_xtc_in_the_chain_is_seeded_and_shared_by_compared_columns(bundle):
-    col = {"mode": "sample", "xtc_probability": 0.5, "xtc_threshold": 0.02}
+    # (a threshold a few tokens reach: at 0.02 newline or end-of-text is always among them, and XTC stays off)
+    col = {"mode": "sample", "xtc_probability": 0.5, "xtc_threshold": 0.034}
     a, b = engine.compare(bundle, seed=5, prompt="hello world", columns=[col, col], max_new_tokens=20)
     assert a.text == b.text
     fired = [s.stages[1].n_kept < s.stages[0].n_kept for s in a.steps]
@@ -172,13 +215,15 @@ def test_bad_sampler_settings_name_the_control(bad, msg):
 
 def test_sample_n_with_xtc_draws_from_the_mixture(bundle):
     context = bundle.tokenizer("hello world")["input_ids"]
-    settings = {"mode": "sample", "xtc_probability": 0.5, "xtc_threshold": 0.02}
+    settings = {"mode": "sample", "xtc_probability": 0.5, "xtc_threshold": 0.034}
     out = engine.sample_n(bundle, seed=0, context_ids=context, n=5000, settings=settings)
     p = raw_probs(bundle, context)
-    above = (p >= 0.02).nonzero().flatten()
+    above = (p >= 0.034).nonzero().flatten()
     assert len(above) >= 2, "pick a threshold two tokens reach"
     fired = p.clone()
-    fired[above[above != above[p[above].argmin()]]] = 0
+    removed = above[above != above[p[above].argmin()]]
+    assert not set(removed.tolist()) & samplers.xtc_exempt_ids(bundle.tokenizer), "a threshold XTC acts at"
+    fired[removed] = 0
     mixture = 0.5 * fired / fired.sum() + 0.5 * p
     for i, pred, obs in zip(out["token_ids"], out["predicted"], out["observed"]):
         assert pred == pytest.approx(float(mixture[i]), abs=1e-5) and obs == pytest.approx(pred, abs=0.03)

@@ -49,12 +49,19 @@ class XTCLogitsWarper(LogitsProcessor):
     """With probability ``probability`` (one draw per call from ``generator``): if two or more tokens have
     probability ≥ ``threshold``, remove all of them but the least likely. Otherwise leave the scores alone.
 
+    As text-generation-webui's XTC (modules/sampler_hijack.py): when a token of ``exempt_ids`` (newline and
+    end-of-text: :func:`xtc_exempt_ids`) would be removed, the scores are left alone, so XTC never stops a line or
+    a text from ending. Only tokens still in the running (finite scores) count: a token an earlier stage removed
+    is neither "above" nor the one kept, so no threshold (0 included) leaves nothing to draw.
+
     ``last_applied`` says whether the draw fired at the last call (the tab shows it). As in the original, no
     token other than those above the threshold is touched, so the tail is never promoted over them."""
 
-    def __init__(self, threshold: float, probability: float, generator: torch.Generator | None = None):
+    def __init__(self, threshold: float, probability: float, generator: torch.Generator | None = None,
+                 exempt_ids=()):
         self.threshold, self.probability = float(threshold), float(probability)
         self.generator = generator
+        self.exempt = sorted({int(i) for i in exempt_ids})
         self.last_applied = False
 
     def __call__(self, input_ids: torch.LongTensor, scores: torch.FloatTensor) -> torch.FloatTensor:
@@ -63,15 +70,32 @@ class XTCLogitsWarper(LogitsProcessor):
         if not self.last_applied:
             return scores
         probs = torch.softmax(scores.float(), -1)  # (B, V)
-        above = probs >= self.threshold
+        above = (probs >= self.threshold) & torch.isfinite(scores)
         out = scores.clone()
         for b in range(scores.shape[0]):
             idx = above[b].nonzero().flatten()
             if len(idx) < 2:
                 continue
             keep = idx[probs[b, idx].argmin()]
-            out[b, idx[idx != keep]] = -float("inf")
+            removed = idx[idx != keep]
+            if self.exempt and bool(torch.isin(removed, torch.tensor(self.exempt, device=removed.device)).any()):
+                continue  # newline or end-of-text would go: this row's scores stay as they are
+            out[b, removed] = -float("inf")
         return out
+
+
+def xtc_exempt_ids(tokenizer) -> frozenset:
+    """The tokens XTC never removes, as text-generation-webui chooses them: the last id of encoding a newline,
+    and the end-of-text id."""
+    if tokenizer is None:
+        return frozenset()
+    out = set()
+    ids = tokenizer("\n", add_special_tokens=False)["input_ids"]
+    if ids:
+        out.add(int(ids[-1]))
+    if tokenizer.eos_token_id is not None:
+        out.add(int(tokenizer.eos_token_id))
+    return frozenset(out)
 
 
 class DRYLogitsProcessor(LogitsProcessor):

@@ -175,7 +175,7 @@ class DecodeSettings:
             "epsilon": self.epsilon > 0.0 and (lambda: EpsilonLogitsWarper(self.epsilon)),
             "eta": self.eta > 0.0 and (lambda: EtaLogitsWarper(self.eta)),
             "xtc": self.xtc_probability > 0.0 and (lambda: samplers.XTCLogitsWarper(
-                self.xtc_threshold, self.xtc_probability, xtc_generator(seed))),
+                self.xtc_threshold, self.xtc_probability, xtc_generator(seed), samplers.xtc_exempt_ids(tokenizer))),
         }
         return out + [(STAGE_LABELS[name], active[name]()) for name in self.sampling_order() if active[name]]
 

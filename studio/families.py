@@ -5,11 +5,12 @@ and each family's diversity knob against fidelity and diversity.
 Every family's pictures are brought to MNIST's 28×28 in [0, 1] (the diffusion models' 32×32 padding cropped), so the
 figures compare:
 
-* **judge accuracy**: the share the judge reads as the digit asked (a VAE is not asked for a digit: the share of its
-  samples that happen to read as it);
+* **judge accuracy**: the share the judge reads as the digit asked — with "any", the digit each picture was asked
+  for (a VAE is not asked for a digit: none is shown);
 * **confidence**: the judge's mean probability for what it reads;
 * **diversity**: the GAN tab's measure, the mean over pairs of the RMS pixel difference, and the same over as many
-  real held-out digits of that class (``diversity_vs_real``: 1.0 = as varied as real digits);
+  real held-out digits of that class (``diversity_vs_real``: 1.0 = as varied as real digits; for the VAE, which
+  samples every class, real digits of every class);
 * **NFE**: network evaluations per picture (a VAE's or GAN's single decoder pass is 1; a diffusion model's steps,
   twice over with guidance), and the batch's wall time;
 * the checkpoint's **FD ratio** from its eval.json (measured by the eval harness at the tab's defaults).
@@ -64,22 +65,24 @@ def first_builtin(registry, family: str, prefer: str | None = None) -> str | Non
 
 @torch.inference_mode()
 def draw(registry, family: str, key: str, *, digit, seed: int, n: int, nfe: int, text: str | None = None,
-         knob: float | None = None) -> tuple[torch.Tensor, int]:
-    """(n pictures (n, 1, 28, 28) in [0, 1], NFE per picture) of ``family``'s model ``key`` at its knob's value."""
+         knob: float | None = None) -> tuple[torch.Tensor, int, list | None]:
+    """(n pictures (n, 1, 28, 28) in [0, 1], NFE per picture, the digit each picture was asked for — None for the
+    VAE, which is asked for none) of ``family``'s model ``key`` at its knob's value. With digit "any" each picture
+    is asked for its own digit: the GAN's and the pixel DDPM's drawn from their seeds as their tabs do, the
+    text-to-image model's the pixel DDPM's (``drawn_digits``), each named in its own caption."""
     d = digit_of(digit)
     bundle = registry.get(key)
     if family == "VAE prior":
         from studio.vae.engine import decode
 
         z = torch.randn((n, bundle.model.latent_dim), generator=make_generator(seed)) * (1.0 if knob is None else knob)
-        return as_digits(decode(bundle.model, z)), 1
+        return as_digits(decode(bundle.model, z)), 1, None
     if family == "GAN":
-        from studio.gan.engine import grid
+        from studio.gan.engine import samples
 
-        side = max(1, round(n ** 0.5))
-        out = grid(bundle, seed=seed, n=side, digit="any" if d is None else str(d),
-                   truncation="none" if knob is None else "rescale", psi=1.0 if knob is None else knob)
-        return out["images"][:n], 1
+        out = samples(bundle, seed=seed, count=n, digit="any" if d is None else str(d),
+                      truncation="none" if knob is None else "rescale", psi=1.0 if knob is None else knob)
+        return out["images"], 1, list(out["labels"])
     if family in ("pixel DDPM", "pixel DDPM (DDIM η)"):
         from studio.diffusion import engine
 
@@ -89,15 +92,23 @@ def draw(registry, family: str, key: str, *, digit, seed: int, n: int, nfe: int,
         steps = max(1, nfe // (2 if engine.guided(w) else 1))
         run = engine.run(bundle, seed=seed, scheduler=scheduler, steps=steps, guidance=w, eta=eta,
                          digit="any" if d is None else str(d), batch=n, max_batch=n)
-        return as_digits(run.images), run.nfe
+        return as_digits(run.images), run.nfe, list(run.labels)
     if family == "text to image":
         from studio.diffusion import latent
+        from studio.diffusion.engine import drawn_digits
+        from studio.device import offset_seed
 
         w = latent.DEFAULTS["guidance"] if knob is None else knob
         steps = max(1, nfe // (2 if latent.guided(w) else 1))
-        prompt = text if text is not None else caption(d if d is not None else 0)
-        run = latent.run(bundle, prompt=prompt, seed=seed, batch=n, steps=steps, guidance=w, max_batch=n)
-        return as_digits(run.images), run.nfe
+        if text is not None or d is not None:
+            run = latent.run(bundle, prompt=text if text is not None else caption(d), seed=seed, batch=n,
+                             steps=steps, guidance=w, max_batch=n)
+            return as_digits(run.images), run.nfe, None if text is not None else [d] * n
+        seeds = [offset_seed(seed, i) for i in range(n)]
+        asked = drawn_digits(seeds)
+        run = latent.run(bundle, seeds=seeds, prompts=[caption(a) for a in asked], steps=steps, guidance=w,
+                         max_batch=n)
+        return as_digits(run.images), run.nfe, asked
     raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}.")
 
 
@@ -121,6 +132,7 @@ def compare(registry, *, digit="7", seed=0, n: int = 8, nfe: int = 10, text: str
     d = digit_of(digit)
     judge = registry.get(judge_key).model
     real = real_diversity(digit, n, data_dir)
+    real_any = real if d is None else real_diversity("any", n, data_dir)  # the VAE samples every class
     rows = []
     for family, registry_family, prefer in (("VAE prior", "vae", "mnist-vae-16d"), ("GAN", "gan", None),
                                             ("pixel DDPM", "diffusion", None), ("text to image", "t2i", None)):
@@ -129,19 +141,23 @@ def compare(registry, *, digit="7", seed=0, n: int = 8, nfe: int = 10, text: str
             continue
         registry.get(key)  # loaded first: the wall time is the batch's, not the model's load
         start = time.perf_counter()
-        images, per_picture = draw(registry, family, key, digit=digit, seed=seed, n=n, nfe=nfe, text=text)
+        images, per_picture, asked = draw(registry, family, key, digit=digit, seed=seed, n=n, nfe=nfe, text=text)
         seconds = time.perf_counter() - start
         pred, conf, _ = judge.judge(images)
         div = mean_pairwise_distance(images)
+        pool = real_any if family == "VAE prior" else real
         rows.append({
             "family": family, "model": key, "images": images, "judge_pred": pred.tolist(), "judge_conf": conf.tolist(),
-            # an unconditional VAE was not asked for the digit: its share of them is no accuracy, so none is shown
-            "judge_accuracy": None if d is None or family == "VAE prior" else round(float((pred == d).float().mean()), 4),
+            "asked_digits": asked,
+            # the share the judge reads as the digit each picture was asked for (with "any", its own); an
+            # unconditional VAE was not asked for one: its share is no accuracy, so none is shown
+            "judge_accuracy": None if asked is None else round(float((pred == torch.tensor(asked)).float().mean()), 4),
             "confidence": round(float(conf.mean()), 4), "diversity": round(div, 4),
-            "diversity_vs_real": round(div / real, 3) if real > 0 else None, "nfe": per_picture,
+            "diversity_vs_real": round(div / pool, 3) if pool > 0 else None, "nfe": per_picture,
             "seconds": round(seconds, 3), "fd_ratio": registry.spec(key).metrics.get("fd_ratio"),
-            "asked": N_("any digit") if d is None else (f"“{text or caption(d)}”" if family == "text to image" else
-                                                       (str(d) if family != "VAE prior" else N_("nothing (unconditional)")))})
+            "asked": (N_("any digit, each picture its own") if family != "VAE prior" else N_("nothing (unconditional)"))
+            if d is None else (f"“{text or caption(d)}”" if family == "text to image" else
+                               (str(d) if family != "VAE prior" else N_("nothing (unconditional)")))})
     return rows
 
 
@@ -163,10 +179,12 @@ def knob_curves(registry, *, digit="7", seed=0, n: int = 32, nfe: int = 10, judg
         name, values = KNOBS[family]
         fidelity, diversity = [], []
         for v in values:
-            images, _ = draw(registry, family, key, digit=digit, seed=seed, n=n, nfe=nfe, knob=v)
+            images, _, asked = draw(registry, family, key, digit=digit, seed=seed, n=n, nfe=nfe, knob=v)
             logits = judge(images.to(next(judge.parameters()).device)).float().cpu()  # (judge.prepare inside)
             p = torch.softmax(logits, -1)
-            fidelity.append(round(float((p.max(-1).values if d is None or family == "VAE prior" else p[:, d]).mean()), 4))
+            # confidence in the digit each picture was asked for (with "any", its own); the VAE's in what it reads
+            fid = p.max(-1).values if asked is None else p[torch.arange(len(asked)), torch.tensor(asked)]
+            fidelity.append(round(float(fid.mean()), 4))
             diversity.append(round(mean_pairwise_distance(images), 4))
         out[family] = {"knob": name, "values": list(values), "fidelity": fidelity, "diversity": diversity, "model": key}
     return out

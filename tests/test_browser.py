@@ -242,7 +242,18 @@ def test_families_tab_compares_the_families(page, shots):
                            timeout=120_000)
     table = page.locator("#fam-table").inner_text()
     assert "VAE" in table and "DDPM" in table.upper()
-    assert page.locator("#fam-gallery img").count() >= 3  # a row of pictures per family
+    # one strip per family, each shown at its own shape: four strips fit in one screen (in a gallery each sat in a
+    # square cell as wide as the page, so most of the view was blank)
+    boxes = []
+    for i in range(4):
+        img = page.locator(f"#fam-row-{i} img")
+        img.wait_for(timeout=30_000)
+        natural = img.evaluate("e => e.naturalWidth / e.naturalHeight")
+        box = page.locator(f"#fam-row-{i}").bounding_box()
+        shown = img.bounding_box()
+        assert natural > 4 and shown["width"] / shown["height"] == pytest.approx(natural, rel=0.1), (natural, shown)
+        boxes.append(box)
+    assert boxes[-1]["y"] + boxes[-1]["height"] - boxes[0]["y"] < 900, boxes
     page.screenshot(path=str(shots / "families.png"), full_page=True)
 
 

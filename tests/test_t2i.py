@@ -101,6 +101,18 @@ def test_a_long_prompt_is_cut_and_said_an_empty_one_is_unconditional(sd):
     assert latent.run(sd, prompt="a seven", seed=0, steps=2, guidance=2.0).notes == []
 
 
+def test_a_cut_negative_prompt_is_named_by_its_own_cut_words_with_several_prompts(sd):
+    long_positive = "a thick, slanted, wide, thin, upright, narrow seven beside an eight"
+    long_negative = "a thick, slanted, wide, thin, upright, narrow two beside a five"
+    run = latent.run(sd, prompts=["a one", long_positive], negative_prompts=[long_negative, long_negative],
+                     seeds=[0, 1], steps=2, guidance=2.0)
+    negative = [n for n in run.notes if n.startswith("The negative prompt was cut")]
+    ids = sd.tokenizer(long_negative)["input_ids"]  # the words past the encoder's window, by its own tokenizer
+    unread = sd.tokenizer.decode(ids[sd.max_tokens - 1:-1]).strip()
+    assert len(negative) == 1 and "five" in unread and "eight" not in negative[0]
+    assert unread.split()[-1] in negative[0], (unread, negative)
+
+
 @pytest.mark.parametrize("kwargs, message", [
     ({"height": 30}, r"height must be a multiple of 4 .* got 30; try 28 or 32"),
     ({"width": 128}, r"width must be a whole number in \[4, 64\]"),

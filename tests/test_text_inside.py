@@ -110,11 +110,13 @@ def test_logit_lens_against_a_hand_computation_and_the_models_logits(bundle):
     assert len({tuple(r) for r in lens["rank"]}) > 1, "every layer ranks alike: the test would not see a wrong layer"
 
 
-def test_score_is_one_forward_pass_per_token_and_slides_past_the_context(bundle):
+@pytest.mark.parametrize("stride", [16, "W - 1"])
+def test_score_is_one_forward_pass_per_token_and_slides_past_the_context(bundle, stride):
     text = "to be or not to be, that is the question " * 4  # > 64 tokens, the tiny context
-    out = score.score(bundle, text, stride=16)
+    W = bundle.context_length
+    s = W - 1 if stride == "W - 1" else stride
+    out = score.score(bundle, text, stride=s)
     ids = [bundle.tokenizer.bos_token_id] + ids_of(bundle, text)
-    W, s = bundle.context_length, 16
     assert len(ids) > W and out["windows"] > 1 and out["scored"] == len(ids) - 1
     for t in range(1, len(ids)):
         k = max(0, math.ceil((t - W + 1) / s))  # the first window (start k·s, length W) that reaches t
@@ -127,6 +129,13 @@ def test_score_is_one_forward_pass_per_token_and_slides_past_the_context(bundle)
     mean = sum(t["surprisal"] for t in out["tokens"]) / out["scored"]
     assert out["perplexity"] == pytest.approx(math.exp(mean), rel=1e-6)
     assert sum(out["histogram"].values()) == out["scored"]
+
+
+@pytest.mark.parametrize("stride", [0, 64, 65, 2.5])
+def test_a_stride_not_below_the_context_is_refused(bundle, stride):
+    assert bundle.context_length == 64
+    with pytest.raises(ValueError, match=r"stride must be a whole number in \[1, 63\]"):
+        score.score(bundle, "to be or not to be, that is the question " * 4, stride=stride)
 
 
 def test_gltr_buckets():

@@ -176,10 +176,16 @@ class DiffusionRun:
                 "guided": (self.x0_hat[k].float(), self.eps_hat[k].float())}
 
 
+def drawn_digits(seeds: list[int], num_classes: int = 10) -> list[int]:
+    """Digit "any": the digit each seed draws, after its noise, from its own generator (the Families tab asks the
+    text-to-image model for the same digits, so the two diffusion rows draw the same digit per picture)."""
+    return [int(torch.randint(num_classes, (1,), generator=make_generator(offset_seed(s, 7_919_000)))) for s in seeds]
+
+
 def _labels_for(bundle, digit, seeds: list[int]) -> list:
     d = check_digit(bundle, digit)
-    if d == "any":  # each seed draws its digit, after its noise, from its own generator
-        return [int(torch.randint(bundle.num_classes, (1,), generator=make_generator(offset_seed(s, 7_919_000)))) for s in seeds]
+    if d == "any":
+        return drawn_digits(seeds, bundle.num_classes)
     return [d] * len(seeds)
 
 

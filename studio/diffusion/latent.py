@@ -338,7 +338,7 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
     if not prompt.strip() and guidance != 0.0:
         notes.append("The prompt is empty: this is the unconditional model (what the model draws from no text).")
     if use_guidance and info[n]["cut"]:
-        notes.append(f"The negative prompt was cut to {bundle.max_tokens} tokens; not read: “{info[1]['cut']}”.")
+        notes.append(f"The negative prompt was cut to {bundle.max_tokens} tokens; not read: “{info[n]['cut']}”.")
 
     # 2. z_T: the seeds' noise (or the caller's), slerped towards a variation seed's when asked
     if latents is not None:

@@ -111,11 +111,20 @@ def grid(bundle, *, seed: int | None = 0, n: int = 4, digit: str = "any", trunca
     ``judge_conf``, ``diversity`` (mean pairwise RMS distance), ``latent_norms``.
     """
     n = whole_number("n (grid side)", n, 1, 8)
+    return samples(bundle, seed=seed, count=n * n, digit=digit, truncation=truncation, threshold=threshold, psi=psi,
+                   judge=judge)
+
+
+def samples(bundle, *, seed: int | None = 0, count: int = 16, digit: str = "any", truncation: str = "none",
+            threshold: float = 2.0, psi: float = 0.7, judge=None) -> dict:
+    """``count`` samples from consecutive seeds ``seed, seed+1, ...`` (what :func:`grid` draws, any number of
+    them: the Families tab asks for exactly as many as the other families). Same dict as :func:`grid`."""
+    count = whole_number("count", count, 1, 1024)
     d = check_digit(digit)
     check_truncation(truncation, threshold, psi)
     seed = resolve_seed(seed)
     g = bundle.model
-    seeds = [offset_seed(seed, i) for i in range(n * n)]  # past 2**32 - 1: 0, 1, ...
+    seeds = [offset_seed(seed, i) for i in range(count)]  # past 2**32 - 1: 0, 1, ...
     zs, labels = zip(*(seed_latent(s, g.z_dim, truncation=truncation, threshold=threshold, psi=psi) for s in seeds))
     z = torch.stack(zs)  # (N, D)
     labels = torch.tensor(labels if d is None else [d] * len(seeds))  # (N,)

@@ -50,7 +50,12 @@ def score(bundle, text: str, *, max_tokens: int = 4096, stride: int | None = Non
     ids = ([start] if start is not None else []) + [p["id"] for p in pieces]
     offset = 1 if start is not None else 0  # ids[offset + k] is piece k
     window = bundle.context_length
-    stride = max(1, stride or window // 2)
+    stride = max(1, window // 2) if stride is None else stride
+    if isinstance(stride, bool) or not isinstance(stride, int) or not 1 <= stride <= window - 1:
+        # stride = window would score the first token of each new window from the wrong row (it has nothing of
+        # that window before it); every token needs at least one token of context inside its window
+        raise ValueError(f"stride must be a whole number in [1, {window - 1}] (less than the model's context of "
+                         f"{window} tokens), got {stride!r}.")
     logp = torch.full((len(ids),), float("nan"))
     ranks = torch.zeros(len(ids), dtype=torch.long)
     tops = torch.zeros(len(ids), dtype=torch.long)

@@ -44,7 +44,7 @@ def table(rows: list[dict]) -> str:
 
 def families_compare(ctx, digit="7", seed=0, samples=8, nfe=10, caption=""):
     """The same digit and seed through every family with a built-in model (VAE prior, GAN, pixel DDPM, text to
-    image), each judged: a gallery row per family and a table of judge accuracy, confidence, diversity (and
+    image), each judged: a strip of pictures per family and a table of judge accuracy, confidence, diversity (and
     relative to real digits), NFE, wall time and the checkpoint's FD ratio. Answers with no arguments.
 
     Args:
@@ -52,20 +52,20 @@ def families_compare(ctx, digit="7", seed=0, samples=8, nfe=10, caption=""):
         seed: the seed every family draws from; -1 draws a fresh one.
         samples: pictures per family (2..64).
         nfe: network evaluations per picture the diffusion models may spend (with guidance, half as many steps).
-        caption: the text-to-image prompt; empty = the digit's caption ("a seven").
+        caption: the text-to-image prompt; empty = the digit's caption ("a seven"; with "any", each picture's own).
+
+    Returns one picture strip per family (VAE prior, GAN, pixel DDPM, text to image; None where no built-in model
+    of that family is installed) and the table.
     """
     if not ctx.judge_key:
         raise ValueError("No digit judge is installed: the families cannot be rated.")
     rows = families.compare(ctx.registry, digit=digit, seed=seed, n=samples, nfe=nfe, text=caption or None,
                             judge_key=ctx.judge_key)  # (the wiring holds the compute gate: gpu=True)
-    items = []
-    for r in rows:
-        cols = min(8, len(r["images"]))
-        caption_text = " · ".join((translate(r["family"]), r["model"], N_(f"asked {translate(r['asked'])}")))
-        items.append((image_grid(r["images"], cols, scale=3), caption_text))
+    strips = {r["family"]: image_grid(r["images"], min(8, len(r["images"])), scale=3) for r in rows}
     note = N_("Diversity: mean RMS pixel difference between pairs of pictures; in brackets, over that of as many real "
-              "held-out digits. A VAE is not asked for a digit: its accuracy is the share of its samples that happen to read as it.")
-    return items, table(rows) + "\n\n" + note
+              "held-out digits (of every class for the VAE, which samples them all). A VAE is not asked for a digit, "
+              "so it has no accuracy; with digit “any” each other family's picture is judged against its own digit.")
+    return (*(strips.get(f) for f in families.FAMILIES), table(rows) + "\n\n" + note)
 
 
 def knobs_figure(curves: dict):
@@ -122,8 +122,10 @@ def build_families_tab(registry, settings) -> None:
                         elem_id="fam-nfe")
         caption = gr.Textbox(value="", label="Text-to-image caption (empty: the digit's)", elem_id="fam-caption")
     run_btn = gr.Button("Compare the families", variant="primary", elem_id="fam-run")
-    gallery = gr.Gallery(label="One row per family", columns=1, height="auto", object_fit="contain", format="png",
-                         elem_id="fam-gallery")
+    # One picture per family, each at its own width and height: in a gallery every strip sat centred in a square
+    # cell as wide as the page, so most of what a user saw was blank (a strip of 8 digits is 8:1).
+    strips = [gr.Image(label=f, format="png", interactive=False, show_label=True, elem_id=f"fam-row-{i}",
+                       elem_classes="fam-row") for i, f in enumerate(families.FAMILIES)]
     figures = gr.Markdown(elem_id="fam-table")
     with gr.Accordion("Each family's diversity knob: fidelity against diversity", open=True):
         with gr.Row():
@@ -133,6 +135,6 @@ def build_families_tab(registry, settings) -> None:
                          elem_id="fam-chart")
         knobs_note = gr.Markdown(elem_id="fam-knobs-note")
     run_btn.click(wired(families_compare, ctx, gpu=True, replay=True), [digit, seed, samples, nfe, caption],
-                  [gallery, figures], api_name="families_compare", concurrency_id=HEAVY)
+                  [*strips, figures], api_name="families_compare", concurrency_id=HEAVY)
     knobs_btn.click(wired(families_knobs, ctx, gpu=True, replay=True), [digit, seed, knob_samples, nfe],
                     [chart, knobs_note], api_name="families_knobs", concurrency_id=HEAVY)

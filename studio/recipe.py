@@ -45,17 +45,23 @@ def engine_action(family: str, action: str):
     return decorate
 
 
-def _check_jsonable(value, path="params"):
+MAX_DEPTH = 16  # a run's parameters are numbers, strings and short lists: nesting deeper than this is no recipe
+
+
+def _check_jsonable(value, path="params", depth=0):
+    if depth > MAX_DEPTH:
+        raise StudioError(f"Recipe value {path} is nested more than {MAX_DEPTH} levels deep; a recipe's parameters are "
+                          "numbers, strings and short lists.")
     if isinstance(value, float) and not math.isfinite(value):
         raise StudioError(f"Recipe value {path} is {value}; recipes hold finite numbers only.")
     if isinstance(value, dict):
         for k, v in value.items():
             if not isinstance(k, str):
                 raise StudioError(f"Recipe key {k!r} in {path} must be a string.")
-            _check_jsonable(v, f"{path}.{k}")
+            _check_jsonable(v, f"{path}.{k}", depth + 1)
     elif isinstance(value, (list, tuple)):
         for i, v in enumerate(value):
-            _check_jsonable(v, f"{path}[{i}]")
+            _check_jsonable(v, f"{path}[{i}]", depth + 1)
     elif not (value is None or isinstance(value, (str, int, float, bool))):
         raise StudioError(f"Recipe value {path} has type {type(value).__name__}; recipes hold JSON values only.")
 
@@ -131,6 +137,9 @@ class Recipe:
     def from_json(cls, text: str) -> "Recipe":
         try:
             data = json.loads(text)
+        except RecursionError:  # "[[[[…" nested past the parser's depth: malformed like any other
+            raise StudioError(f"The recipe is not valid JSON: it is nested too deeply (more than {MAX_DEPTH} levels "
+                              "make no recipe).") from None
         except (TypeError, ValueError) as err:
             raise StudioError(f"The recipe is not valid JSON: {err}.") from None
         return cls.from_dict(data)

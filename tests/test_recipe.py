@@ -59,6 +59,9 @@ def test_round_trip_reproduces_the_call(tiny_text_dir):
      '"seed": "7"}', "seed must be a whole number"),
     ('{"format": "generative-studio-recipe/1", "family": "gan", "action": "grid", "model": "m", "params": '
      '{"psi": NaN}}', "finite numbers only"),
+    ("[" * 100_000 + "]" * 100_000, "not valid JSON: it is nested too deeply"),  # past the parser: RecursionError
+    ('{"format": "generative-studio-recipe/1", "family": "gan", "action": "grid", "model": "m", "params": '
+     '{"psi": ' + "[" * 500 + "]" * 500 + '}}', "nested more than 16 levels"),  # parsed, then refused
 ])
 def test_bad_recipes_are_refused_with_a_reason(text, msg):
     with pytest.raises(StudioError, match=msg):
@@ -86,3 +89,15 @@ def test_to_python_works_in_a_fresh_process():
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert "from studio.gan.engine import grid" in out.stdout and "seed=3" in out.stdout
+
+
+def test_a_png_whose_recipe_is_nested_too_deeply_is_refused_with_the_same_message(tmp_path):
+    from PIL import Image, PngImagePlugin
+
+    from studio.diffusion.t2i_tab import RECIPE_CHUNK, recipe_in_png
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text(RECIPE_CHUNK, "[" * 50_000 + "]" * 50_000)
+    Image.new("L", (4, 4)).save(tmp_path / "deep.png", pnginfo=info)
+    with pytest.raises(StudioError, match="not valid JSON: it is nested too deeply"):
+        recipe_in_png(str(tmp_path / "deep.png"))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import gradio as gr
 
 from studio.checks import whole_number
+from studio.device import resolve_seed
 from studio.i18n import N_
 from studio.lab import live
 from studio.lab.figures import frame
@@ -74,6 +75,10 @@ def picture(trainer, t: float = 1.0):
 
 
 def setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, flow_path, seed):
+    if seed is None or (not isinstance(seed, bool) and isinstance(seed, (int, float)) and seed == -1):
+        # no seed (or -1): the session's model keeps its own, so Play goes on; a first model draws a fresh one
+        seed = lab.config.seed if lab is not None else resolve_seed(None)
+    seed = resolve_seed(seed)
     points = live.points_from_drawing(drawing) if target == "drawn" else None
     gan, flow = live.config_of(loss, lr_g, lr_d, d_steps, batch_size, lr_flow, seed, path=flow_path)
     return live.trainer_for(lab, model=model_kind, target=live.target_of(target, points), gan=gan, flow=flow)
@@ -98,7 +103,8 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
         batch_size: points per training batch.
         lr_flow: the flow model's learning rate.
         flow_path: the flow's noise schedule: "linear" (rectified flow) or "cosine" (variance preserving).
-        seed: the seed of the weights, batches and noise (the same seed replays the same training).
+        seed: the seed of the weights, batches and noise (the same seed replays the same training); -1 or none:
+            the session's model keeps its own seed (a first model draws a fresh one).
         steps: training steps this call runs (one step: d_steps D updates and one G update; a flow: one update).
         frame_every: steps between two pictures.
         flow_time: the flow's time shown, 0 (noise) to 1 (data).
@@ -111,25 +117,37 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
     gate = serving_of(ctx.registry).gate
     done, since_frame, start = 0, 0, trainer.steps
     trainer.pause_requested = False
+    # this Play is the trainer's only one: a Play of the same model still running (its client stopped waiting, a
+    # second tab of the session) stops at its next step, so two never train one model by turns
+    play = trainer.__dict__["_lab_play"] = object()
+
+    def current() -> bool:
+        return trainer.__dict__.get("_lab_play") is play and not trainer.pause_requested
+
     began = last_sent = time.perf_counter()
-    while done < steps and not trainer.pause_requested:
+    while done < steps and current():
         # a slice: at most SLICE_S of training holding the compute gate, then the gate goes to whoever waits (the
         # gate is fair: a student's Generate goes before six Plays) and Pause is seen
-        with gate.hold(background=True), held(trainer):  # training is background work (ComputeGate)
+        # the model's lock first, then the gate: a slice gives the gate away between its steps (interleave), and a
+        # second Play or a step by hand of this model must not take it there and then wait for the model's lock
+        # while this slice waits for the gate back (it did: a deadlock of the whole gate)
+        with held(trainer), gate.hold(background=True):  # training is background work (ComputeGate)
             until = time.perf_counter() + SLICE_S
-            while done < steps and since_frame < frame_every and not trainer.pause_requested:
+            while done < steps and since_frame < frame_every and current():
                 trainer.step()
                 done, since_frame = done + 1, since_frame + 1
                 if time.perf_counter() >= until:
                     break
                 interleave(SLICE_S)  # someone who used the machine less than this Play goes first, at once
-        if since_frame < frame_every and done < steps and not trainer.pause_requested:
+        if not current() and trainer.__dict__.get("_lab_play") is not play:
+            return  # a newer Play of this model took over: it sends the frames from here
+        if since_frame < frame_every and done < steps and current():
             if time.perf_counter() - last_sent >= HEARTBEAT_S:  # no picture due yet, but a page closed meanwhile
                 last_sent = time.perf_counter()                # stops the Play here (Gradio resumes a stream only
                 yield gr.skip(), gr.skip(), gr.skip()          # for a page that is still there)
             continue
         since_frame = 0
-        with gate.hold(background=True), held(trainer):  # the picture is computation too (2,500 samples, a figure)
+        with held(trainer), gate.hold(background=True):  # the picture is computation too (2,500 samples, a figure)
             image, stats = picture(trainer, flow_time)
         speed = (trainer.steps - start) / (time.perf_counter() - began)
         last_sent = time.perf_counter()
@@ -159,7 +177,7 @@ def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-satu
     """
     trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d,
                           d_steps, batch_size, lr_flow, flow_path, seed)
-    with serving_of(ctx.registry).gate, held(trainer):  # as Play's slices: never inside one of them
+    with held(trainer), serving_of(ctx.registry).gate:  # as Play's slices (lock, then gate): never inside one
         what = live.one_step(trainer, part)
         image, stats = picture(trainer, flow_time)
     return image, stats_text(trainer, stats, "\n\n".join(x for x in (note, what) if x)), trainer

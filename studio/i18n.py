@@ -170,8 +170,11 @@ def _compiled(lang: str) -> list[tuple[re.Pattern, list[str], str, int]]:
         literal = sum(len(p) for p in parts)
         if not names or literal < 2:
             continue
-        # a value never spans a " · " (parts of a line are translated one by one when no template has them all)
-        pattern = "".join(re.escape(p) + ("((?:(?! · ).)*?)" if i < len(names) else "") for i, p in enumerate(parts))
+        # a value never spans a " · " (parts of a line are translated one by one when no template has them all), nor
+        # a line break unless the template has one: "**{k}**: {v}" must not swallow a two-line message whose first
+        # line is "**Done**: …" (the lines are translated one by one instead)
+        value = "((?:(?! · ).)*?)" if "\n" in template else "((?:(?! · )[^\n])*?)"
+        pattern = "".join(re.escape(p) + (value if i < len(names) else "") for i, p in enumerate(parts))
         out.append((re.compile(pattern, re.S), names, translated, literal))
     out.sort(key=lambda t: -t[3])
     return out

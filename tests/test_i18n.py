@@ -84,6 +84,11 @@ def test_the_built_page_uses_i18n_keys_for_every_string():
     # line by line
     ("Loaded 2 built-in model(s).\n\nFailed:", "已加载 2 个内置模型。\n\n失败："),
     ("not in the catalog at all", "not in the catalog at all"),
+    # a two-line message whose first line looks like "**{k}**: {v}": each line by its own template (#36.9: the
+    # text-to-image status stayed English because a short template swallowed both lines)
+    ("**Done**: 20 steps of Euler, **20 model evaluations per image**, w = 1, seeds 0..3.\n\n"
+     "Tokens the text encoder read: `a` `3`",
+     "**完成**：Euler 走了 20 步，**每张图 20 次模型计算**，w = 1，种子 0..3。\n\n文本编码器读到的 token：`a` `3`"),
 ])
 def test_translate(text, expected):
     assert i18n.translate(text, "zh-CN") == expected
@@ -154,9 +159,10 @@ def test_every_answer_of_every_endpoint_is_translated(studio):
         names = list(zh.view_api(return_format="dict", print_info=False)["named_endpoints"])
         first = ["/text_generate", "/diffusion_run"]
         answered = 0
+        english = []
         for name in first + [n for n in names if n not in first]:
             try:
-                zh.predict(api_name=name)
+                english += [(name, t) for t in english_sentences(zh.predict(api_name=name))]
                 answered += 1
             except Exception as err:  # an endpoint that needs input: its message must be translated too
                 message = str(err)
@@ -166,6 +172,30 @@ def test_every_answer_of_every_endpoint_is_translated(studio):
     finally:
         zh.close()
     assert not i18n.MISSING, f"untranslated text: {sorted(i18n.MISSING)[:10]}"
+    # a translation that matched the wrong template is not "missing" but leaves English behind (#36.9)
+    assert not english, english[:5]
+
+
+ENGLISH_RUN = re.compile(r"\b[A-Za-z]{2,}(?:[ ,]+[A-Za-z]{2,}){3,}\b")  # four English words in a row
+NOT_PROSE = re.compile(r"`[^`]*`|https?://\S+|\{.*\}|\S+[/\\]\S+|<[^>]+>", re.S)  # code, links, JSON, paths, HTML
+
+
+def english_sentences(answer) -> list[str]:
+    """The runs of four or more English words in the text an endpoint answered (strings found anywhere in it,
+    code spans, links, JSON and paths left out)."""
+    found = []
+    if isinstance(answer, str):
+        if len(answer) > 20_000 or answer.lstrip().startswith(("{", "[", "import ", "from ", "<")):
+            return []  # a recipe, a JSON table, Python code or an HTML block
+        text = NOT_PROSE.sub(" ", answer)
+        found += [m.group(0) for m in ENGLISH_RUN.finditer(text)]
+    elif isinstance(answer, dict):
+        for v in answer.values():
+            found += english_sentences(v)
+    elif isinstance(answer, (list, tuple)):
+        for v in answer:
+            found += english_sentences(v)
+    return found
 
 
 def _plot_texts(fig) -> list[str]:

@@ -146,6 +146,45 @@ def test_img2img_noises_the_picture_to_the_strength_and_runs_the_rest(sd):
     assert gaps[0] < gaps[1] < gaps[2]
 
 
+@pytest.mark.parametrize("name, cls", [("DDIM", "DDIMScheduler"), ("DPM-Solver++ 2M", "DPMSolverMultistepScheduler")])
+def test_img2img_equals_stable_diffusion_img2img_pipeline(tiny_sd_dir, sd, name, cls, monkeypatch):
+    """img2img against diffusers' ``StableDiffusionImg2ImgPipeline``: the pipeline encodes the picture, scales the
+    latent by the autoencoder's scaling factor (0.7 in the tiny model), noises it to the step the strength picks and
+    runs the rest. The same starting noise is handed to both; the encoder's spread is made negligible in both
+    autoencoders alike (its log-variance at the floor diffusers clamps to), so their two samples of the posterior
+    are its mean, and no seed convention of the studio enters the reference."""
+    import diffusers
+    from diffusers import StableDiffusionImg2ImgPipeline
+    from diffusers.pipelines.stable_diffusion import pipeline_stable_diffusion_img2img as module
+
+    def sharp(vae):  # the posterior's log-variance channels → −100 (clamped to −30: σ ≈ 3e-7)
+        c = vae.config.latent_channels
+        with torch.no_grad():
+            vae.quant_conv.weight[c:] = 0
+            vae.quant_conv.bias[c:] = -100.0
+
+    local = load_text_to_image(tiny_sd_dir, device=CPU, dtype=torch.float32)  # not the shared module fixture
+    sharp(local.vae)
+    pipe = StableDiffusionImg2ImgPipeline.from_pretrained(tiny_sd_dir)
+    sharp(pipe.vae)
+    pipe.scheduler = getattr(diffusers, cls).from_config(pipe.scheduler.config)
+    pipe.set_progress_bar_config(disable=True)
+    assert pipe.vae.config.scaling_factor == 0.7
+    picture = torch.full((2, 1, 32, 32), -1.0)  # the tiny model draws one channel
+    picture[0, :, 8:24, 14:18] = 1.0  # a bar
+    picture[1, :, 10:14, 6:26] = 0.5  # a dash
+    noise = latent.initial_latents(local, [7, 8], 32, 32)
+    monkeypatch.setattr(module, "randn_tensor", lambda shape, **kw: noise.clone().to(kw.get("dtype")))
+    for strength in (0.5, 0.8):
+        ours = latent.run(local, prompt="a one", seed=7, batch=2, steps=10, guidance=3.0, scheduler=name,
+                          init_image=picture, strength=strength)
+        theirs = pipe(["a one"] * 2, image=(picture + 1) / 2, strength=strength, num_inference_steps=10, guidance_scale=3.0,
+                      output_type="pt").images
+        assert ours.steps == int(10 * strength)
+        gap = float(((ours.images + 1) / 2 - theirs).abs().max())
+        assert gap < 1e-4, (strength, gap)
+
+
 def test_a_variation_seed_slerps_the_starting_noise(sd):
     base = latent.initial_latents(sd, [11], 32, 32)
     other = latent.initial_latents(sd, [40], 32, 32)

@@ -165,13 +165,14 @@ def scrub_outputs(bundle, run, k):
 
 
 def summary_of(run) -> str:
+    tokens = " ".join(f"`{t}`" for t in run.tokens)
     guided = N_(" (two per step: guidance)") if run.eps_cond is not None else ""
     where = (N_("every step's x̂₀ through the full decoder") if run.preview == "decoder" else
              N_("x̂₀ previewed by a linear map of the latent (fitted to this model's autoencoder); the result through "
                 "the full decoder; *Decode this step* shows any step fully"))
     lines = [N_(f"**Done**: {run.steps} steps of {run.scheduler}, **{run.nfe} model evaluations per image**{guided}, "
                 f"w = {run.guidance:g}, seeds {run.seeds[0]}..{run.seeds[-1]}; {where}."),
-             N_("Tokens the text encoder read: ") + " ".join(f"`{t}`" for t in run.tokens)]
+             N_(f"Tokens the text encoder read: {tokens}")]
     return "\n\n".join(lines + [f"⚠️ {N_(n)}" for n in run.notes])
 
 

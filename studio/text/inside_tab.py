@@ -125,7 +125,7 @@ def text_score(ctx, model=None, text=HUMAN_PASSAGE, other=""):
                   f"{s['mean_surprisal']:.2f} nats); top 10: {h['top 10']}, top 100: {h['top 100']}, top 1000: "
                   f"{h['top 1000']}, beyond: {h['beyond']}.")
         if s["windows"] > 1:
-            line += " " + N_(f"Longer than the model's context: {s['windows']} windows of {s['window']} tokens, "
+            line += "\n" + N_(f"Longer than the model's context: {s['windows']} windows of {s['window']} tokens, "
                              f"moving by {s['stride']}.")
         lines.append(line)
     lines.append(N_("Text a model sampled itself sits mostly in its top 10; human writing reaches further down "

@@ -333,6 +333,17 @@ def test_text_generation_of_several_users_decodes_in_one_batch_and_matches_each_
             assert [t["token_id"] for t in mine["steps"]] == [t["token_id"] for t in alone["steps"]]
             assert mine["text"] == alone["text"] and mine["notices"] == alone["notices"]
             assert np.allclose([t["prob"] for t in mine["steps"]], [t["prob"] for t in alone["steps"]], atol=1e-5)
+    # and each row equals the engine's own single run (engine.generate, not the batched decoder with one row)
+    from studio.text import engine
+
+    registry = studio_parts[0]
+    bundle = registry.get("shakespeare-gpt")
+    for s in asks:
+        mine = shared[s]
+        settings = {k: v for k, v in mine["settings"].items() if k in engine.DecodeSettings.__dataclass_fields__}
+        ref = engine.generate(bundle, seed=s, prompt=mine["prompt"], **settings)
+        assert [t["token_id"] for t in mine["steps"]] == [st.token_id for st in ref.steps], s
+        assert mine["text"] == ref.text
 
 
 def test_a_replayed_text_run_is_each_sessions_own_state(studio_parts):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 
@@ -65,7 +67,7 @@ def test_each_loss_trains_and_the_arrows_lower_the_generators_loss(loss):
 def test_the_minimax_loss_collapses_onto_few_modes():
     """The saturating minimax loss, at the defaults, piles its samples onto at most 3 of the 8 modes (3,000 steps,
     a few seconds): the lab's mode-collapse preset."""
-    gan = GAN2D(TARGETS["ring of 8"], GANConfig(loss="minimax"))
+    gan = GAN2D(TARGETS["ring of 8"], GANConfig(loss="minimax", lr_g=2e-3, lr_d=2e-3))  # the collapse preset
     for _ in range(3000):
         gan.step()
     assert mode_stats(gan.samples(N_SAMPLES), gan.target)["modes_covered"] <= 3
@@ -118,3 +120,73 @@ def test_flow_training_is_reproducible_and_checks_its_settings():
     assert torch.equal(a.samples(8), b.samples(8))
     with pytest.raises(ValueError, match="budget must be a whole number"):
         Flow2D(TARGETS["spiral"], FlowConfig(budget=0))
+
+
+def _fixed_critic(gan: GAN2D) -> GAN2D:
+    """D(x) = 3·x₁ + 4·x₂ + 0.5: a critic whose values and gradient (‖∇D‖ = 5 everywhere) are known by hand."""
+    critic = torch.nn.Linear(2, 1)
+    with torch.no_grad():
+        critic.weight[:] = torch.tensor([[3.0, 4.0]])
+        critic.bias[:] = 0.5
+    gan.D = critic
+    return gan
+
+
+REAL = torch.tensor([[1.0, 0.0], [0.0, 1.0]])  # D = 3.5, 4.5
+FAKE = torch.tensor([[-1.0, 0.0], [0.0, 0.0]])  # D = −2.5, 0.5
+
+
+def _sigmoid(v):
+    return 1 / (1 + math.exp(-v))
+
+
+@pytest.mark.parametrize("loss, d_expected, g_expected", [
+    # Goodfellow et al. 2014: D maximises log σ(D(x)) + log(1 − σ(D(G(z)))), i.e. minimises their negative
+    ("minimax", -(math.log(_sigmoid(3.5)) + math.log(_sigmoid(4.5))) / 2
+     - (math.log(1 - _sigmoid(-2.5)) + math.log(1 - _sigmoid(0.5))) / 2,
+     # G minimises log(1 − σ(D(G(z))))
+     (math.log(1 - _sigmoid(-2.5)) + math.log(1 - _sigmoid(0.5))) / 2),
+    # the non-saturating G minimises −log σ(D(G(z))); D's loss is the minimax one
+    ("non-saturating", None, -(math.log(_sigmoid(-2.5)) + math.log(_sigmoid(0.5))) / 2),
+    # hinge: D: mean relu(1 − D(x)) + mean relu(1 + D(G(z))) = 0 + (0 + 1.5)/2; G: −mean D(G(z)) = 1
+    ("hinge", 0.75, 1.0),
+    # WGAN-GP: E D(fake) − E D(real) + 10 (‖∇D‖ − 1)² = −1 − 4 + 10·16 (the penalty is the same at every x̂)
+    ("wgan-gp", 155.0, 1.0),
+])
+def test_each_loss_has_the_papers_value_on_a_hand_made_critic(loss, d_expected, g_expected):
+    gan = _fixed_critic(GAN2D(TARGETS["ring of 8"], GANConfig(loss=loss)))
+    if d_expected is None:  # non-saturating shares the minimax discriminator loss
+        d_expected = float(_fixed_critic(GAN2D(TARGETS["ring of 8"], GANConfig(loss="minimax"))).d_loss(REAL, FAKE))
+        assert d_expected == pytest.approx(0.54688, abs=1e-4)
+    assert float(gan.d_loss(REAL, FAKE)) == pytest.approx(d_expected, abs=1e-4)
+    assert float(gan.g_loss(FAKE)) == pytest.approx(g_expected, abs=1e-4)
+
+
+def test_a_d_step_changes_only_d_and_a_g_step_only_g():
+    gan = GAN2D(TARGETS["ring of 8"], GANConfig(seed=5))
+
+    def flat(net):
+        return torch.cat([p.detach().flatten().clone() for p in net.parameters()])
+
+    d0, g0 = flat(gan.D), flat(gan.G)
+    gan.d_step()
+    d1, g1 = flat(gan.D), flat(gan.G)
+    assert not torch.equal(d0, d1) and torch.equal(g0, g1)
+    gan.g_step()
+    assert torch.equal(flat(gan.D), d1) and not torch.equal(flat(gan.G), g1)
+
+
+def test_the_default_play_covers_most_of_the_ring():
+    """The Lab's default Play (non-saturating, 2,000 steps, the Lab tab's defaults) covers at least 6 of the 8
+    modes: the lesson's "it works" case, against which the minimax preset collapses."""
+    import inspect
+
+    from studio.lab import live, tab
+
+    d = {k: v.default for k, v in inspect.signature(tab.lab_train).parameters.items()}
+    gan_config, _ = live.config_of(d["loss"], d["lr_g"], d["lr_d"], d["d_steps"], d["batch_size"], d["lr_flow"],
+                                   d["seed"])
+    gan = GAN2D(TARGETS[d["target"]], gan_config)
+    for _ in range(d["steps"]):
+        gan.step()
+    assert mode_stats(gan.samples(N_SAMPLES), gan.target)["modes_covered"] >= 6

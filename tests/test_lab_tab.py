@@ -29,9 +29,9 @@ def test_play_streams_a_picture_every_n_steps_with_the_veegan_figures(ctx):
 
 def test_pause_then_play_goes_on_and_only_a_new_experiment_starts_over(ctx):
     *_, (_, _, trainer) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64)
-    *_, (_, stats, again) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64, lr_d=1e-3, lab=trainer)
+    *_, (_, stats, again) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64, lr_d=5e-4, lab=trainer)
     assert again is trainer and again.steps == 40 and "Changed mid-run: lr_d" in stats
-    assert again.opt_d.param_groups[0]["lr"] == 1e-3
+    assert again.opt_d.param_groups[0]["lr"] == 5e-4
     *_, (_, stats, other) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64, loss="hinge", lab=trainer)
     assert other is not trainer and other.steps == 20 and "A new experiment" in stats
 

@@ -26,8 +26,8 @@ TINY = ["--corpus", "tang", "--min-char-count", "1", "--n-layer", "1", "--n-head
 
 def run(args, out, data):
     env = dict(os.environ, OMP_NUM_THREADS="1", STUDIO_DATA=str(data), HF_HUB_OFFLINE="1")
-    done = subprocess.run([*args, "-m", "studio.text.train", *TINY, "--out", str(out)], env=env, capture_output=True,
-                          text=True, timeout=600)
+    done = subprocess.run([*args, "-m", "studio.text.train", *TINY, "--out", str(out), "--rows-log", str(out / "rows")],
+                          env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads((out / "training_log.json").read_text()), json.loads((out / "phases.json").read_text())
 
@@ -49,3 +49,10 @@ def test_two_processes_train_as_one_on_the_same_global_batch(tmp_path):
     b = load_file(tmp_path / "two" / "model.safetensors")
     assert a.keys() == b.keys()
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-4
+    # the two processes split each global batch: rank 0 its first half, rank 1 its second, the one process all
+    # (training on the whole batch in each process would give the same weights, at twice the cost)
+    rows = {r: json.loads((tmp_path / "two" / f"rows.rank{r}.json").read_text()) for r in (0, 1)}
+    whole = json.loads((tmp_path / "one" / "rows.rank0.json").read_text())
+    assert len(whole) == 6 and all(len(b) == 8 for b in whole)
+    assert [r0 + r1 for r0, r1 in zip(rows[0], rows[1])] == whole
+    assert all(len(r) == 4 for r in rows[0] + rows[1])

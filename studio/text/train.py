@@ -91,6 +91,9 @@ def main(argv=None) -> None:
                    help="stop after this much training time (the card says so) and keep the best checkpoint")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=1337)
+    p.add_argument("--rows-log", type=Path, default=None,
+                   help="write the corpus offsets each process trained on, per step, to <this>.rank<r>.json "
+                        "(to check that the processes split the global batch)")
     p.add_argument("--init-from", type=Path, default=None,
                    help="continue from this checkpoint's weights and tokenizer (a further training phase); its "
                         "phases.json is carried over and this phase appended")
@@ -180,6 +183,7 @@ def main(argv=None) -> None:
     start = time.perf_counter()
     running, stopped_early, last_step = None, False, 0
     share = args.batch_size // world
+    rows_seen = []  # --rows-log: the offsets of this process's rows, per step
     for step in range(args.steps + 1):
         out_of_time = args.max_minutes is not None and (time.perf_counter() - start) / 60 >= args.max_minutes
         if world > 1:  # every process stops at the same step
@@ -207,6 +211,8 @@ def main(argv=None) -> None:
             group["lr"] = lr_at(step)
         ix = torch.randint(len(data) - args.block_size - 1, (args.batch_size,), generator=gen)
         ix = ix[rank * share:(rank + 1) * share]  # this process's share of the global batch
+        if args.rows_log is not None:
+            rows_seen.append(ix.tolist())
         x = torch.stack([data[i:i + args.block_size] for i in ix]).to(device)  # (B / world, T)
         loss = trained(x, labels=x).loss  # labels are shifted inside: position t predicts t+1
         opt.zero_grad(set_to_none=True)
@@ -220,6 +226,8 @@ def main(argv=None) -> None:
         step_losses.append(round(value.item(), 6))
         running = value.item() if running is None else 0.95 * running + 0.05 * value.item()
     wall = time.perf_counter() - start
+    if args.rows_log is not None:
+        Path(f"{args.rows_log}.rank{rank}.json").write_text(json.dumps(rows_seen))
     if world > 1:
         torch.distributed.barrier()
         torch.distributed.destroy_process_group()

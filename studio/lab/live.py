@@ -25,7 +25,7 @@ LIM = 3.0  # the plane shown and drawn on: [-3, 3]²
 MAX_DRAWN = 400  # points taken from a drawing
 # Presets that teach one thing each (the GAN's): "collapse" is minimax with a discriminator that learns fast.
 PRESETS = {
-    "non-saturating (default)": {"loss": "non-saturating", "lr_g": 1e-3, "lr_d": 1e-3, "d_steps": 1},
+    "non-saturating (default)": {"loss": "non-saturating", "lr_g": GANConfig.lr_g, "lr_d": GANConfig.lr_d, "d_steps": 1},
     "minimax: watch it collapse": {"loss": "minimax", "lr_g": 2e-3, "lr_d": 2e-3, "d_steps": 1},
     "hinge": {"loss": "hinge", "lr_g": 2e-3, "lr_d": 2e-3, "d_steps": 1},
     "WGAN-GP (5 critic steps)": {"loss": "wgan-gp", "lr_g": 1e-3, "lr_d": 1e-3, "d_steps": 5},

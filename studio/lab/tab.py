@@ -19,7 +19,7 @@ from studio.device import resolve_seed
 from studio.i18n import N_
 from studio.lab import live
 from studio.lab.figures import frame
-from studio.lab.gan import LOSSES
+from studio.lab.gan import LOSSES, GANConfig
 from studio.lab.targets import MIN_PER_MODE, TARGETS
 from studio.plots import figure_to_image
 from studio.serving import SLICE_S, interleave, serving_of
@@ -86,7 +86,7 @@ def setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_siz
 
 # --- handlers -----------------------------------------------------------------------------------------------------
 
-def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=1e-3, lr_d=1e-3, d_steps=1,
+def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=GANConfig.lr_g, lr_d=GANConfig.lr_d, d_steps=1,
               batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, steps=2000, frame_every=100, flow_time=1.0,
               drawing=None, lab=None):
     """Train live, streaming a picture and the measured figures every ``frame_every`` steps; goes on from this
@@ -154,7 +154,7 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
         yield image, stats_text(trainer, stats, note, speed=speed), trainer
 
 
-def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=1e-3, lr_d=1e-3,
+def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=GANConfig.lr_g, lr_d=GANConfig.lr_d,
              d_steps=1,
              batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, flow_time=1.0, drawing=None, lab=None):
     """One step by hand: one discriminator update ("D") or one generator update ("G") of the GAN, or one training
@@ -183,7 +183,7 @@ def lab_step(ctx, part="D", target="ring of 8", model_kind="GAN", loss="non-satu
     return image, stats_text(trainer, stats, "\n\n".join(x for x in (note, what) if x)), trainer
 
 
-def lab_reset(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=1e-3, lr_d=1e-3, d_steps=1,
+def lab_reset(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=GANConfig.lr_g, lr_d=GANConfig.lr_d, d_steps=1,
               batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, flow_time=1.0, drawing=None):
     """A new, untrained model with these settings (step 0) and its picture.
 
@@ -258,8 +258,8 @@ def build_lab_tab(registry, settings) -> None:
                                  elem_id="lab-preset")
             loss = gr.Dropdown(list(LOSSES), value="non-saturating", label="GAN loss", elem_id="lab-loss")
             with gr.Row():
-                lr_g = gr.Number(value=1e-3, label="G learning rate", elem_id="lab-lr-g")
-                lr_d = gr.Number(value=1e-3, label="D learning rate", elem_id="lab-lr-d")
+                lr_g = gr.Number(value=GANConfig.lr_g, label="G learning rate", elem_id="lab-lr-g")
+                lr_d = gr.Number(value=GANConfig.lr_d, label="D learning rate", elem_id="lab-lr-d")
             d_steps = gr.Slider(1, 10, value=1, step=1, label="D steps per G step", elem_id="lab-d-steps")
             with gr.Row():
                 lr_flow = gr.Number(value=2e-3, label="Flow learning rate", elem_id="lab-lr-flow")

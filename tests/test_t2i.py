@@ -79,7 +79,7 @@ def test_every_step_is_kept_and_x0_follows_from_z_t_and_eps(sd):
     x0z = (r.latents[k] - (1 - ab) ** 0.5 * r.eps_hat[k].float()) / ab ** 0.5
     assert torch.allclose(x0z, r.x0_latent[k], atol=2e-3)
     assert torch.allclose(r.x0_hat[k].float(), latent.decode(sd, r.x0_latent[k]), atol=2e-3)  # ẑ₀ decoded
-    g = latent.guidance_view(sd, r, k)
+    g = r.guidance_view(k)
     assert torch.allclose(g["cond"][0], latent.decode(sd, r.x0_from(k, r.eps_cond[k])), atol=1e-4)
     assert torch.allclose(g["uncond"][1] + 3.0 * (g["cond"][1] - g["uncond"][1]), g["guided"][1], atol=1e-2)
     assert r.tokens == ["<|startoftext|>", "an</w>", "eight</w>", "<|endoftext|>"] and r.nfe == 10

@@ -8,99 +8,32 @@ Notation (Ho et al. 2020, https://arxiv.org/abs/2006.11239; Song et al. 2021, ht
 * classifier-free guidance (Ho & Salimans 2022, https://arxiv.org/abs/2207.12598):
       ε̂ = ε_θ(x_t, t, ∅) + w · (ε_θ(x_t, t, y) − ε_θ(x_t, t, ∅)),  w = 1: plain conditional, w = 0: unconditional.
 
-The step from x_t to the next, less noisy sample is the scheduler's job: a fresh diffusers scheduler per run,
-built from the model's saved config (``SchedulerClass.from_config``), so DDPM, DDIM, DPM-Solver++, Euler,
-Euler ancestral, Heun and UniPC all run the same model. Sigma-parameterised schedulers (Euler, Heun) keep
-their sample as x = x₀ + σ ε with σ² = (1 − ᾱ)/ᾱ; the studio stores every x_t in the DDPM scale
-(x/√(1 + σ²), what the UNet sees), so frames from every scheduler look alike and compare directly.
-
-Noise is drawn on the CPU from one generator per image (image i uses seed + i), so a picture depends only on
-its seed, not on the batch it was in, and the CPU and a GPU start from the same x_T.
+This module is the pixel family: class labels as the conditioning, pixels as the space. The loop itself (the
+scheduler's step, what is kept of each step, img2img's shortened schedule) is :mod:`studio.diffusion.loop`, shared
+with text to image. Noise is drawn on the CPU from one generator per image (image i uses seed + i), so a picture
+depends only on its seed, not on the batch it was in, and the CPU and a GPU start from the same x_T.
 """
 
 from __future__ import annotations
 
-import inspect
-import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import torch
 
 from studio.checks import number, whole_number
 from studio.config import Settings
 from studio.device import make_generator, offset_seed, resolve_seed
-from studio.i18n import N_
 from studio.recipe import engine_action
-from studio.serving.gate import interleave
+from studio.diffusion.loop import (ETA_SCHEDULERS, MAX_GUIDANCE, SCHEDULER_NOTES, SCHEDULERS,  # noqa: F401
+                                   DenoisingRun, Trajectory, check_run, curve, denoise, guided, make_scheduler, nfe,
+                                   plan, scheduler_name, steps_for_nfe)  # (re-exported: the tab's one import)
 
-# Names shown in the studio -> diffusers classes.
-SCHEDULERS = {
-    "DDPM": "DDPMScheduler",
-    "DDIM": "DDIMScheduler",
-    "DPM-Solver++ 2M": "DPMSolverMultistepScheduler",
-    "Euler": "EulerDiscreteScheduler",
-    "Euler ancestral": "EulerAncestralDiscreteScheduler",
-    "Heun": "HeunDiscreteScheduler",
-    "UniPC": "UniPCMultistepScheduler",
-}
-SCHEDULER_NOTES = {
-    "DDPM": N_("ancestral sampling of the DDPM paper: each step samples x_{t-1} ~ p(x_{t-1} | x_t), adding fresh noise. Needs many steps."),
-    "DDIM": N_("deterministic at η = 0: jumps along the predicted x̂₀ (clipped to [-1, 1], with ε̂ recomputed to match); η = 1 adds DDPM-like noise back."),
-    "DPM-Solver++ 2M": N_("a second-order multistep ODE solver on x̂₀ (Lu et al. 2022): good digits in 10–25 steps."),
-    "Euler": N_("first-order ODE solver in σ (Karras et al. 2022): x ← x + (σ_next − σ)·ε̂."),
-    "Euler ancestral": N_("Euler step to a lower σ, then fresh noise back up: never converges to one image as steps grow."),
-    "Heun": N_("second-order: an Euler step, then a correction with a second model evaluation (2 per step)."),
-    "UniPC": N_("a unified predictor-corrector multistep solver (Zhao et al. 2023): strong at very few steps."),
-}
-ETA_SCHEDULERS = ("DDIM",)  # schedulers whose step takes η
 DIGIT_CHOICES = ("any", "none", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
-MAX_GUIDANCE = 20.0  # the slider's end: a property of the maths shown, not a resource limit (those are in Settings)
 # The tab's defaults, and the setting the card's quality figure is measured at (studio/diffusion/evaluate.py): a
 # call with the defaults draws what the tab draws.
 DEFAULTS = {"scheduler": "Euler ancestral", "steps": 20, "guidance": 1.0}
 COMPARE_DEFAULTS = {"schedulers": ("DDIM", "DPM-Solver++ 2M", "Heun"), "nfe_budget": 10}
-# Resource limits come from Settings (STUDIO_MAX_DIFFUSION_STEPS, STUDIO_MAX_BATCH); a call outside the app
-# gets the unhosted defaults.
-_LIMITS = Settings()
-
-
-def scheduler_name(name: str) -> str:
-    """A studio scheduler name (or its diffusers class name) -> the studio name; clear error otherwise."""
-    if name in SCHEDULERS:
-        return name
-    for short, cls in SCHEDULERS.items():
-        if name == cls:
-            return short
-    raise ValueError(f"scheduler must be one of {', '.join(SCHEDULERS)}, got {name!r}.")
-
-
-def make_scheduler(bundle, name: str):
-    """A fresh scheduler (schedulers keep state) of class ``name``, from the model's saved config."""
-    import diffusers
-
-    cls = getattr(diffusers, SCHEDULERS[scheduler_name(name)])
-    config = {k: v for k, v in bundle.scheduler_config.items() if not k.startswith("_")}
-    return cls.from_config(config)
-
-
-def nfe(name: str, steps: int, guidance: float | None = None) -> int:
-    """Model evaluations per image for ``steps`` steps (Heun: 2 per step but the last); ×2 with guidance."""
-    n = 2 * steps - 1 if scheduler_name(name) == "Heun" else steps
-    return n * (2 if guidance is not None and guided(guidance) else 1)
-
-
-def steps_for_nfe(name: str, target: int) -> int:
-    """The number of steps that spends ``target`` model evaluations (Heun: (target + 1) // 2)."""
-    return max(1, (target + 1) // 2) if scheduler_name(name) == "Heun" else target
-
-
-def guided(w: float) -> bool:
-    """Does guidance scale w need both the conditional and the unconditional prediction?"""
-    return w not in (0.0, 1.0)
-
-
-def check_number(name: str, value, lo: float, hi: float, *, whole: bool = False):
-    return whole_number(name, value, lo, hi) if whole else number(name, value, lo, hi)
+_LIMITS = Settings()  # resource limits (STUDIO_MAX_DIFFUSION_STEPS, STUDIO_MAX_BATCH): the unhosted defaults
 
 
 def check_digit(bundle, digit) -> int | str | None:
@@ -117,30 +50,14 @@ def check_digit(bundle, digit) -> int | str | None:
     return int(text)
 
 
-@dataclass
-class DiffusionRun:
-    """Everything a run produced. Frame k (0..S-1) is the state entering step k; ``x_t[S]`` is the result.
+@dataclass(kw_only=True)
+class DiffusionRun(DenoisingRun):
+    """Everything a pixel run produced (the loop's :class:`DenoisingRun`): images in [-1, 1] model units, tensors
+    on the CPU of shape (frames, B, C, H, W); x̂₀ clipped to [-1, 1]."""
 
-    Tensors are on the CPU, images in [-1, 1] model units, shape (frames, B, C, H, W); ε̂ is stored in float16.
-    """
-
-    scheduler: str
-    steps: int
-    nfe: int  # model evaluations per image, guidance included
-    guidance: float
-    seeds: list[int]
     labels: list  # per image: int class or None (unconditional)
-    timesteps: list[float]  # t of each frame
-    alpha_bar: list[float]  # ᾱ_t of each frame
     x_t: torch.Tensor  # (S + 1, B, C, H, W)
     x0_hat: torch.Tensor  # (S, B, C, H, W), clipped to [-1, 1]
-    eps_hat: torch.Tensor  # (S, B, C, H, W), the guided prediction
-    x_T: torch.Tensor | None = None  # (B, C, H, W) the initial noise N(0, I), before any scheduler scaling
-    eps_cond: torch.Tensor | None = None  # (S, B, C, H, W) when guided
-    eps_uncond: torch.Tensor | None = None
-    num_train_timesteps: int = 1000
-    settings: dict = field(default_factory=dict)
-    schedule: dict = field(default_factory=dict)  # the model's ᾱ_t and log-SNR for t = 0..T-1 (_curve)
 
     @property
     def images(self) -> torch.Tensor:
@@ -158,22 +75,6 @@ class DiffusionRun:
                        x_T=None if self.x_T is None else self.x_T[lo:hi].clone(), eps_cond=cut(self.eps_cond),
                        eps_uncond=cut(self.eps_uncond),
                        settings={**self.settings, "digit": str(digit), "batch": hi - lo})
-
-    def x0_from(self, k: int, eps: torch.Tensor) -> torch.Tensor:
-        """x̂₀ = (x_t − √(1 − ᾱ_t) ε) / √ᾱ_t at frame k, clipped to [-1, 1]."""
-        ab = self.alpha_bar[k]
-        return ((self.x_t[k].float() - math.sqrt(1 - ab) * eps.float()) / math.sqrt(ab)).clamp(-1, 1)
-
-    def guidance_view(self, k: int) -> dict:
-        """At frame k: x̂₀ and ε̂ of the conditional, unconditional and guided predictions."""
-        if not 0 <= k < self.steps:
-            raise ValueError(f"step must be in 1..{self.steps}, got {k + 1}.")
-        if self.eps_cond is None:
-            raise ValueError("this run was not guided (w = 0 or 1, or unconditional): there is only one prediction. "
-                             "Set guidance w to another value, e.g. 3, and run again.")
-        return {"cond": (self.x0_from(k, self.eps_cond[k]), self.eps_cond[k].float()),
-                "uncond": (self.x0_from(k, self.eps_uncond[k]), self.eps_uncond[k].float()),
-                "guided": (self.x0_hat[k].float(), self.eps_hat[k].float())}
 
 
 def drawn_digits(seeds: list[int], num_classes: int = 10) -> list[int]:
@@ -195,25 +96,14 @@ def initial_noise(bundle, seeds: list[int]) -> torch.Tensor:
     return torch.stack([torch.randn(shape, generator=make_generator(s)) for s in seeds])
 
 
-def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=_LIMITS.max_diffusion_steps,
-              max_batch=_LIMITS.max_batch):
-    name = scheduler_name(scheduler)
-    steps = check_number("steps", steps, 1, max_steps, whole=True)
-    guidance = check_number("guidance w", guidance, 0, MAX_GUIDANCE)
-    batch = check_number("batch size", batch, 1, max_batch, whole=True)
-    eta = check_number("η", eta, 0, 1)
-    if name == "Heun" and steps < 2:
-        raise ValueError("Heun needs at least 2 steps.")
-    return name, steps, guidance, batch, eta
-
-
 @torch.inference_mode()  # torch enters the mode around each resumption of the generator, in any thread
 def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int = DEFAULTS["steps"],
             guidance: float = DEFAULTS["guidance"], digit="any", batch: int = 1, eta: float = 0.0,
             noise: torch.Tensor | None = None, max_steps: int = _LIMITS.max_diffusion_steps,
             max_batch: int = _LIMITS.max_batch, seeds: list[int] | None = None, labels: list | None = None,
             init_image: torch.Tensor | None = None, strength: float = 1.0):
-    """The reverse process, one step at a time. Yields ``(k, S, frame)`` after each step (frame: a dict with
+    """The reverse process, one step at a time (the loop is :func:`studio.diffusion.loop.denoise`; here: the class
+    label as conditioning, pixels as the space). Yields ``(k, S, frame)`` after each step (frame: a dict with
     x_t, x̂₀, ε̂ of that step, for previews) and finally ``(S, S, run)`` with the whole ``DiffusionRun``.
 
     ``init_image`` (B or 1, C, H, W) in [-1, 1] and ``strength`` in (0, 1]: img2img (SDEdit, Meng et al. 2021):
@@ -224,40 +114,19 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
     images in one run (:func:`iterate_many`); each image depends only on its own seed and label."""
     if seeds is not None:
         batch, max_batch = len(seeds), max(len(seeds), max_batch)
-    name, steps, guidance, batch, eta = check_run(bundle, scheduler, steps, guidance, batch, eta,
-                                                  max_steps=max_steps, max_batch=max_batch)
+    name, steps, guidance, batch, eta = check_run(scheduler, steps, guidance, batch, eta, max_steps=max_steps,
+                                                  max_batch=max_batch)
     if seeds is None:
         seed = resolve_seed(seed)
         seeds = [offset_seed(seed, i) for i in range(batch)]
         labels = _labels_for(bundle, digit, seeds)
+    if init_image is not None:
+        strength = number("strength", strength, 0, 1)
     unet = bundle.unet
     device, dtype = next(unet.parameters()).device, next(unet.parameters()).dtype
-    sched = make_scheduler(bundle, name)
-    T = int(sched.config.num_train_timesteps)
-    if steps > T:
-        raise ValueError(f"steps must be at most {T}: this model was trained with {T} noise levels.")
-    sched.set_timesteps(steps, device="cpu")
-    alphas_cumprod = sched.alphas_cumprod.double()  # ᾱ_t for t = 0..T-1
-    sigma_param = float(sched.init_noise_sigma) > 1.0  # Euler/Heun keep x = x₀ + σε
-    timesteps, kept_steps = sched.timesteps, steps
-    if init_image is not None:
-        strength = check_number("strength", strength, 0, 1)
-        kept_steps = min(int(steps * strength), steps)
-        if kept_steps < 1:
-            raise ValueError(f"strength {strength:g} of {steps} steps runs no step: raise the strength or the steps.")
-        start = (steps - kept_steps) * sched.order
-        timesteps = sched.timesteps[start:]
-        if hasattr(sched, "set_begin_index"):
-            sched.set_begin_index(start)
-    step_kwargs = {"eta": eta} if name in ETA_SCHEDULERS else {}
-    if name == "DDIM":
-        # DDIM clips x̂₀ to [-1, 1] (clip_sample); without recomputing ε̂ from the clipped x̂₀ the two disagree and
-        # guided runs drift: on mnist-ddpm, 50 DDIM steps at w = 2 drew the digit asked 31% of the time, 100% with it.
-        step_kwargs["use_clipped_model_output"] = True
-    gens = [make_generator(offset_seed(s, 1_000_003)) for s in seeds]  # per-image noise for stochastic steps
-    if "generator" in inspect.signature(sched.step).parameters:
-        step_kwargs["generator"] = gens
+    p = plan(bundle, name, steps, seeds, eta, strength=strength if init_image is not None else None)
 
+    # the conditioning: each image's class label, the "no class" label for the unconditional prediction
     conditional = [lab is not None for lab in labels]
     use_cond = bundle.num_classes > 0 and any(conditional) and guidance != 0.0
     use_guidance = use_cond and guided(guidance)
@@ -265,66 +134,29 @@ def iterate(bundle, *, seed, scheduler: str = DEFAULTS["scheduler"], steps: int 
     y = torch.tensor([null if lab is None else lab for lab in labels], device=device)
     y_null = torch.full_like(y, null)
 
-    # 1. x_T ~ N(0, I) (drawn on the CPU), scaled to the scheduler's starting noise level
+    def predict(x_in, t):
+        if use_guidance:  # one batched call for both halves
+            return unet(torch.cat([x_in, x_in]), t, class_labels=torch.cat([y, y_null])).sample.chunk(2)
+        if bundle.num_classes > 0:
+            return unet(x_in, t, class_labels=y if use_cond else y_null).sample, None
+        return unet(x_in, t).sample, None
+
+    # x_T ~ N(0, I) (drawn on the CPU), scaled to the scheduler's starting noise level
     x_T = (initial_noise(bundle, seeds) if noise is None else noise.clone()).to(device, dtype)
     if init_image is None:
-        x = x_T * sched.init_noise_sigma
+        x = x_T * p.scheduler.init_noise_sigma
     else:  # SDEdit: the picture noised to where the remaining steps start
-        picture = init_image.float().expand(len(seeds), -1, -1, -1).to(device, dtype)
-        x = sched.add_noise(picture, x_T, timesteps[:1].repeat(len(seeds)).to(device))
-    frames_x, frames_x0, frames_eps, frames_c, frames_u, ts, abars = [], [], [], [], [], [], []
-    k = 0
-    for t in timesteps:
-        interleave()  # served: another user's work may go between two steps (studio.serving; else nothing)
-        # 2. the network's input: x_t in the DDPM scale (identity for DDPM/DDIM/DPM-Solver/UniPC)
-        x_in = sched.scale_model_input(x, t)
-        t_model = t.to(device)
-        # 3. ε̂ = ε_θ(x_t, t, ∅) + w (ε_θ(x_t, t, y) − ε_θ(x_t, t, ∅)): one batched call for both halves
-        if use_guidance:
-            both = unet(torch.cat([x_in, x_in]), t_model, class_labels=torch.cat([y, y_null])).sample
-            eps_c, eps_u = both.chunk(2)
-            eps = eps_u + guidance * (eps_c - eps_u)
-        elif bundle.num_classes > 0:
-            eps_c = eps_u = None
-            eps = unet(x_in, t_model, class_labels=y if use_cond else y_null).sample
-        else:
-            eps_c = eps_u = None
-            eps = unet(x_in, t_model).sample
-        # Heun evaluates twice per step: the first (predictor) evaluation starts a step and is the one kept
-        starts_step = getattr(sched, "state_in_first_order", True)
-        # 4. ᾱ_t of this evaluation: from σ for sigma-parameterised schedulers (ᾱ = 1 / (1 + σ²)), else the table
-        if sigma_param:
-            sigma = float(sched.sigmas[sched.step_index])
-            abar = 1.0 / (1.0 + sigma * sigma)
-        else:
-            abar = float(alphas_cumprod[int(t)])
-        # 5. x_{t−Δ} = the scheduler's update from (ε̂, t, x_t)
-        x = sched.step(eps, t, x, **step_kwargs).prev_sample
-        if not starts_step:
-            continue  # Heun's corrector evaluation: it finishes the step the predictor frame already shows
-        # 6. keep the step: x_t, ε̂ and x̂₀ = (x_t − √(1 − ᾱ_t) ε̂) / √ᾱ_t (clipped to [-1, 1], as DDPM does)
-        x_keep = x_in.detach().to("cpu", torch.float32, copy=True)  # copies: a scheduler may reuse its buffers
-        eps_keep = eps.detach().to("cpu", torch.float32, copy=True)
-        x0 = ((x_keep - math.sqrt(1 - abar) * eps_keep) / math.sqrt(abar)).clamp(-1, 1)
-        frames_x.append(x_keep)
-        frames_x0.append(x0)
-        frames_eps.append(eps_keep.half())
-        if use_guidance:
-            frames_c.append(eps_c.float().cpu().half())
-            frames_u.append(eps_u.float().cpu().half())
-        ts.append(float(t))
-        abars.append(abar)
-        k += 1
-        yield k, kept_steps, {"x_t": x_keep, "x0_hat": x0, "eps_hat": eps_keep, "t": float(t)}
-    # 7. the result: x₀ (sigma-parameterised samples end at σ = 0, where the two scales agree)
-    final = x.float().cpu()
+        x = p.add_noise(init_image.float().expand(len(seeds), -1, -1, -1).to(device, dtype), x_T)
+    keep = Trajectory()
+    for step in denoise(p, x, predict, guidance=guidance, clip_x0=True, keep=keep):
+        yield step.k, p.kept_steps, {"x_t": step.x_t, "x0_hat": step.x0_hat, "eps_hat": step.eps_hat, "t": step.t}
+    k = keep.steps
     run = DiffusionRun(
         scheduler=name, steps=k, nfe=nfe(name, k, guidance if use_guidance else None), guidance=guidance,
-        seeds=seeds, labels=labels, timesteps=ts, alpha_bar=abars,
-        x_t=torch.stack([*frames_x, final]), x0_hat=torch.stack(frames_x0), eps_hat=torch.stack(frames_eps),
-        x_T=x_T.float().cpu(), eps_cond=torch.stack(frames_c) if use_guidance else None,
-        eps_uncond=torch.stack(frames_u) if use_guidance else None,
-        num_train_timesteps=int(sched.config.num_train_timesteps), schedule=_curve(alphas_cumprod),
+        seeds=seeds, labels=labels, timesteps=keep.timesteps, alpha_bar=keep.alpha_bar,
+        x_t=torch.stack([*keep.x_t, keep.final]), x0_hat=keep.stacked("x0_hat"), eps_hat=keep.stacked("eps_hat"),
+        x_T=x_T.float().cpu(), eps_cond=keep.stacked("eps_cond"), eps_uncond=keep.stacked("eps_uncond"),
+        num_train_timesteps=p.num_train_timesteps, schedule=curve(p.alphas_cumprod),
         settings={"scheduler": name, "steps": steps, "guidance": guidance, "digit": str(digit), "batch": batch,
                   "eta": eta, **({"strength": strength} if init_image is not None else {})})
     yield k, k, run
@@ -394,9 +226,9 @@ def compare(bundle, *, seed, schedulers=COMPARE_DEFAULTS["schedulers"], nfe_budg
     names = [scheduler_name(s) for s in schedulers]
     if not 1 <= len(names) <= 3:
         raise ValueError(f"compare takes 1 to 3 schedulers, got {len(names)}.")
-    budget = check_number("model evaluations (NFE)", nfe_budget, 2, max_steps, whole=True)
+    budget = whole_number("model evaluations (NFE)", nfe_budget, 2, max_steps)
     seed = resolve_seed(seed)
-    batch = check_number("batch size", batch, 1, max_batch, whole=True)
+    batch = whole_number("batch size", batch, 1, max_batch)
     noise = initial_noise(bundle, [offset_seed(seed, i) for i in range(batch)])
     return [run(bundle, seed=seed, scheduler=n, steps=steps_for_nfe(n, budget), guidance=guidance, digit=digit,
                 batch=batch, eta=eta, noise=noise, max_steps=max_steps, max_batch=max_batch) for n in names]
@@ -411,7 +243,7 @@ def forward_process(bundle, *, seed, x0: torch.Tensor, timesteps=(0, 50, 100, 25
     """
     sched = make_scheduler(bundle, "DDPM")
     T = int(sched.config.num_train_timesteps)
-    ts = [check_number("t", t, 0, T - 1, whole=True) for t in timesteps]
+    ts = [whole_number("t", t, 0, T - 1) for t in timesteps]
     if not ts:
         raise ValueError("choose at least one t.")
     eps = torch.randn(x0.shape, generator=make_generator(resolve_seed(seed)))
@@ -420,9 +252,3 @@ def forward_process(bundle, *, seed, x0: torch.Tensor, timesteps=(0, 50, 100, 25
     xt = sched.add_noise(x0.expand(len(ts), *x0.shape), eps.expand(len(ts), *x0.shape), tt)
     abar = sched.alphas_cumprod[tt].double()
     return {"t": ts, "x_t": xt, "alpha_bar": abar.tolist(), "snr": (abar / (1 - abar)).tolist(), "eps": eps}
-
-
-def _curve(ab: torch.Tensor) -> dict:
-    ab = ab.double()
-    return {"t": list(range(len(ab))), "alpha_bar": ab.tolist(), "log_snr": torch.log(ab / (1 - ab)).tolist()}
-

@@ -28,11 +28,10 @@ steps grid) read as one algorithm, Stable Diffusion's pipeline written out, whic
 
 from __future__ import annotations
 
-import inspect
-import math
 import operator
 import weakref
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 import torch
 
@@ -42,11 +41,10 @@ from studio.device import make_generator, offset_seed, resolve_seed
 from studio.diffusion.autoencoder import (FULL_DECODE_MAX, decode, encode, linear_preview, picture_of,  # noqa: F401
                                           preview_kind, preview_map)  # (re-exported: the engine's one import)
 from studio.diffusion.loader import TextToImageBundle  # noqa: F401 - the bundle its functions take
-from studio.diffusion.engine import (ETA_SCHEDULERS, MAX_GUIDANCE, _curve, guided,
-                                     make_scheduler, nfe, scheduler_name, steps_for_nfe)
+from studio.diffusion.loop import (MAX_GUIDANCE, DenoisingRun, Trajectory, check_run, curve,  # noqa: F401
+                                   denoise, guided, nfe, plan, scheduler_name, steps_for_nfe)
 from studio.latent import slerp
 from studio.recipe import engine_action
-from studio.serving.gate import interleave
 
 # The tab's defaults (and the setting the card's figures are measured at).
 DEFAULTS = {"scheduler": "DPM-Solver++ 2M", "steps": 20, "guidance": 4.0}
@@ -74,14 +72,16 @@ class StepPictures:
     def __len__(self) -> int:
         return self.latents.shape[0]
 
-    def _picture(self, latents: torch.Tensor) -> torch.Tensor:
+    def picture(self, latents: torch.Tensor) -> torch.Tensor:
+        """Latents (N, C, h, w) as pictures (float32), by this run's kind (the model brought back if it went); the
+        kept steps are stored in float16."""
         bundle = self._bundle() if self._bundle is not None else None
         if bundle is None and self.reload is not None:  # unloaded or evicted since: loaded again
             bundle = self.reload()
             self._bundle = weakref.ref(bundle)
         if bundle is None:
             raise ValueError("The model of this run was unloaded since: run it again to see its steps.")
-        return picture_of(bundle, latents, self.kind).half()
+        return picture_of(bundle, latents, self.kind)
 
     def __getitem__(self, k) -> torch.Tensor:
         k = operator.index(k)
@@ -89,14 +89,14 @@ class StepPictures:
         if not 0 <= k < len(self):
             raise IndexError(f"step {k} of {len(self)}")
         if k not in self._done:
-            self._done[k] = self._picture(self.latents[k])
+            self._done[k] = self.picture(self.latents[k]).half()
         return self._done[k]
 
     def all(self) -> torch.Tensor:
         """Every step's picture, the missing ones made in one batch."""
         missing = [k for k in range(len(self)) if k not in self._done]
         if missing:
-            made = self._picture(self.latents[missing].flatten(0, 1)).unflatten(0, (len(missing), -1))
+            made = self.picture(self.latents[missing].flatten(0, 1)).half().unflatten(0, (len(missing), -1))
             self._done.update(zip(missing, made))
         return torch.stack([self._done[k] for k in range(len(self))])
 
@@ -111,35 +111,24 @@ class StepPictures:
         return {"latents": self.latents, "kind": self.kind, "_done": self._done, "_bundle": None, "reload": None}
 
 
-@dataclass
-class TextToImageRun:
-    """Everything a run produced. Frame k (0..S-1) is the state entering step k. Latents (z) are in the UNet's
+@dataclass(kw_only=True)
+class TextToImageRun(DenoisingRun):
+    """Everything a text-to-image run produced (the loop's :class:`DenoisingRun`). Latents (z) are in the UNet's
     scale; pictures in [-1, 1]. ``x0_hat`` holds each step's ẑ₀ *as a picture* (decoded, or the linear preview:
     ``preview``), so the Diffusion tab's strips, scrubber and GIF read it as they read a pixel run's x̂₀."""
 
-    scheduler: str
-    steps: int
-    nfe: int
-    guidance: float
-    seeds: list[int]
+    space: ClassVar[str] = "latent"
+    clip_x0: ClassVar[bool] = False  # a latent has no range to clip to
+
     prompt: str
     negative_prompt: str
-    timesteps: list[float]
-    alpha_bar: list[float]
     latents: torch.Tensor  # (S + 1, B, C, h, w): z_t entering each step, then the final z₀
     x0_latent: torch.Tensor  # (S, B, C, h, w)
-    eps_hat: torch.Tensor  # (S, B, C, h, w) float16, the guided prediction
     x0_hat: StepPictures  # (S, B, c, H', W') float16: ẑ₀ as a picture (H' = H, or h for the linear preview)
     images: torch.Tensor  # (B, c, H, W) in [-1, 1]: the full decode of the final latent
     preview: str  # "decoder" | "linear"
-    x_T: torch.Tensor  # (B, C, h, w) the starting noise N(0, I), before the scheduler's scaling
-    eps_cond: torch.Tensor | None = None  # (S, B, C, h, w) float16 when guided
-    eps_uncond: torch.Tensor | None = None
     notes: list = field(default_factory=list)  # what the user should know (a cut prompt, an empty one)
     tokens: list = field(default_factory=list)  # the prompt's tokens as the text encoder saw them
-    num_train_timesteps: int = 1000
-    settings: dict = field(default_factory=dict)
-    schedule: dict = field(default_factory=dict)
 
     @property
     def x_t(self) -> torch.Tensor:  # what the pixel run calls its states
@@ -148,6 +137,10 @@ class TextToImageRun:
     @property
     def labels(self) -> list:
         return [self.prompt] * len(self.seeds)
+
+    def picture(self, x0: torch.Tensor) -> torch.Tensor:
+        """ẑ₀ latents as pictures, the way this run pictures its steps (the decoder or the linear preview)."""
+        return self.x0_hat.picture(x0)
 
     def rows(self, lo: int, hi: int) -> "TextToImageRun":
         """Images lo..hi-1 as a run of their own (each image depends only on its seed and the prompt)."""
@@ -158,26 +151,6 @@ class TextToImageRun:
                        eps_hat=cut(self.eps_hat), x0_hat=self.x0_hat.rows(lo, hi), images=self.images[lo:hi].clone(),
                        x_T=self.x_T[lo:hi].clone(), eps_cond=cut(self.eps_cond), eps_uncond=cut(self.eps_uncond),
                        settings={**self.settings, "batch": hi - lo})
-
-    def x0_from(self, k: int, eps: torch.Tensor) -> torch.Tensor:
-        """ẑ₀ = (z_t − √(1 − ᾱ_t) ε) / √ᾱ_t at frame k (a latent)."""
-        ab = self.alpha_bar[k]
-        return (self.latents[k].float() - math.sqrt(1 - ab) * eps.float()) / math.sqrt(ab)
-
-
-def guidance_view(bundle, run: TextToImageRun, k: int) -> dict:
-    """At frame k: the pictures of ẑ₀ and the latent ε̂ of the conditional, unconditional and guided predictions
-    (the first two pictured now, for this step only: a run keeps only its guided ẑ₀'s pictures)."""
-    if not 0 <= k < run.steps:
-        raise ValueError(f"step must be in 1..{run.steps}, got {k + 1}.")
-    if run.eps_cond is None:
-        raise ValueError("this run was not guided (w = 0 or 1): there is only one prediction. Set guidance w to "
-                         "another value, e.g. 4, and run again.")
-    both = picture_of(bundle, torch.cat([run.x0_from(k, run.eps_cond[k]), run.x0_from(k, run.eps_uncond[k])]),
-                      run.preview)
-    cond, uncond = both.chunk(2)
-    return {"cond": (cond, run.eps_cond[k].float()), "uncond": (uncond, run.eps_uncond[k].float()),
-            "guided": (run.x0_hat[k].float(), run.eps_hat[k].float())}
 
 
 # --- checks -------------------------------------------------------------------------------------------------------
@@ -196,18 +169,6 @@ def check_size(bundle, height, width) -> tuple[int, int]:
                              f"one latent position), got {v}; try {max(f, v // f * f)} or {v // f * f + f}.")
         out.append(v)
     return out[0], out[1]
-
-
-def check_run(bundle, scheduler, steps, guidance, batch, eta, *, max_steps=_LIMITS.max_diffusion_steps,
-              max_batch=_LIMITS.max_batch):
-    name = scheduler_name(scheduler)
-    steps = whole_number("steps", steps, 1, max_steps)
-    guidance = number("guidance w", guidance, 0, MAX_GUIDANCE)
-    batch = whole_number("batch size", batch, 1, max_batch)
-    eta = number("η", eta, 0, 1)
-    if name == "Heun" and steps < 2:
-        raise ValueError("Heun needs at least 2 steps.")
-    return name, steps, guidance, batch, eta
 
 
 def check_prompt(prompt, what: str = "prompt") -> str:
@@ -294,8 +255,8 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
         prompt, negative_prompt = prompts[0], negative_prompts[0]
     if seeds is not None:
         batch, max_batch = len(seeds), max(len(seeds), max_batch)
-    name, steps, guidance, batch, eta = check_run(bundle, scheduler, steps, guidance, batch, eta,
-                                                  max_steps=max_steps, max_batch=max_batch)
+    name, steps, guidance, batch, eta = check_run(scheduler, steps, guidance, batch, eta, max_steps=max_steps,
+                                                  max_batch=max_batch)
     prompt, negative_prompt = check_prompt(prompt), check_prompt(negative_prompt, "negative prompt")
     height, width = check_size(bundle, height, width)
     strength = number("strength", strength, 0, 1)
@@ -306,19 +267,9 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
         seeds = [offset_seed(seed, i) for i in range(batch)]
     unet = bundle.unet
     device, dtype = next(unet.parameters()).device, next(unet.parameters()).dtype
-    sched = make_scheduler(bundle, name)
-    T = int(sched.config.num_train_timesteps)
-    if steps > T:
-        raise ValueError(f"steps must be at most {T}: this model was trained with {T} noise levels.")
-    sched.set_timesteps(steps, device="cpu")
-    alphas_cumprod = sched.alphas_cumprod.double()
-    sigma_param = float(sched.init_noise_sigma) > 1.0
-    step_kwargs = {"eta": eta} if name in ETA_SCHEDULERS and "eta" in inspect.signature(sched.step).parameters else {}
-    gens = [make_generator(offset_seed(s, 1_000_003)) for s in seeds]  # per-image noise for the stochastic schedulers
-    if "generator" in inspect.signature(sched.step).parameters:
-        step_kwargs["generator"] = gens if len(gens) > 1 else gens[0]
+    p = plan(bundle, name, steps, seeds, eta, strength=strength if init_image is not None else None)
 
-    # 1. c and c̄: the prompts' and the negative prompts' hidden states (one text-encoder call for all)
+    # 1. the conditioning: c and c̄, the prompts' and the negative prompts' hidden states (one text-encoder call)
     use_guidance = guided(guidance)
     positives = prompts if prompts is not None else [prompt]
     negatives = negative_prompts if prompts is not None else [negative_prompt]
@@ -330,7 +281,6 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
         context = torch.cat([uncond, cond]).to(dtype)  # unconditional first, as the pipeline
     else:
         context = embeds.expand(batch, -1, -1).to(dtype)
-    info = info[:n] + info[n:] if use_guidance else info
     notes = []
     if info[0]["cut"] and (guidance != 0.0):
         notes.append(f"The prompt is longer than the text encoder takes ({bundle.max_tokens} tokens with its start "
@@ -339,6 +289,12 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
         notes.append("The prompt is empty: this is the unconditional model (what the model draws from no text).")
     if use_guidance and info[n]["cut"]:
         notes.append(f"The negative prompt was cut to {bundle.max_tokens} tokens; not read: “{info[n]['cut']}”.")
+
+    def predict(z_in, t):
+        if use_guidance:  # one batched call for both halves, unconditional first
+            eps_u, eps_c = unet(torch.cat([z_in, z_in]), t, encoder_hidden_states=context).sample.chunk(2)
+            return eps_c, eps_u
+        return unet(z_in, t, encoder_hidden_states=context).sample, None
 
     # 2. z_T: the seeds' noise (or the caller's), slerped towards a variation seed's when asked
     if latents is not None:
@@ -350,85 +306,39 @@ def iterate(bundle, *, prompt: str = "", negative_prompt: str = "", seed=0, sche
                                                                            0, 1), height, width)
     else:
         x_T = initial_latents(bundle, seeds, height, width)
-    timesteps = sched.timesteps
     if init_image is None:
-        z = x_T.to(device, dtype) * sched.init_noise_sigma
-    else:
-        # SDEdit: skip the first (1 − strength) of the schedule; noise the picture's latent to where it starts
-        init_steps = min(int(steps * strength), steps)
-        start = max(steps - init_steps, 0)
-        if init_steps < 1:
-            raise ValueError(f"strength {strength:g} of {steps} steps runs no step: raise the strength or the steps.")
-        timesteps = timesteps[start * sched.order:]
-        if hasattr(sched, "set_begin_index"):
-            sched.set_begin_index(start * sched.order)
+        z = x_T.to(device, dtype) * p.scheduler.init_noise_sigma
+    else:  # SDEdit: the picture's latent noised to where the remaining steps start
         picture = init_image.float()
         if picture.shape[0] == 1 and batch > 1:
             picture = picture.expand(batch, -1, -1, -1)
         z0 = torch.cat([encode(bundle, picture[i:i + 1], generator=make_generator(s + 2_000_029))
                         for i, s in enumerate(seeds)])
-        z = sched.add_noise(z0, x_T, timesteps[:1].repeat(batch)).to(device, dtype)
+        z = p.add_noise(z0, x_T).to(device, dtype)
     kind = preview_kind(bundle, height, width)
-    keep = {n: [] for n in ("z", "x0z", "eps", "ec", "eu")}
-    ts, abars = [], []
-    k = 0
-    total = steps if init_image is None else init_steps  # the steps this run will keep
-    for t in timesteps:
-        interleave()  # served: another user's work may go between two steps (studio.serving; else nothing)
-        # 3. the UNet's input: z_t in the DDPM scale (the identity for DDIM / DPM-Solver / UniPC)
-        z_in = sched.scale_model_input(z, t)
-        t_model = t.to(device)
-        if use_guidance:
-            both = unet(torch.cat([z_in, z_in]), t_model, encoder_hidden_states=context).sample
-            eps_u, eps_c = both.chunk(2)
-            eps = eps_u + guidance * (eps_c - eps_u)
-        else:
-            eps_c = eps_u = None
-            eps = unet(z_in, t_model, encoder_hidden_states=context).sample
-        starts_step = getattr(sched, "state_in_first_order", True)
-        if sigma_param:
-            sigma = float(sched.sigmas[sched.step_index])
-            abar = 1.0 / (1.0 + sigma * sigma)
-        else:
-            abar = float(alphas_cumprod[int(t)])
-        z = sched.step(eps, t, z, **step_kwargs).prev_sample
-        if not starts_step:
-            continue
-        # 4. keep the step: z_t, ε̂ and ẑ₀ = (z_t − √(1 − ᾱ) ε̂) / √ᾱ (pictured after the loop, in one batch; a
-        #    streamed frame is pictured by whoever shows it: ``frame_picture``)
-        z_keep = z_in.detach().to("cpu", torch.float32, copy=True)
-        eps_keep = eps.detach().to("cpu", torch.float32, copy=True)
-        x0z = (z_keep - math.sqrt(1 - abar) * eps_keep) / math.sqrt(abar)
-        keep["z"].append(z_keep)
-        keep["x0z"].append(x0z)
-        keep["eps"].append(eps_keep.half())
-        if use_guidance:
-            ec, eu = eps_c.float().cpu(), eps_u.float().cpu()
-            keep["ec"].append(ec.half())
-            keep["eu"].append(eu.half())
-        ts.append(float(t))
-        abars.append(abar)
-        k += 1
-        yield k, total, {"x_t": z_keep, "x0_latent": x0z, "eps_hat": eps_keep, "t": float(t), "preview": kind}
-    # 5. the picture: the full decoder on the final latent; each step's ẑ₀ pictured when first shown
-    final = z.float().cpu()
-    images = decode(bundle, final)
-    x0_latent = torch.stack(keep["x0z"])
-    stack = (lambda xs: xs if xs is None or torch.is_tensor(xs) else (torch.stack(xs) if xs else None))
+    # 3. the loop (studio.diffusion.loop): each step's ẑ₀ is pictured when first shown (``StepPictures``); a streamed
+    #    frame is pictured by whoever shows it (``frame_picture``)
+    keep = Trajectory()
+    for step in denoise(p, z, predict, guidance=guidance, clip_x0=False, keep=keep):
+        yield step.k, p.kept_steps, {"x_t": step.x_t, "x0_latent": step.x0_hat, "eps_hat": step.eps_hat, "t": step.t,
+                                     "preview": kind}
+    # 4. the picture: the full decoder on the final latent
+    k = keep.steps
+    images = decode(bundle, keep.final)
+    x0_latent = keep.stacked("x0_hat")
     run = TextToImageRun(
         scheduler=name, steps=k, nfe=nfe(name, k, guidance if use_guidance else None), guidance=guidance,
-        seeds=seeds, prompt=prompt, negative_prompt=negative_prompt, timesteps=ts, alpha_bar=abars,
-        latents=torch.cat([torch.stack(keep["z"]), final[None]]), x0_latent=x0_latent,
-        eps_hat=torch.stack(keep["eps"]), x0_hat=StepPictures(x0_latent, bundle, kind), images=images, preview=kind, x_T=x_T,
-        eps_cond=stack(keep["ec"]),
-        eps_uncond=stack(keep["eu"]), notes=notes, tokens=info[0]["tokens"], num_train_timesteps=T,
-        schedule=_curve(alphas_cumprod),
+        seeds=seeds, prompt=prompt, negative_prompt=negative_prompt, timesteps=keep.timesteps,
+        alpha_bar=keep.alpha_bar, latents=torch.cat([torch.stack(keep.x_t), keep.final[None]]), x0_latent=x0_latent,
+        eps_hat=keep.stacked("eps_hat"), x0_hat=StepPictures(x0_latent, bundle, kind), images=images, preview=kind,
+        x_T=x_T, eps_cond=keep.stacked("eps_cond"), eps_uncond=keep.stacked("eps_uncond"), notes=notes,
+        tokens=info[0]["tokens"], num_train_timesteps=p.num_train_timesteps, schedule=curve(p.alphas_cumprod),
         settings={"scheduler": name, "steps": steps, "guidance": guidance, "batch": batch, "eta": eta,
                   "height": height, "width": width, "prompt": prompt, "negative_prompt": negative_prompt,
                   **({"strength": strength} if init_image is not None else {}),
                   **({"variation_seed": int(variation_seed), "variation_strength": variation_strength}
                      if variation_seed is not None and variation_strength > 0 else {})})
-    yield k, total, run
+    yield k, p.kept_steps, run
 
 
 def frame_picture(bundle, frame: dict) -> dict:
@@ -466,14 +376,11 @@ def img2img(bundle, *, seed, heldout_index=0, source: str = "held-out digit", pr
     if source != "held-out digit" or heldout_index is None:
         raise ValueError(f"this run started from {source!r}, which a recipe does not hold; only runs from a held-out "
                          "digit can be reproduced from their recipe.")
-    import torch.nn.functional as F
-
     from studio.data import heldout_digit
+    from studio.diffusion.digits import pad_digit
 
     x, _, _ = heldout_digit(heldout_index)
-    picture = F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0)
-    if bundle.default_size != 32:
-        picture = F.interpolate(picture, size=(bundle.default_size,) * 2, mode="bilinear", align_corners=False)
+    picture = pad_digit(x, bundle.default_size)
     return run(bundle, seed=seed, prompt=prompt, negative_prompt=negative_prompt, scheduler=scheduler, steps=steps,
                guidance=guidance, batch=batch, eta=eta, height=height, width=width,
                init_image=picture.expand(-1, bundle.image_channels, -1, -1), strength=strength)

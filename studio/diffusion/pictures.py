@@ -13,6 +13,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from studio.diffusion.digits import pad_digit
 from studio.plots import image_grid, to_pil
 
 
@@ -26,8 +27,8 @@ def scale_for(run_or_size) -> int:
 
 
 def is_latent(run) -> bool:
-    """A text-to-image run: its states are latents, its x̂₀ a picture of them (studio/diffusion/latent.py)."""
-    return hasattr(run, "x0_latent")
+    """A text-to-image run: its states are latents, its x̂₀ a picture of them (the run record says: ``space``)."""
+    return run.space == "latent"
 
 
 def mosaic(z: torch.Tensor) -> torch.Tensor:
@@ -96,13 +97,13 @@ def preview(frame: dict, size: int) -> tuple:
         grid(pic(frame["eps_hat"]), scale=s)
 
 
-def guidance(run, k: int, n_max: int = 4, view: dict | None = None):
+def guidance(run, k: int, n_max: int = 4):
     """Classifier-free guidance at step ``k``: a grid with one row per image (at most ``n_max``): x̂₀ from the
     conditional, unconditional and guided ε̂, then those three ε̂; and the RMS difference between the
     conditional and unconditional ε̂. ``(None, None)`` for a run that made one prediction per step."""
     if run.eps_cond is None:
         return None, None
-    v = view if view is not None else run.guidance_view(k)  # (a latent run's comes with its pictures: latent.py)
+    v = run.guidance_view(k)  # x̂₀ pictured the run's way (a latent run's through its decoder or linear preview)
     n = min(n_max, run.x_t.shape[1])
     size, channels = run.images.shape[-1], run.images.shape[1]
     lo, hi = LATENT_RANGE
@@ -162,10 +163,7 @@ def export_strip(run, columns: int = 10, n_max: int = 4):
 def digit_as_x0(bundle, x: torch.Tensor) -> torch.Tensor:
     """A 28×28 digit in [0, 1] (1, 1, 28, 28) as the model's x₀ (C, S, S) in [−1, 1]: padded to 32×32 with
     black as the model was trained, resized for a model of another size, grey in every channel."""
-    x0 = F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0)  # (1, 1, 32, 32)
-    if bundle.sample_size != 32:
-        x0 = F.interpolate(x0, size=(bundle.sample_size,) * 2, mode="bilinear", align_corners=False)
-    return x0[0].expand(bundle.in_channels, -1, -1)
+    return pad_digit(x, bundle.sample_size)[0].expand(bundle.in_channels, -1, -1)
 
 
 def forward_strip(x_t: torch.Tensor, size: int):
@@ -177,10 +175,7 @@ def starting_picture(size: int, channels: int, *, digit: torch.Tensor | None = N
     """img2img's start as a model input (1, channels, size, size) in [-1, 1]: a 28×28 digit in [0, 1] (1, 1, 28, 28)
     padded to 32×32 as the digit models were trained, or a picture (PIL) resized, for a colour model."""
     if digit is not None:
-        x0 = F.pad(digit * 2 - 1, (2, 2, 2, 2), value=-1.0)
-        if size != 32:
-            x0 = F.interpolate(x0, size=(size, size), mode="bilinear", align_corners=False)
-        return x0.expand(-1, channels, -1, -1)
+        return pad_digit(digit, size).expand(-1, channels, -1, -1)
     import numpy as np
 
     rgb = np.asarray(image.convert("RGB" if channels == 3 else "L").resize((size, size)), dtype=np.float32)

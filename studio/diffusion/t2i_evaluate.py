@@ -85,10 +85,10 @@ def attribute_figures(bundle, *, scheduler: str, steps: int, guidance: float, se
 
 @torch.inference_mode()
 def autoencoder_figures(bundle, judge, data_dir=None) -> dict:
-    import torch.nn.functional as F
+    from studio.diffusion.digits import pad_digit
 
     x, y = load_mnist("heldout", data_dir)
-    x32 = F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0)
+    x32 = pad_digit(x)
     back = latent.decode(bundle, latent.encode(bundle, x32))
     mse = float((((back + 1) / 2)[:, :, 2:30, 2:30] - x).pow(2).mean())
     pred, _, _ = judge.judge(back)

@@ -83,7 +83,7 @@ def check_work(ctx, bundle, evaluations: int, batch, height=None, width=None) ->
 
 
 def run_work(ctx, bundle, params: dict) -> None:
-    name, steps, guidance, batch, _ = latent.check_run(bundle, params["scheduler"], params["steps"],
+    name, steps, guidance, batch, _ = latent.check_run(params["scheduler"], params["steps"],
                                                        params["guidance"], params["batch"], params["eta"],
                                                        max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     check_work(ctx, bundle, nfe(name, steps, guidance if guided(guidance) else None), batch, params.get("height"),
@@ -148,8 +148,7 @@ def schedule_image(run, k):
 
 
 def guidance_panel(bundle, run, k: int):
-    view = latent.guidance_view(bundle, run, k) if run.eps_cond is not None else None
-    img, gap = pictures.guidance(run, k, view=view)
+    img, gap = pictures.guidance(run, k)
     if img is None:
         return None, N_(f"Step {k + 1}: this run made one prediction per step (w = {run.guidance:g}), so there is "
                         "nothing to compare. Set guidance w to e.g. 4 and run again.")
@@ -345,7 +344,7 @@ def t2i_compare(ctx, model=None, prompt=PROMPT, negative_prompt="", schedulers=(
         raise StudioError("Tick one to three schedulers to compare.")
     names = [schedulers] if isinstance(schedulers, str) else list(schedulers)
     try:
-        _, n_budget, w_value, b_value, _ = latent.check_run(bundle, "DDIM", nfe_budget, guidance_scale, batch_size, eta,
+        _, n_budget, w_value, b_value, _ = latent.check_run("DDIM", nfe_budget, guidance_scale, batch_size, eta,
                                                              max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     except ValueError:
         n_budget = None  # latent.compare says what is wrong, in its own words

@@ -43,7 +43,8 @@ import torch.nn.functional as F
 
 from studio.cards import command_line, machine_description
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir, load_mnist
+from studio.data import default_data_dir
+from studio.diffusion.digits import mnist_32
 from studio.diffusion import captions as cap
 from studio.ema import ema_update
 
@@ -119,12 +120,6 @@ def build_scheduler():
 
     return DDIMScheduler(num_train_timesteps=1000, beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
                          clip_sample=False, set_alpha_to_one=False, steps_offset=1, prediction_type="epsilon")
-
-
-def mnist_32(split: str, data_dir) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """MNIST as (N, 1, 32, 32) in [-1, 1] (background −1), the labels, and the 28×28 originals in [0, 1]."""
-    x, y = load_mnist(split, data_dir)
-    return F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0), y, x
 
 
 # --- stage 1: the autoencoder ---------------------------------------------------------------------------------------

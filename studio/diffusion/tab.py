@@ -157,7 +157,7 @@ def shared_run(ctx, bundle, seed_value, params):
     """``engine.iterate`` for this request, run in one batch with other users' runs of the same model, scheduler,
     steps, guidance and η (studio/serving/batcher.py; alone when batching is off). Checked first, so one
     user's bad input fails their own request, not the batch."""
-    name, steps, guidance, batch, eta = engine.check_run(bundle, params["scheduler"], params["steps"],
+    name, steps, guidance, batch, eta = engine.check_run(params["scheduler"], params["steps"],
                                                          params["guidance"], params["batch"], params["eta"],
                                                          max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     check_work(ctx, bundle, name, steps, guidance, batch)
@@ -253,7 +253,7 @@ def diffusion_img2img(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DE
     else:
         raise StudioError(f"source must be 'held-out digit', 'upload' or 'drawing', got {source!r}.")
     picture = pictures.digit_as_x0(bundle, x)[None]
-    name, n_steps, w, n_batch, eta_value = engine.check_run(bundle, scheduler, steps, guidance_scale, batch_size, eta,
+    name, n_steps, w, n_batch, eta_value = engine.check_run(scheduler, steps, guidance_scale, batch_size, eta,
                                                             max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     check_work(ctx, bundle, name, n_steps, w, n_batch)
 
@@ -273,7 +273,7 @@ def diffusion_step(run, k):
     """The scrubber: show step k of the kept run (nothing is recomputed)."""
     if run is None:
         raise StudioError("Run the reverse process first; the scrubber shows the steps of the last run.")
-    k = engine.check_number("step", k, 1, run.steps, whole=True) - 1
+    k = checks.whole_number("step", k, 1, run.steps) - 1
     return scrub_outputs(run, k)
 
 
@@ -302,7 +302,7 @@ def diffusion_compare(ctx, model=None, schedulers=COMPARE_DEFAULTS["schedulers"]
     if isinstance(names, str):
         names = [names]
     try:
-        _, n_budget, w_value, b_value, _ = engine.check_run(bundle, "DDIM", budget, w, n_batch, eta_value,
+        _, n_budget, w_value, b_value, _ = engine.check_run("DDIM", budget, w, n_batch, eta_value,
                                                              max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     except ValueError:
         n_budget = None  # engine.compare says what is wrong, in its own words
@@ -358,7 +358,7 @@ def diffusion_forward(ctx, model=None, heldout_index=0, timestep=250, seed=0):
     x, label, mnist_index = heldout_digit(index)
     x0 = pictures.digit_as_x0(bundle, x)
     T = int(engine.make_scheduler(bundle, "DDPM").config.num_train_timesteps)
-    t_value = engine.check_number("t", t_value, 0, T - 1, whole=True)
+    t_value = checks.whole_number("t", t_value, 0, T - 1)
     ts = [t for t in FORWARD_TS if t < T] + [t_value]
     out = engine.forward_process(bundle, seed=engine.resolve_seed(seed_value), x0=x0, timesteps=ts)
     strip = pictures.forward_strip(out["x_t"], bundle.sample_size)
@@ -423,7 +423,7 @@ def diffusion_apply_recipe(ctx, recipe=""):
     r = Recipe.from_tab_box(recipe, family="diffusion", action="run", tab="Diffusion", verb="run")
     ctx.registry.spec(r.model)
     p = dict(DEFAULTS, digit="any", batch=1, eta=0.0) | r.params
-    engine.check_run(bundle_for(ctx, r.model), p["scheduler"], p["steps"], p["guidance"], p["batch"], p["eta"],
+    engine.check_run(p["scheduler"], p["steps"], p["guidance"], p["batch"], p["eta"],
                      max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     return (r.model, engine.scheduler_name(p["scheduler"]), p["steps"], p["eta"], str(p["digit"]), p["guidance"],
             r.seed if r.seed is not None else -1, p["batch"])

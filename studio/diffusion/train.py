@@ -33,7 +33,8 @@ import torch.nn.functional as F
 
 from studio.cards import command_line, machine_description, write_model_card
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir, load_mnist
+from studio.data import default_data_dir
+from studio.diffusion.digits import mnist_32
 from studio.ema import ema_update
 
 log = logging.getLogger("studio.diffusion.train")
@@ -59,12 +60,6 @@ def build_scheduler():
                          prediction_type="epsilon", clip_sample=True, clip_sample_range=1.0)
 
 
-def mnist_32(split: str, data_dir) -> tuple[torch.Tensor, torch.Tensor]:
-    """MNIST digits as (N, 1, 32, 32) in [-1, 1] (background -1), and labels."""
-    x, y = load_mnist(split, data_dir)
-    return F.pad(x * 2 - 1, (2, 2, 2, 2), value=-1.0), y
-
-
 def save(unet, scheduler, out: Path) -> None:
     unet.save_pretrained(out / "unet", safe_serialization=True)
     scheduler.save_pretrained(out / "scheduler")
@@ -76,7 +71,7 @@ def train(args) -> None:
     device = pick_device(args.device)
     torch.manual_seed(args.seed)  # training script only: initial weights
     gen = torch.Generator().manual_seed(args.seed)
-    x, y = mnist_32("train", args.data)
+    x, y, _ = mnist_32("train", args.data)
     if args.init_from:  # a later phase: continue from a saved model (its EMA weights)
         from diffusers import UNet2DModel
 

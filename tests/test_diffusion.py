@@ -366,3 +366,30 @@ def test_the_handlers_are_functions_a_test_calls_with_keyword_arguments(tiny_une
         wired(tab.diffusion_export, ctx)()
     with pytest.raises(StudioError, match="Run the reverse process first"):
         tab.diffusion_export(ctx, model="tiny-cond")
+
+
+@pytest.mark.parametrize("pipeline, kwargs", [("DDPMPipeline", {}), ("DDIMPipeline", {"eta": 0.0}),
+                                              ("DDIMPipeline", {"eta": 1.0})])
+def test_the_pixel_loop_is_diffusers_own_pipeline(rgb, pipeline, kwargs, monkeypatch):
+    """The loop against diffusers' DDPMPipeline and DDIMPipeline on the unconditional RGB model (google/ddpm-cifar10's
+    format): the same x_T (the pipeline's first randn is handed ours) and the same per-image generators for the
+    stochastic steps; DDIM with ``use_clipped_model_output=True``, what the studio chooses for a model whose scheduler
+    clips x̂₀ (this one does: the DDPM paper's clip_sample)."""
+    import importlib
+
+    import diffusers
+
+    seeds = [3, 4]
+    ours = engine.run(rgb, seed=3, batch=2, digit="none", scheduler=pipeline.removesuffix("Pipeline"), steps=12,
+                      **kwargs)
+    module = importlib.import_module(f"diffusers.pipelines.{pipeline[:4].lower()}.pipeline_{pipeline[:4].lower()}")
+    x_T = engine.initial_noise(rgb, seeds)
+    monkeypatch.setattr(module, "randn_tensor", lambda shape, **_: x_T.clone())  # x_T only; the steps keep theirs
+    pipe = getattr(diffusers, pipeline)(unet=rgb.unet, scheduler=engine.make_scheduler(rgb, "DDPM"))
+    pipe.set_progress_bar_config(disable=True)
+    gens = [torch.Generator().manual_seed(s + 1_000_003) for s in seeds]
+    extra = {"use_clipped_model_output": True} if pipeline == "DDIMPipeline" else {}
+    ref = pipe(batch_size=2, generator=gens, num_inference_steps=12, output_type="np", **kwargs, **extra).images
+    got = (ours.images / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
+    assert got.shape == ref.shape == (2, 8, 8, 3)
+    assert abs(got - ref).max() < 1e-5

@@ -20,7 +20,6 @@ cut short by ``--max-minutes`` still leaves a usable model; the card records wha
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
@@ -32,8 +31,8 @@ import torch
 import torch.nn.functional as F
 
 from studio.cards import command_line, machine_description, write_model_card
+from studio import training
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir
 from studio.diffusion.digits import mnist_32
 from studio.ema import ema_update
 
@@ -247,31 +246,15 @@ cores): `python -m studio.eval diffusion --table`.
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=default_data_dir())
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "checkpoints" / KEY)
-    p.add_argument("--steps", type=int, default=2400)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--warmup", type=int, default=100)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--p-uncond", type=float, default=0.1)
-    p.add_argument("--width", type=int, default=32)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=200)
+    p = training.command(__doc__, out=REPO_ROOT / "checkpoints" / KEY, steps=2400, batch_size=128, lr=1e-3,
+                         warmup=100, ema=0.999, p_uncond=0.1, width=32, save_every=200)
     p.add_argument("--schedule", choices=["constant", "cosine"], default="constant",
                    help="learning rate after warm-up: constant, or a cosine decay to 0 at --steps")
     p.add_argument("--init-from", type=Path, default=None,
                    help="continue from a saved model folder (unet/ + scheduler/), e.g. a copy of an earlier phase")
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop after this long (0 = no limit)")
     p.add_argument("--device", default="auto")
-    p.add_argument("--report", action="store_true", help="only measure the saved model and write its card")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if args.report:
-        report(args)
-    else:
-        train(args)
+    training.train_or_report(p, argv, train, report)
 
 
 if __name__ == "__main__":

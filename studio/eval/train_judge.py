@@ -10,19 +10,18 @@ never used to pick an epoch.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from studio.cards import command_line, machine_description, write_model_card
+from studio import training
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir, load_mnist
+from studio.data import load_mnist
 from studio.eval.judge import DigitJudge
 from studio.eval.metrics import label_accuracy
 
@@ -50,15 +49,8 @@ def heldout_accuracy(model: DigitJudge, data_dir) -> float:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=default_data_dir())
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "checkpoints" / KEY)
-    p.add_argument("--epochs", type=int, default=12)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    p = training.command(__doc__, out=REPO_ROOT / "checkpoints" / KEY, epochs=12, batch_size=128, lr=3e-3)
+    args = training.parse(p, argv)
 
     gen = torch.Generator().manual_seed(args.seed)
     torch.manual_seed(args.seed)  # training script only: fixes the weight initialisation

@@ -13,19 +13,18 @@ Snapshots of fixed latents at a few steps are saved with the checkpoint ("watch 
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from studio.cards import command_line, machine_description, write_model_card
+from studio import training
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir, load_mnist
+from studio.data import load_mnist
 from studio.ema import ema_update
 from studio.gan.model import Discriminator, Generator
 from studio.plots import image_grid, loss_curves
@@ -36,21 +35,9 @@ SNAPSHOT_FRACTIONS = (0.0, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=default_data_dir())
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "checkpoints" / KEY)
-    p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--beta1", type=float, default=0.5)
-    p.add_argument("--z-dim", type=int, default=64)
-    p.add_argument("--width", type=int, default=32)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--real-label", type=float, default=0.9)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="auto")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    p = training.command(__doc__, out=REPO_ROOT / "checkpoints" / KEY, epochs=20, batch_size=64, lr=2e-4, beta1=0.5,
+                         z_dim=64, width=32, ema=0.999, real_label=0.9, device="auto")
+    args = training.parse(p, argv)
     from studio.device import pick_device
 
     device = pick_device(args.device)

@@ -11,18 +11,17 @@ held-out −ELBO (β = 1) is kept, i.e. early stopping on the held-out figure, a
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
 import time
-from pathlib import Path
 
 import torch
 
 from studio.cards import command_line, machine_description, write_model_card
+from studio import training
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir, load_mnist
+from studio.data import load_mnist
 from studio.vae.evaluate import heldout_neg_elbo
 from studio.vae.model import ConvVAE
 
@@ -30,19 +29,9 @@ log = logging.getLogger("studio.vae.train")
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=default_data_dir())
-    p.add_argument("--latent-dim", type=int, default=16)
-    p.add_argument("--out", type=Path, default=None)
-    p.add_argument("--epochs", type=int, default=40)
-    p.add_argument("--warmup-epochs", type=int, default=5)
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--width", type=int, default=32)
-    p.add_argument("--hidden", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    p = training.command(__doc__, out=None, out_help="default: checkpoints/mnist-vae-<latent dim>d", latent_dim=16,
+                         epochs=40, warmup_epochs=5, batch_size=128, lr=1e-3, width=32, hidden=256)
+    args = training.parse(p, argv)
     key = f"mnist-vae-{args.latent_dim}d"
     out = args.out or REPO_ROOT / "checkpoints" / key
     torch.manual_seed(args.seed)  # training script only

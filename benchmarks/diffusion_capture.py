@@ -12,7 +12,7 @@
 3. ``diffusion_first_preview_s``: from asking for a run (model already loaded) to the first step's frame, and
    ``diffusion_first_preview_cold_s`` including loading the model from disk. Goal: under 1 s.
 4. ``t2i_capture_overhead``: the built-in text-to-image model (``checkpoints/mnist-t2i``, or ``--t2i FOLDER``), the
-   studio's latent loop (``studio.diffusion.latent.run``: keeps z_t, ẑ₀, ε̂ of every step, the conditional and
+   studio's latent loop (``studio.diffusion.text_to_image.engine.run``: keeps z_t, ẑ₀, ε̂ of every step, the conditional and
    unconditional predictions; a step's ẑ₀ is pictured through the decoder when it is shown, not by the loop) over diffusers'
    ``StableDiffusionPipeline`` on the same components, prompt, starting latents, scheduler, steps and batch,
    guidance 4. Goal: at most 1.10. ``t2i_first_preview_s``: from asking to the first step's ẑ₀ pictured (the
@@ -47,7 +47,7 @@ def t2i_figures(folder, device, steps: int, batch: int, repeats: int) -> tuple[f
     """(pipeline ms, studio ms, ratio, first preview s) on a Stable-Diffusion-format folder."""
     from diffusers import StableDiffusionPipeline
 
-    from studio.diffusion import latent
+    from studio.diffusion.text_to_image import engine as t2i_engine
     from studio.diffusion.loader import load_text_to_image
 
     dtype = pick_dtype("t2i", device)
@@ -56,7 +56,7 @@ def t2i_figures(folder, device, steps: int, batch: int, repeats: int) -> tuple[f
     pipe = StableDiffusionPipeline.from_pretrained(folder, torch_dtype=dtype).to(device)
     pipe.set_progress_bar_config(disable=True)
     size = bundle.default_size
-    noise = latent.initial_latents(bundle, list(range(batch)), size, size)
+    noise = t2i_engine.initial_latents(bundle, list(range(batch)), size, size)
 
     def run_pipeline():
         pipe.scheduler = engine.make_scheduler(bundle, name)  # fresh state, as the studio does
@@ -65,7 +65,7 @@ def t2i_figures(folder, device, steps: int, batch: int, repeats: int) -> tuple[f
                  num_images_per_prompt=batch, output_type="pt")
 
     def run_studio():
-        latent.run(bundle, prompt=prompt, seed=0, batch=batch, scheduler=name, steps=steps, guidance=w, latents=noise)
+        t2i_engine.run(bundle, prompt=prompt, seed=0, batch=batch, scheduler=name, steps=steps, guidance=w, latents=noise)
 
     for fn in (run_pipeline, run_studio):
         fn()
@@ -76,9 +76,9 @@ def t2i_figures(folder, device, steps: int, batch: int, repeats: int) -> tuple[f
 
     def first_preview():
         start = time.perf_counter()
-        it = latent.iterate(bundle, prompt=prompt, seed=0, batch=batch, scheduler=name, steps=steps, guidance=w)
+        it = t2i_engine.iterate(bundle, prompt=prompt, seed=0, batch=batch, scheduler=name, steps=steps, guidance=w)
         _, _, frame = next(it)
-        latent.frame_picture(bundle, frame)
+        t2i_engine.frame_picture(bundle, frame)
         it.close()
         return time.perf_counter() - start
 

@@ -27,7 +27,7 @@ import torch
 
 from studio.checks import whole_number
 from studio.device import make_generator, resolve_seed
-from studio.diffusion.captions import caption
+from studio.diffusion.text_to_image.captions import caption
 from studio.gan.engine import mean_pairwise_distance
 from studio.i18n import N_
 
@@ -94,19 +94,19 @@ def draw(registry, family: str, key: str, *, digit, seed: int, n: int, nfe: int,
                          digit="any" if d is None else str(d), batch=n, max_batch=n)
         return as_digits(run.images), run.nfe, list(run.labels)
     if family == "text to image":
-        from studio.diffusion import latent
+        from studio.diffusion.text_to_image import engine as t2i_engine
         from studio.diffusion.engine import drawn_digits
         from studio.device import offset_seed
 
-        w = latent.DEFAULTS["guidance"] if knob is None else knob
-        steps = max(1, nfe // (2 if latent.guided(w) else 1))
+        w = t2i_engine.DEFAULTS["guidance"] if knob is None else knob
+        steps = max(1, nfe // (2 if t2i_engine.guided(w) else 1))
         if text is not None or d is not None:
-            run = latent.run(bundle, prompt=text if text is not None else caption(d), seed=seed, batch=n,
+            run = t2i_engine.run(bundle, prompt=text if text is not None else caption(d), seed=seed, batch=n,
                              steps=steps, guidance=w, max_batch=n)
             return as_digits(run.images), run.nfe, None if text is not None else [d] * n
         seeds = [offset_seed(seed, i) for i in range(n)]
         asked = drawn_digits(seeds)
-        run = latent.run(bundle, seeds=seeds, prompts=[caption(a) for a in asked], steps=steps, guidance=w,
+        run = t2i_engine.run(bundle, seeds=seeds, prompts=[caption(a) for a in asked], steps=steps, guidance=w,
                          max_batch=n)
         return as_digits(run.images), run.nfe, asked
     raise ValueError(f"family must be one of {', '.join(FAMILIES)}, got {family!r}.")

@@ -17,11 +17,10 @@ from typing import Any, Callable
 
 from studio import __version__
 from studio.errors import StudioError
+from studio.tabs import ENGINE_MODULES  # where each family's @engine_action functions live
 
 RECIPE_FORMAT = "generative-studio-recipe/1"
 ACTIONS: dict[tuple[str, str], Callable] = {}
-ENGINE_MODULES = {"text": "studio.text.engine", "vae": "studio.vae.engine", "gan": "studio.gan.engine",
-                  "diffusion": "studio.diffusion.engine", "t2i": "studio.diffusion.latent"}  # where each family's @engine_action functions live
 
 
 def engine_actions(family: str | None = None) -> dict[tuple[str, str], Callable]:

@@ -178,7 +178,7 @@ def save_tiny_sd(folder: Path, *, seed: int = 0, card: bool = True) -> Path:
     ``StableDiffusionPipeline.save_pretrained``: model_index.json and safetensors."""
     from diffusers import StableDiffusionPipeline
 
-    from studio.diffusion import t2i_train as T
+    from studio.diffusion.text_to_image import train as T
 
     torch.manual_seed(seed)  # test fixture only: weight init
     tok = T.build_tokenizer()

@@ -202,8 +202,8 @@ def test_text_to_image_model_re_measures_its_shipped_figures(registry):
     """mnist-t2i, re-measured (the whole harness takes ~6 min here, so: the autoencoder's figures whole, and the
     first 100 held-out captions and 60 of the 600 attribute pairs, each with the harness's own prompts and seeds).
     The shipped judge and attribute accuracies are 1.0 over all of them, so every subset must be 1.0 too."""
-    from studio.diffusion import t2i_evaluate as ev
-    from studio.diffusion.latent import DEFAULTS
+    from studio.diffusion.text_to_image import evaluate as ev
+    from studio.diffusion.text_to_image.engine import DEFAULTS
     from studio.eval.metrics import label_accuracy
 
     want = shipped("mnist-t2i")

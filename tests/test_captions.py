@@ -1,4 +1,4 @@
-"""The captions of the text-to-image model (studio/diffusion/captions.py) and its sample sheet: the attributes
+"""The captions of the text-to-image model (studio/diffusion/text_to_image/captions.py) and its sample sheet: the attributes
 measured on hand-drawn strokes, the words a caption says, the thirds."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from studio.diffusion import captions as cap
+from studio.diffusion.text_to_image import captions as cap
 
 
 def bar(width: int, height: int = 20, shear: float = 0.0) -> torch.Tensor:

@@ -336,7 +336,7 @@ def test_the_handlers_are_functions_a_test_calls_with_keyword_arguments(tiny_une
     Gradio calls have the context bound, the tab's model as the default, and the same documented parameters."""
     import inspect
 
-    from studio.diffusion import tab
+    from studio.diffusion import tab, views_tab
     from studio.errors import StudioError
     from studio.ui.wiring import bind, wired
 
@@ -359,7 +359,7 @@ def test_the_handlers_are_functions_a_test_calls_with_keyword_arguments(tiny_une
     assert handler.__name__ == "diffusion_run" and "Args:" in handler.__doc__
     assert list(params) == list(inspect.signature(tab.diffusion_run).parameters)[1:]
     with pytest.raises(TypeError, match="takes the tab's context as its first argument"):
-        bind(tab.scheduler_changed, ctx)
+        bind(views_tab.scheduler_changed, ctx)
     import gradio as gr
 
     with pytest.raises(gr.Error, match="Run the reverse process first"):
@@ -393,3 +393,41 @@ def test_the_pixel_loop_is_diffusers_own_pipeline(rgb, pipeline, kwargs, monkeyp
     got = (ours.images / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1).numpy()
     assert got.shape == ref.shape == (2, 8, 8, 3)
     assert abs(got - ref).max() < 1e-5
+
+
+def test_the_shared_views_enable_eta_for_ddim_alone_and_start_img2img_from_the_picture_given(tmp_path):
+    """studio/diffusion/views_tab.py, which both diffusion tabs use: η is DDIM's alone (diffusers' DDIMScheduler.step
+    is the one of these that takes it), and img2img starts from what was given: a held-out digit padded as the
+    model was trained, a grey upload read as an MNIST digit, a colour upload as its colours."""
+    import inspect
+
+    import numpy as np
+    from diffusers import DDIMScheduler
+
+    from studio.data import heldout_digit
+    from studio.diffusion import views_tab
+    from studio.errors import StudioError
+
+    enabled = {name: views_tab.scheduler_changed(name)[1]["interactive"] for name in engine.SCHEDULERS}
+    assert enabled == {name: name == "DDIM" for name in engine.SCHEDULERS}
+    assert "eta" in inspect.signature(DDIMScheduler.step).parameters
+    assert views_tab.scheduler_changed("no such scheduler")[1] is not None  # left as it was (gr.skip())
+
+    x, label, index = heldout_digit(5)
+    start, what = views_tab.img2img_source(32, 3, "held-out digit", 5, None, None)
+    assert start.shape == (1, 3, 32, 32) and what == f"held-out digit {label} (MNIST #{index})"
+    assert torch.equal(start[0, :, 2:30, 2:30], (x[0, 0] * 2 - 1).expand(3, -1, -1))  # 28×28 in the middle
+    assert torch.all(start[..., :2, :] == -1) and torch.all(start[..., :, 30:] == -1)  # black padding
+
+    red = tmp_path / "red.png"
+    Image.new("RGB", (20, 10), (255, 0, 0)).save(red)
+    start, what = views_tab.img2img_source(8, 3, "upload", 0, str(red), None)
+    assert what == "the upload" and start.shape == (1, 3, 8, 8)
+    assert torch.all(start[0, 0] == 1) and torch.all(start[0, 1:] == -1)
+
+    stroke = np.zeros((56, 56), np.uint8)
+    stroke[10:46, 26:30] = 255  # a bar: a "1"
+    grey, _ = views_tab.img2img_source(32, 1, "drawing", 0, None, {"composite": stroke})
+    assert grey.shape == (1, 1, 32, 32) and grey.max() == 1 and grey[0, 0, :, :4].max() == -1  # centred ink
+    with pytest.raises(StudioError, match="the upload is empty"):
+        views_tab.img2img_source(32, 1, "upload", 0, None, None)

@@ -53,13 +53,13 @@ def test_digit_any_asks_each_picture_for_its_own_digit_and_the_text_to_image_row
     import torch
 
     from studio.data import load_mnist
-    from studio.diffusion import latent
-    from studio.diffusion.captions import caption
+    from studio.diffusion.text_to_image import engine as t2i_engine
+    from studio.diffusion.text_to_image.captions import caption
     from studio.gan.engine import mean_pairwise_distance
 
     prompts = []
-    real_run = latent.run
-    monkeypatch.setattr(latent, "run", lambda bundle, **kw: prompts.append(kw.get("prompts")) or real_run(bundle, **kw))
+    real_run = t2i_engine.run
+    monkeypatch.setattr(t2i_engine, "run", lambda bundle, **kw: prompts.append(kw.get("prompts")) or real_run(bundle, **kw))
     rows = families.compare(registry, digit="any", seed=5, n=8, nfe=6)
     by = {r["family"]: r for r in rows}
     ddpm, t2i, gan = by["pixel DDPM"], by["text to image"], by["GAN"]

@@ -129,8 +129,9 @@ def test_off_a_space_the_machine_itself_is_the_host(tiny_specs):
 def test_the_last_seed_works_in_every_tab_and_image_i_is_its_wrapped_seed_alone(tiny_specs, tiny_sd_dir):
     import torch
 
-    from studio.diffusion import engine, latent
-    from studio.diffusion import t2i_tab as t2i
+    from studio.diffusion import engine
+    from studio.diffusion.text_to_image import engine as t2i_engine
+    from studio.diffusion.text_to_image import tab as t2i
     from studio.diffusion import tab
     from studio.registry import ModelRegistry, ModelSpec
 
@@ -146,7 +147,7 @@ def test_the_last_seed_works_in_every_tab_and_image_i_is_its_wrapped_seed_alone(
     tctx = t2i.TextToImageContext.of(reg, Settings())
     trun = list(t2i.t2i_run(tctx, model="tiny-sd", prompt="a seven", steps=2, seed=top, batch_size=2,
                             variation_seed=top, variation_strength=0.5))[-1]
-    trun = next(o for o in trun if isinstance(o, latent.TextToImageRun))
+    trun = next(o for o in trun if isinstance(o, t2i_engine.TextToImageRun))
     assert trun.seeds == [top, 0]
 
 
@@ -173,7 +174,7 @@ def test_an_image_over_the_limit_is_refused_from_its_header_by_the_studio_and_by
     from PIL import Image, ImageFile
 
     from studio import data
-    from studio.diffusion.t2i_tab import RECIPE_CHUNK, recipe_in_png
+    from studio.diffusion.text_to_image.recipes_tab import RECIPE_CHUNK, recipe_in_png
 
     data.limit_decoding(1_000_000)
     bomb = png_claiming(tmp_path / "bomb.png", 50_000, 50_000, {RECIPE_CHUNK: '{"family": "t2i"}'})
@@ -214,7 +215,7 @@ def test_launch_limits_file_sizes_and_hosted_state_lasts_minutes(tiny_specs):
 
 
 def test_work_is_bounded_in_total_with_a_message_that_says_what_to_lower(tiny_specs, tiny_sd_dir):
-    from studio.diffusion import t2i_tab as t2i
+    from studio.diffusion.text_to_image import tab as t2i
     from studio.diffusion import tab
     from studio.registry import ModelRegistry, ModelSpec
 

@@ -94,7 +94,7 @@ def test_to_python_works_in_a_fresh_process():
 def test_a_png_whose_recipe_is_nested_too_deeply_is_refused_with_the_same_message(tmp_path):
     from PIL import Image, PngImagePlugin
 
-    from studio.diffusion.t2i_tab import RECIPE_CHUNK, recipe_in_png
+    from studio.diffusion.text_to_image.recipes_tab import RECIPE_CHUNK, recipe_in_png
 
     info = PngImagePlugin.PngInfo()
     info.add_text(RECIPE_CHUNK, "[" * 50_000 + "]" * 50_000)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+import pytest
+
 STUDIO = Path(__file__).resolve().parents[1] / "studio"
 
 
@@ -38,20 +40,80 @@ def test_only_the_ui_package_and_the_tabs_import_gradio():
     assert not offenders, f"import gradio outside studio/ui/ and the tabs: {offenders}"
 
 
-def test_the_diffusion_engine_defaults_are_the_tabs_and_the_cards():
-    """A notebook call with the engine's defaults draws what the tab draws with its own, at the setting the
-    card's quality figure is measured at; limits come from Settings."""
-    import inspect
-
+@pytest.fixture(scope="module")
+def studio_demo():
     from studio.catalog import builtin_specs
     from studio.config import REPO_ROOT, Settings
-    from studio.diffusion import engine, evaluate
     from studio.registry import ModelRegistry
     from studio.ui.app import build_studio
 
     settings = Settings(max_diffusion_steps=37, max_batch=3)
-    demo = build_studio(ModelRegistry(builtin_specs(REPO_ROOT / "checkpoints"), device="cpu"), settings,
+    return build_studio(ModelRegistry(builtin_specs(REPO_ROOT / "checkpoints"), device="cpu"), settings,
                         localize=False)
+
+
+def test_the_page_links_and_recipes_read_one_list_of_tabs(studio_demo):
+    """studio/tabs.py is the one list: the page's tabs in its order, each main button there, a link carrying no
+    Hub id, recipe box or password from any tab, and a recipe family for each engine module."""
+    import gradio as gr
+
+    from studio.recipe import engine_actions
+    from studio.tabs import ENGINE_MODULES, TABS
+    from studio.ui.share import RUN_BUTTONS, shareable_controls
+
+    page_tabs = [b for b in studio_demo.blocks.values() if isinstance(b, gr.Tab)]
+    assert [t.id for t in page_tabs] == [t.id for t in TABS]
+    assert [t.label for t in page_tabs] == [t.title for t in TABS]
+    by_id = {getattr(b, "elem_id", None): b for b in studio_demo.blocks.values()}
+    assert {t.id: type(by_id[t.run_button]) for t in TABS if t.run_button} == {
+        tab: gr.Button for tab in ("text", "vae", "gan", "diffusion", "t2i", "lab", "families")}
+    assert RUN_BUTTONS["gan"] == "gan-sample"
+    hub_boxes = {e for e in by_id if e and e.endswith("-hub-id")}
+    assert hub_boxes >= {"text-hub-id", "vae-hub-id", "gan-hub-id", "diff-hub-id", "t2i-hub-id"}
+    shared = {b.elem_id for blocks in shareable_controls(studio_demo).values() for b in blocks}
+    assert not shared & hub_boxes
+    assert not {e for e in shared if e.endswith("-recipe")}
+    assert "models-host-token" in by_id and "models-host-token" not in shared
+    assert {"diff-scheduler", "t2i-prompt", "gan-seed", "text-temperature"} <= shared
+    assert {family for family, _ in engine_actions()} == set(ENGINE_MODULES) == {"text", "vae", "gan", "diffusion",
+                                                                                 "t2i"}
+
+
+def test_both_diffusion_tabs_show_the_shared_views_alike(studio_demo):
+    """The scrubber, guidance view, comparison with its quiz, img2img source and export are one builder
+    (studio/diffusion/views_tab.py): the same controls, labels and choices on both tabs, and η enabled as the first
+    scheduler needs (both tabs open on one that ignores η)."""
+    import gradio as gr
+
+    by_id = {getattr(b, "elem_id", None): b for b in studio_demo.blocks.values()}
+    shared = ["xt", "x0", "eps", "scrub", "schedule", "guidance-view", "guidance-note", "cmp-schedulers", "cmp-nfe",
+              "compare", "quiz", "reveal", "cmp", "cmp-note", "export", "gif", "png", "recipe", "python", "apply", "eta"]
+    for suffix in shared:
+        pixel, latent = by_id[f"diff-{suffix}"], by_id[f"t2i-{suffix}"]
+        assert type(pixel) is type(latent), suffix
+        if suffix in ("quiz", "reveal", "cmp", "scrub", "schedule", "cmp-schedulers", "eta", "recipe", "python",
+                      "apply", "export"):
+            assert pixel.label == latent.label, suffix
+    assert by_id["diff-cmp-schedulers"].choices == by_id["t2i-cmp-schedulers"].choices
+    for prefix, first in (("diff", "Euler ancestral"), ("t2i", "DPM-Solver++ 2M")):
+        assert by_id[f"{prefix}-scheduler"].value == first and by_id[f"{prefix}-eta"].interactive is False
+    img2img = {"diff": ("i2i-src", "i2i-index", "i2i-strength", "i2i-upload", "i2i-sketch"),
+               "t2i": ("src", "src-index", "strength", "src-upload", "src-sketch")}
+    pixel, latent = ([by_id[f"{p}-{s}"] for s in img2img[p]] for p in ("diff", "t2i"))
+    assert [type(b) for b in pixel] == [type(b) for b in latent] == [gr.Radio, gr.Number, gr.Slider, gr.Image,
+                                                                    gr.Sketchpad]
+    assert [b.label for b in pixel] == [b.label for b in latent]
+    assert pixel[0].choices == latent[0].choices
+
+
+def test_the_diffusion_engine_defaults_are_the_tabs_and_the_cards(studio_demo):
+    """A notebook call with the engine's defaults draws what the tab draws with its own, at the setting the
+    card's quality figure is measured at; limits come from Settings."""
+    import inspect
+
+    from studio.diffusion import engine, evaluate
+
+    demo = studio_demo
     by_id = {getattr(b, "elem_id", None): b for b in demo.blocks.values()}
     tab = {"scheduler": by_id["diff-scheduler"].value, "steps": by_id["diff-steps"].value,
            "guidance": by_id["diff-guidance"].value}

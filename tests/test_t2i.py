@@ -1,4 +1,4 @@
-"""Text to image the Stable Diffusion way (studio/diffusion/latent.py, loader.py): the studio's loop against
+"""Text to image the Stable Diffusion way (studio/diffusion/text_to_image/engine.py, loader.py): the studio's loop against
 diffusers' own pipeline, on tiny random components saved in the standard format; bad input; img2img, variation
 seeds, the guidance × steps grid."""
 
@@ -10,7 +10,7 @@ import shutil
 import pytest
 import torch
 
-from studio.diffusion import latent
+from studio.diffusion.text_to_image import engine as t2i_engine
 from studio.diffusion.loader import load_text_to_image
 from studio.errors import ModelLoadError, UnsafeCheckpointError
 
@@ -25,11 +25,11 @@ def sd(tiny_sd_dir):
 def test_step_pictures_are_made_when_shown_kept_and_pickled_whole(sd, tiny_sd_dir):
     import pickle
 
-    r = latent.run(sd, prompt="a seven", seed=2, steps=4, guidance=2.0, batch=2, scheduler="DDIM")
+    r = t2i_engine.run(sd, prompt="a seven", seed=2, steps=4, guidance=2.0, batch=2, scheduler="DDIM")
     assert r.x0_hat._done == {}  # nothing pictured by the loop itself
     one = r.x0_hat[1]
     assert set(r.x0_hat._done) == {1} and r.x0_hat[1] is one  # made once, kept
-    assert torch.allclose(one.float(), latent.decode(sd, r.x0_latent[1]), atol=2e-3)
+    assert torch.allclose(one.float(), t2i_engine.decode(sd, r.x0_latent[1]), atol=2e-3)
     assert torch.equal(r.x0_hat[-1], r.x0_hat[3])
     with pytest.raises(IndexError):
         r.x0_hat[4]
@@ -40,7 +40,7 @@ def test_step_pictures_are_made_when_shown_kept_and_pickled_whole(sd, tiny_sd_di
     assert torch.equal(half.x0_hat[2], r.x0_hat[2][1:2])
     # a run whose model was unloaded since says so, not a traceback
     other = load_text_to_image(tiny_sd_dir, device=CPU, dtype=torch.float32)
-    lone = latent.run(other, prompt="a one", seed=0, steps=2, guidance=1.0, scheduler="DDIM")
+    lone = t2i_engine.run(other, prompt="a one", seed=0, steps=2, guidance=1.0, scheduler="DDIM")
     del other
     import gc
     gc.collect()
@@ -54,8 +54,8 @@ def test_the_final_image_equals_stable_diffusion_pipeline(tiny_sd_dir, sd, name,
     import diffusers
     from diffusers import StableDiffusionPipeline
 
-    noise = latent.initial_latents(sd, [3, 4], 32, 32)
-    ours = latent.run(sd, prompt="a thick, slanted seven", negative_prompt="a thin one", seed=3, batch=2,
+    noise = t2i_engine.initial_latents(sd, [3, 4], 32, 32)
+    ours = t2i_engine.run(sd, prompt="a thick, slanted seven", negative_prompt="a thin one", seed=3, batch=2,
                       scheduler=name, steps=6, guidance=4.0, latents=noise)
     pipe = StableDiffusionPipeline.from_pretrained(tiny_sd_dir)  # the folder, unchanged
     pipe.scheduler = getattr(diffusers, cls).from_config(pipe.scheduler.config)
@@ -65,46 +65,46 @@ def test_the_final_image_equals_stable_diffusion_pipeline(tiny_sd_dir, sd, name,
     assert theirs.shape == ours.images.shape
     assert torch.allclose((ours.images + 1) / 2, theirs, atol=1e-4), float(((ours.images + 1) / 2 - theirs).abs().max())
     # and without guidance (w = 1: the pipeline makes one prediction a step, as the studio does)
-    ours1 = latent.run(sd, prompt="a seven", seed=3, scheduler=name, steps=4, guidance=1.0, latents=noise[:1])
+    ours1 = t2i_engine.run(sd, prompt="a seven", seed=3, scheduler=name, steps=4, guidance=1.0, latents=noise[:1])
     theirs1 = pipe("a seven", num_inference_steps=4, guidance_scale=1.0, latents=noise[:1].clone(),
                    output_type="pt").images
     assert torch.allclose((ours1.images + 1) / 2, theirs1, atol=1e-4)
 
 
 def test_every_step_is_kept_and_x0_follows_from_z_t_and_eps(sd):
-    r = latent.run(sd, prompt="an eight", seed=1, steps=5, guidance=3.0, batch=2, scheduler="DDIM")
+    r = t2i_engine.run(sd, prompt="an eight", seed=1, steps=5, guidance=3.0, batch=2, scheduler="DDIM")
     assert r.latents.shape == (6, 2, 4, 8, 8) and r.x0_hat.shape == (5, 2, 1, 32, 32) and r.preview == "decoder"
     k = 2
     ab = r.alpha_bar[k]
     x0z = (r.latents[k] - (1 - ab) ** 0.5 * r.eps_hat[k].float()) / ab ** 0.5
     assert torch.allclose(x0z, r.x0_latent[k], atol=2e-3)
-    assert torch.allclose(r.x0_hat[k].float(), latent.decode(sd, r.x0_latent[k]), atol=2e-3)  # ẑ₀ decoded
+    assert torch.allclose(r.x0_hat[k].float(), t2i_engine.decode(sd, r.x0_latent[k]), atol=2e-3)  # ẑ₀ decoded
     g = r.guidance_view(k)
-    assert torch.allclose(g["cond"][0], latent.decode(sd, r.x0_from(k, r.eps_cond[k])), atol=1e-4)
+    assert torch.allclose(g["cond"][0], t2i_engine.decode(sd, r.x0_from(k, r.eps_cond[k])), atol=1e-4)
     assert torch.allclose(g["uncond"][1] + 3.0 * (g["cond"][1] - g["uncond"][1]), g["guided"][1], atol=1e-2)
     assert r.tokens == ["<|startoftext|>", "an</w>", "eight</w>", "<|endoftext|>"] and r.nfe == 10
 
 
 def test_image_i_depends_only_on_its_seed_and_prompt_batched_equals_alone(sd):
-    both = latent.run(sd, seeds=[7, 8], prompts=["a seven", "a thick eight"], steps=4, guidance=2.0)
-    alone = latent.run(sd, prompt="a thick eight", seed=8, steps=4, guidance=2.0)
+    both = t2i_engine.run(sd, seeds=[7, 8], prompts=["a seven", "a thick eight"], steps=4, guidance=2.0)
+    alone = t2i_engine.run(sd, prompt="a thick eight", seed=8, steps=4, guidance=2.0)
     assert torch.allclose(both.images[1], alone.images[0], atol=1e-5)
     assert torch.allclose(both.rows(1, 2).latents, alone.latents, atol=1e-5)
 
 
 def test_a_long_prompt_is_cut_and_said_an_empty_one_is_unconditional(sd):
-    long = latent.run(sd, prompt="a thick, slanted, wide, thin, upright, narrow seven beside an eight", seed=0,
+    long = t2i_engine.run(sd, prompt="a thick, slanted, wide, thin, upright, narrow seven beside an eight", seed=0,
                       steps=2, guidance=2.0)
     assert any("cut" in n and "eight" in n for n in long.notes) and len(long.tokens) == sd.max_tokens
-    empty = latent.run(sd, prompt="", seed=0, steps=2, guidance=2.0)
+    empty = t2i_engine.run(sd, prompt="", seed=0, steps=2, guidance=2.0)
     assert any("unconditional" in n for n in empty.notes)
-    assert latent.run(sd, prompt="a seven", seed=0, steps=2, guidance=2.0).notes == []
+    assert t2i_engine.run(sd, prompt="a seven", seed=0, steps=2, guidance=2.0).notes == []
 
 
 def test_a_cut_negative_prompt_is_named_by_its_own_cut_words_with_several_prompts(sd):
     long_positive = "a thick, slanted, wide, thin, upright, narrow seven beside an eight"
     long_negative = "a thick, slanted, wide, thin, upright, narrow two beside a five"
-    run = latent.run(sd, prompts=["a one", long_positive], negative_prompts=[long_negative, long_negative],
+    run = t2i_engine.run(sd, prompts=["a one", long_positive], negative_prompts=[long_negative, long_negative],
                      seeds=[0, 1], steps=2, guidance=2.0)
     negative = [n for n in run.notes if n.startswith("The negative prompt was cut")]
     ids = sd.tokenizer(long_negative)["input_ids"]  # the words past the encoder's window, by its own tokenizer
@@ -123,7 +123,7 @@ def test_a_cut_negative_prompt_is_named_by_its_own_cut_words_with_several_prompt
 ])
 def test_bad_input_gets_a_clear_message(sd, kwargs, message):
     with pytest.raises(ValueError, match=message):
-        latent.run(sd, **{"prompt": "a seven", "seed": 0, "steps": 2, **kwargs})
+        t2i_engine.run(sd, **{"prompt": "a seven", "seed": 0, "steps": 2, **kwargs})
 
 
 def test_img2img_noises_the_picture_to_the_strength_and_runs_the_rest(sd):
@@ -131,16 +131,16 @@ def test_img2img_noises_the_picture_to_the_strength_and_runs_the_rest(sd):
 
     picture = torch.full((1, 1, 32, 32), -1.0)
     picture[..., 8:24, 14:18] = 1.0  # a bar: a "one"
-    r = latent.run(sd, prompt="a one", seed=5, steps=10, guidance=2.0, init_image=picture, strength=0.4,
+    r = t2i_engine.run(sd, prompt="a one", seed=5, steps=10, guidance=2.0, init_image=picture, strength=0.4,
                    scheduler="DDIM")
     assert r.steps == 4 and r.settings["strength"] == 0.4  # int(10 · 0.4) steps of 10 run
     sched = make_scheduler(sd, "DDIM")
     sched.set_timesteps(10)
-    z0 = latent.encode(sd, picture, generator=__import__("studio.device", fromlist=["x"]).make_generator(5 + 2_000_029))
-    expected = sched.add_noise(z0, latent.initial_latents(sd, [5], 32, 32), sched.timesteps[6:7])
+    z0 = t2i_engine.encode(sd, picture, generator=__import__("studio.device", fromlist=["x"]).make_generator(5 + 2_000_029))
+    expected = sched.add_noise(z0, t2i_engine.initial_latents(sd, [5], 32, 32), sched.timesteps[6:7])
     assert torch.allclose(r.latents[0], expected, atol=1e-5) and r.timesteps[0] == float(sched.timesteps[6])
     # the lower the strength, the more of the picture the starting latent keeps (√ᾱ of its starting step)
-    starts = [latent.run(sd, prompt="a one", seed=5, steps=10, guidance=2.0, init_image=picture, strength=s,
+    starts = [t2i_engine.run(sd, prompt="a one", seed=5, steps=10, guidance=2.0, init_image=picture, strength=s,
                          scheduler="DDIM").latents[0] for s in (0.1, 0.5, 1.0)]
     gaps = [float((z - z0).pow(2).mean()) for z in starts]
     assert gaps[0] < gaps[1] < gaps[2]
@@ -173,10 +173,10 @@ def test_img2img_equals_stable_diffusion_img2img_pipeline(tiny_sd_dir, sd, name,
     picture = torch.full((2, 1, 32, 32), -1.0)  # the tiny model draws one channel
     picture[0, :, 8:24, 14:18] = 1.0  # a bar
     picture[1, :, 10:14, 6:26] = 0.5  # a dash
-    noise = latent.initial_latents(local, [7, 8], 32, 32)
+    noise = t2i_engine.initial_latents(local, [7, 8], 32, 32)
     monkeypatch.setattr(module, "randn_tensor", lambda shape, **kw: noise.clone().to(kw.get("dtype")))
     for strength in (0.5, 0.8):
-        ours = latent.run(local, prompt="a one", seed=7, batch=2, steps=10, guidance=3.0, scheduler=name,
+        ours = t2i_engine.run(local, prompt="a one", seed=7, batch=2, steps=10, guidance=3.0, scheduler=name,
                           init_image=picture, strength=strength)
         theirs = pipe(["a one"] * 2, image=(picture + 1) / 2, strength=strength, num_inference_steps=10, guidance_scale=3.0,
                       output_type="pt").images
@@ -186,13 +186,13 @@ def test_img2img_equals_stable_diffusion_img2img_pipeline(tiny_sd_dir, sd, name,
 
 
 def test_a_variation_seed_slerps_the_starting_noise(sd):
-    base = latent.initial_latents(sd, [11], 32, 32)
-    other = latent.initial_latents(sd, [40], 32, 32)
-    assert torch.allclose(latent.variation_latents(sd, [11], 40, 0.0, 32, 32), base, atol=1e-6)
-    assert torch.allclose(latent.variation_latents(sd, [11], 40, 1.0, 32, 32), other, atol=1e-5)
-    mid = latent.variation_latents(sd, [11], 40, 0.5, 32, 32)
+    base = t2i_engine.initial_latents(sd, [11], 32, 32)
+    other = t2i_engine.initial_latents(sd, [40], 32, 32)
+    assert torch.allclose(t2i_engine.variation_latents(sd, [11], 40, 0.0, 32, 32), base, atol=1e-6)
+    assert torch.allclose(t2i_engine.variation_latents(sd, [11], 40, 1.0, 32, 32), other, atol=1e-5)
+    mid = t2i_engine.variation_latents(sd, [11], 40, 0.5, 32, 32)
     assert abs(mid.norm() - (base.norm() + other.norm()) / 2) < 0.05 * base.norm()  # on the shell, not shrunk
-    r = latent.run(sd, prompt="a two", seed=11, steps=2, variation_seed=40, variation_strength=0.5)
+    r = t2i_engine.run(sd, prompt="a two", seed=11, steps=2, variation_seed=40, variation_strength=0.5)
     assert torch.allclose(r.x_T, mid) and r.settings["variation_seed"] == 40
 
 
@@ -203,24 +203,24 @@ def test_each_image_of_a_varied_batch_starts_from_the_noise_it_would_have_alone(
     import numpy as np
 
     seeds, strength = [11, 12, 13, 14], 0.3
-    batch = latent.variation_latents(sd, seeds, 40, strength, 32, 32)
+    batch = t2i_engine.variation_latents(sd, seeds, 40, strength, 32, 32)
     for i, s in enumerate(seeds):
-        a = latent.initial_latents(sd, [s], 32, 32).double().numpy().ravel()
-        b = latent.initial_latents(sd, [40 + i], 32, 32).double().numpy().ravel()
+        a = t2i_engine.initial_latents(sd, [s], 32, 32).double().numpy().ravel()
+        b = t2i_engine.initial_latents(sd, [40 + i], 32, 32).double().numpy().ravel()
         omega = np.arccos(np.dot(a / np.linalg.norm(a), b / np.linalg.norm(b)))
         direction = (np.sin((1 - strength) * omega) * a / np.linalg.norm(a)
                      + np.sin(strength * omega) * b / np.linalg.norm(b)) / np.sin(omega)
         want = direction * (np.linalg.norm(a) + strength * (np.linalg.norm(b) - np.linalg.norm(a)))
         assert np.abs(batch[i].double().numpy().ravel() - want).max() < 1e-5, i
-        alone = latent.variation_latents(sd, [s], 40 + i, strength, 32, 32)
+        alone = t2i_engine.variation_latents(sd, [s], 40 + i, strength, 32, 32)
         assert torch.allclose(batch[i], alone[0], atol=1e-6), i
 
 
 def test_the_guidance_steps_grid_shares_one_starting_noise_and_counts_each_cells_evaluations(sd):
-    g = latent.guidance_steps_grid(sd, seed=2, prompt="a three", guidances=(1.0, 3.0), steps_list=(2, 4))
+    g = t2i_engine.guidance_steps_grid(sd, seed=2, prompt="a three", guidances=(1.0, 3.0), steps_list=(2, 4))
     assert [(c["steps"], c["guidance"], c["nfe"]) for c in g["cells"]] == [(2, 1.0, 2), (2, 3.0, 4), (4, 1.0, 4),
                                                                           (4, 3.0, 8)]
-    alone = latent.run(sd, prompt="a three", seed=2, steps=4, guidance=3.0)
+    alone = t2i_engine.run(sd, prompt="a three", seed=2, steps=4, guidance=3.0)
     assert torch.allclose(g["cells"][3]["image"], alone.images[0], atol=1e-5)  # the cells start from the seed's z_T
 
 
@@ -234,14 +234,14 @@ def test_the_linear_preview_is_fitted_to_the_models_own_autoencoder(sd, monkeypa
         pooled = torch.nn.functional.avg_pool2d(pictures, 4)  # (N, 1, h, w)
         return torch.einsum("nchw,kc->nkhw", pooled, a) + 0.1
 
-    from studio.diffusion import autoencoder
+    from studio.diffusion.text_to_image import autoencoder
 
     monkeypatch.setattr(autoencoder, "encode", encode)
-    w = latent.preview_map(fake)
+    w = t2i_engine.preview_map(fake)
     assert w.shape == (5, 1) and fake.preview["map"] is w
     pics = torch.rand(3, 1, 32, 32, generator=torch.Generator().manual_seed(3)) * 2 - 1
     z = encode(fake, pics)
-    assert torch.allclose(latent.linear_preview(z, w), torch.nn.functional.avg_pool2d(pics, 4), atol=1e-4)
+    assert torch.allclose(t2i_engine.linear_preview(z, w), torch.nn.functional.avg_pool2d(pics, 4), atol=1e-4)
 
 
 def test_pipeline_folders_that_would_run_code_or_load_pickles_are_refused(tiny_sd_dir, tmp_path):

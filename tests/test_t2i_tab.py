@@ -1,4 +1,4 @@
-"""The Text to image tab (studio/diffusion/t2i_tab.py): its handlers called with keyword arguments, a picture's
+"""The Text to image tab (studio/diffusion/text_to_image/tab.py): its handlers called with keyword arguments, a picture's
 recipe read back from its PNG (through the launched studio too), img2img on both kinds of model."""
 
 from __future__ import annotations
@@ -8,8 +8,9 @@ import torch
 from PIL import Image
 
 from studio.config import Settings
-from studio.diffusion import engine, latent
-from studio.diffusion import t2i_tab as tab
+from studio.diffusion import engine
+from studio.diffusion.text_to_image import engine as t2i_engine
+from studio.diffusion.text_to_image import tab as tab
 from studio.errors import StudioError
 from studio.registry import ModelRegistry, ModelSpec
 
@@ -25,13 +26,13 @@ def test_t2i_run_streams_then_answers_the_engines_run_and_every_picture_carries_
     *previews, final = tab.t2i_run(ctx, model="tiny-sd", prompt="a thin two", steps=3, seed=5, batch_size=2)
     assert previews and previews[0][0].startswith("step 1 of 3")
     run = final[7]
-    direct = latent.run(ctx.registry.get("tiny-sd"), prompt="a thin two", seed=5, steps=3, batch=2)
+    direct = t2i_engine.run(ctx.registry.get("tiny-sd"), prompt="a thin two", seed=5, steps=3, batch=2)
     assert torch.equal(run.images, direct.images)
     assert "Tokens the text encoder read" in final[0] and "`two</w>`" in final[0]
     for i, (picture, caption) in enumerate(final[6]):
         recipe = tab.Recipe.from_json(picture.info[tab.RECIPE_CHUNK])
         assert recipe.seed == 5 + i and recipe.params["batch"] == 1 and caption == f"seed {5 + i}"
-        alone = latent.run(ctx.registry.get("tiny-sd"), seed=recipe.seed, **recipe.params)
+        alone = t2i_engine.run(ctx.registry.get("tiny-sd"), seed=recipe.seed, **recipe.params)
         assert torch.allclose(alone.images[0], run.images[i], atol=1e-5)  # the recipe redraws that picture
 
 

@@ -48,7 +48,7 @@ def test_bars_are_the_heights_asked_from_zero_with_their_label():
 
 def test_the_schedule_picture_is_drawn_once_per_step_and_language(monkeypatch):
     from studio import i18n
-    from studio.diffusion import tab
+    from studio.diffusion import views_tab as tab
 
     drawn = []
     real = tab.schedule_plot

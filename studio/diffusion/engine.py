@@ -25,8 +25,8 @@ from studio.config import Settings
 from studio.device import make_generator, offset_seed, resolve_seed
 from studio.recipe import engine_action
 from studio.diffusion.loop import (ETA_SCHEDULERS, MAX_GUIDANCE, SCHEDULER_NOTES, SCHEDULERS,  # noqa: F401
-                                   DenoisingRun, Trajectory, check_run, curve, denoise, guided, make_scheduler, nfe,
-                                   plan, scheduler_name, steps_for_nfe)  # (re-exported: the tab's one import)
+                                   DenoisingRun, Trajectory, check_compare, check_run, curve, denoise, finished, guided, make_scheduler,
+                                   nfe, plan, scheduler_name, steps_for_nfe)  # (re-exported: the tab's one import)
 
 DIGIT_CHOICES = ("any", "none", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 # The tab's defaults, and the setting the card's quality figure is measured at (studio/diffusion/evaluate.py): a
@@ -184,10 +184,7 @@ def iterate_many(bundle, requests: list[dict], **common):
 
 def run(bundle, **kwargs) -> DiffusionRun:
     """``iterate`` to the end; returns the ``DiffusionRun``."""
-    out = None
-    for _, _, out in iterate(bundle, **kwargs):
-        pass
-    return out
+    return finished(iterate(bundle, **kwargs))
 
 
 @engine_action("diffusion", "run")
@@ -223,12 +220,8 @@ def compare(bundle, *, seed, schedulers=COMPARE_DEFAULTS["schedulers"], nfe_budg
             max_steps: int = _LIMITS.max_diffusion_steps, max_batch: int = _LIMITS.max_batch) -> list[DiffusionRun]:
     """The same seeds and the same initial noise x_T through each scheduler, at an equal number of model
     evaluations per image (Heun gets half the steps)."""
-    names = [scheduler_name(s) for s in schedulers]
-    if not 1 <= len(names) <= 3:
-        raise ValueError(f"compare takes 1 to 3 schedulers, got {len(names)}.")
-    budget = whole_number("model evaluations (NFE)", nfe_budget, 2, max_steps)
-    seed = resolve_seed(seed)
-    batch = whole_number("batch size", batch, 1, max_batch)
+    names, budget, seed, batch = check_compare(schedulers, nfe_budget, seed, batch, max_steps=max_steps,
+                                               max_batch=max_batch)
     noise = initial_noise(bundle, [offset_seed(seed, i) for i in range(batch)])
     return [run(bundle, seed=seed, scheduler=n, steps=steps_for_nfe(n, budget), guidance=guidance, digit=digit,
                 batch=batch, eta=eta, noise=noise, max_steps=max_steps, max_batch=max_batch) for n in names]

@@ -37,7 +37,7 @@ import torch
 
 from studio.checks import number, whole_number
 from studio.config import Settings
-from studio.device import make_generator, offset_seed
+from studio.device import make_generator, offset_seed, resolve_seed
 from studio.i18n import N_
 from studio.serving.gate import interleave
 
@@ -303,3 +303,21 @@ def curve(ab: torch.Tensor) -> dict:
     """The model's noise schedule for the page: ᾱ_t and log-SNR = log(ᾱ / (1 − ᾱ)) for t = 0..T-1."""
     ab = ab.double()
     return {"t": list(range(len(ab))), "alpha_bar": ab.tolist(), "log_snr": torch.log(ab / (1 - ab)).tolist()}
+
+
+def check_compare(schedulers, nfe_budget, seed, batch, *, max_steps: int, max_batch: int):
+    """A scheduler comparison's settings checked: (scheduler names, model evaluations per image, seed, batch)."""
+    names = [scheduler_name(s) for s in schedulers]
+    if not 1 <= len(names) <= 3:
+        raise ValueError(f"compare takes 1 to 3 schedulers, got {len(names)}.")
+    return (names, whole_number("model evaluations (NFE)", nfe_budget, 2, max_steps), resolve_seed(seed),
+            whole_number("batch size", batch, 1, max_batch))
+
+
+def finished(frames):
+    """The last item of an engine's ``iterate`` stream, ``(k, total, run)``: the finished run (the previews before
+    it are dropped as they come)."""
+    out = None
+    for _, _, out in frames:
+        pass
+    return out

@@ -2,34 +2,28 @@
 
 The handlers are module-level functions of a ``DiffusionContext`` and keyword arguments (a test calls
 ``diffusion_run(ctx, model="mnist-ddpm", steps=4)``); ``build_diffusion_tab`` only lays out and wires. The loop
-is in studio.diffusion.engine, the pictures in studio.diffusion.pictures.
-
-Why this module is long: eleven endpoints (run, img2img, the scrubber, compare and reveal, the forward process,
-export, recipes, adding a model) and their layout; it holds no tensors."""
+is in studio.diffusion.loop and engine, the pictures in studio.diffusion.pictures; what this tab shows as the Text to
+image tab does (the scrubber, the guidance view, the comparison and its quiz, img2img's source, export) is built by
+studio.diffusion.views_tab."""
 
 from __future__ import annotations
 
 import math
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
-from pathlib import Path
 
 import gradio as gr
 
 from studio import checks
 from studio.config import Settings
-from studio.data import heldout_digit, open_image, prepare_digit
-from studio.diffusion import engine, pictures
+from studio.data import heldout_digit
+from studio.diffusion import engine, pictures, views_tab as views
 from studio.diffusion.engine import COMPARE_DEFAULTS, DEFAULTS
 from studio.diffusion.loader import num_classes_of
 from studio.errors import StudioError
-from studio.i18n import N_, figure_lang
-from studio.plots import figure_to_image, schedule_plot, write_gif
+from studio.i18n import N_
 from studio.recipe import Recipe
 from studio.serving import serving_of
-from studio.ui.common import (Pace, add_model, add_model_box, default_key, export_folder, family_bundle, judge_key,
-                              quiz_order, session_state)
+from studio.ui.common import Pace, add_model, add_model_box, default_key, family_bundle, judge_key, session_state
 from studio.ui.wiring import HEAVY, wired
 
 INTRO_MORE = ("The scheduler decides how big each step is and how the next x_t follows from the guess. Every step "
@@ -88,29 +82,6 @@ def params_of(sched_name, n_steps, w, digit_value, n_batch, eta_value) -> dict:
             "eta": eta_value}
 
 
-SCHEDULE_IMAGES_KEPT = 16  # schedule pictures remembered (0.47 MB of pixels each: 7.5 MB at most)
-_SCHEDULE_IMAGES: "OrderedDict[tuple, object]" = OrderedDict()
-_SCHEDULE_LOCK = threading.Lock()
-
-
-def schedule_image(run, k):
-    """The noise schedule with step k ringed, as a picture. It depends only on the model's ᾱ curve, the run's
-    timesteps, k and the plot's language, which a class shares (every student on the same model, scheduler and
-    steps), so each picture is drawn once (matplotlib was a tenth of a served Run) and handed out again."""
-    key = (hash(tuple(run.schedule["alpha_bar"])), tuple(run.timesteps), int(k), figure_lang())
-    with _SCHEDULE_LOCK:
-        image = _SCHEDULE_IMAGES.get(key)
-        if image is not None:
-            _SCHEDULE_IMAGES.move_to_end(key)
-            return image.copy()
-    image = figure_to_image(schedule_plot(run.schedule, run.timesteps, k))
-    with _SCHEDULE_LOCK:
-        _SCHEDULE_IMAGES[key] = image
-        while len(_SCHEDULE_IMAGES) > SCHEDULE_IMAGES_KEPT:
-            _SCHEDULE_IMAGES.popitem(last=False)
-    return image.copy()
-
-
 def guidance_panel(run: engine.DiffusionRun, k: int):
     img, gap = pictures.guidance(run, k)
     if img is None:
@@ -123,9 +94,7 @@ def guidance_panel(run: engine.DiffusionRun, k: int):
 
 
 def scrub_outputs(run, k):
-    xt, x0, eps = pictures.panels(run, k)
-    g_img, g_note = guidance_panel(run, k)
-    return xt, x0, eps, schedule_image(run, k), g_img, g_note
+    return views.scrub_outputs(run, k, guidance_panel)
 
 
 def result_items(ctx, bundle, run):
@@ -241,18 +210,7 @@ def diffusion_img2img(ctx, model=None, scheduler=DEFAULTS["scheduler"], steps=DE
     """
     bundle = bundle_for(ctx, model)
     seed_value = engine.resolve_seed(seed)
-    if source == "held-out digit":
-        x, label, index = heldout_digit(heldout_index)
-        what = N_(f"held-out digit {label} (MNIST #{index})")
-    elif source in ("upload", "drawing"):
-        image = upload if source == "upload" else (sketch.get("composite") if isinstance(sketch, dict) else sketch)
-        if image is None:
-            raise StudioError(N_(f"Choose a picture first: the {source} is empty."))
-        x, _ = prepare_digit(open_image(image) if isinstance(image, (str, Path)) else image)
-        what = N_(f"the {source}")
-    else:
-        raise StudioError(f"source must be 'held-out digit', 'upload' or 'drawing', got {source!r}.")
-    picture = pictures.digit_as_x0(bundle, x)[None]
+    picture, what = views.img2img_source(bundle.sample_size, bundle.in_channels, source, heldout_index, upload, sketch)
     name, n_steps, w, n_batch, eta_value = engine.check_run(scheduler, steps, guidance_scale, batch_size, eta,
                                                             max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     check_work(ctx, bundle, name, n_steps, w, n_batch)
@@ -311,37 +269,13 @@ def diffusion_compare(ctx, model=None, schedulers=COMPARE_DEFAULTS["schedulers"]
     runs = engine.compare(bundle, seed=engine.resolve_seed(seed_value), schedulers=list(names), nfe_budget=budget,
                           guidance=w, digit=digit_value, batch=n_batch, eta=eta_value, max_steps=ctx.max_steps,
                           max_batch=ctx.max_batch)
-    return compared(runs, hide, start="x_T")
-
-
-def compared(runs, hide: bool, *, start: str):
-    """The comparison's strips, its note and, for a quiz (``hide``), the strips shuffled (by the run's seed, so a class
-    sees the same order again) with the names hidden and the answer kept for Reveal. ``start``: what the runs
-    share ("x_T" for pixels, "z_T" for latents)."""
-    items = [(pictures.compare_strip(r), N_(f"{r.scheduler}: {r.steps} steps") + " · "
-              + N_(f"{r.nfe} model evaluations per image")) for r in runs]
-    same = N_("checked: identical") if pictures.same_start(runs) else N_("NOT identical")
-    note = (N_(f"All runs start from the same {start} ({same}) with seed {runs[0].seeds[0]}; Heun spends two "
-               f"evaluations per step, so it gets half the steps.") + "\n\n"
-            + " · ".join(N_(f"{r.scheduler}: NFE {r.nfe}") for r in runs))
-    if not hide:
-        return items, note, None
-    order = quiz_order(len(items), runs[0].seeds[0])
-    letters = "ABC"
-    answer = "\n".join(N_(f"**{letters[i]}** = {items[j][1]}") for i, j in enumerate(order))
-    hidden = [(items[j][0], N_(f"Strip {letters[i]}")) for i, j in enumerate(order)]
-    names_shown = ", ".join(sorted(r.scheduler for r in runs))
-    return hidden, N_(f"Which scheduler made which strip? The candidates: {names_shown}, all at "
-                      f"{runs[0].nfe} model evaluations per image. Discuss, then press **Reveal**."), answer
+    return views.compared(runs, hide, start="x_T")
 
 
 def diffusion_reveal(answer=None):
     """The answer to this session's last quiz comparison: which scheduler made each strip. Needs a
     diffusion_compare with quiz=True first."""
-    if not answer:
-        raise StudioError("Nothing to reveal yet. Run a comparison with the quiz box ticked (diffusion_compare "
-                          "with quiz=True) first, then press Reveal.")
-    return answer
+    return views.reveal(answer, "diffusion_compare")
 
 
 def diffusion_forward(ctx, model=None, heldout_index=0, timestep=250, seed=0):
@@ -378,12 +312,7 @@ def diffusion_export(ctx, model=None, run=None):
     """
     if run is None:
         raise StudioError("Run the reverse process first (diffusion_run); export saves this session's last run.")
-    folder = export_folder("diffusion-export-")
-    gif = write_gif(pictures.export_frames(run), folder / "diffusion-run.gif",
-                    duration_ms=max(40, min(200, 4000 // run.steps)))
-    png = folder / "diffusion-strip.png"
-    pictures.export_strip(run).save(png)
-    return gif, str(png)
+    return views.export_run(run, "diffusion-export-", "diffusion-run.gif", "diffusion-strip.png")
 
 
 def diffusion_add_model(ctx, source=""):
@@ -429,14 +358,6 @@ def diffusion_apply_recipe(ctx, recipe=""):
             r.seed if r.seed is not None else -1, p["batch"])
 
 
-def scheduler_changed(name):
-    if name not in engine.SCHEDULERS:
-        return gr.skip(), gr.skip()
-    uses_eta = name in engine.ETA_SCHEDULERS
-    return (N_(f"**{name}**: {engine.SCHEDULER_NOTES[name]}"),
-            gr.update(interactive=uses_eta, info=None if uses_eta else "used by DDIM: 0 = deterministic, 1 = as noisy as DDPM"))
-
-
 def build_diffusion_tab(registry, settings) -> None:
     """Lay out the tab's controls and wire them to the handlers above (nothing here computes)."""
     ctx = DiffusionContext.of(registry, settings)
@@ -454,8 +375,7 @@ def build_diffusion_tab(registry, settings) -> None:
                                 elem_id="diff-scheduler")
         steps = gr.Slider(2, max_steps, value=min(DEFAULTS["steps"], max_steps), step=1, label="Steps",
                           elem_id="diff-steps")
-        eta = gr.Slider(0, 1, value=0, step=0.05, label="η (DDIM only)", elem_id="diff-eta", interactive=False,
-                        info="used by DDIM: 0 = deterministic, 1 = as noisy as DDPM")
+        eta = views.eta_slider("diff", DEFAULTS["scheduler"])
     with gr.Row():
         digit = gr.Dropdown(list(engine.DIGIT_CHOICES), value="any", label="Digit", elem_id="diff-digit",
                             info="'any': each seed draws its digit; 'none': no class (unconditional)")
@@ -469,49 +389,21 @@ def build_diffusion_tab(registry, settings) -> None:
         run_btn = gr.Button("Run the reverse process", variant="primary", elem_id="diff-run")
         stop_btn = gr.Button("Stop", elem_id="diff-stop", scale=0)
     progress = gr.Markdown(elem_id="diff-progress")
-    with gr.Row():
-        xt_img = gr.Image(label="x_t", format="png", elem_id="diff-xt", height=300)
-        x0_img = gr.Image(label="x̂₀ (predicted clean image)", format="png", elem_id="diff-x0", height=300)
-        eps_img = gr.Image(label="ε̂ (predicted noise)", format="png", elem_id="diff-eps", height=300)
-    gr.Markdown(PANEL_NOTE)
-    scrub = gr.Slider(1, max(DEFAULTS["steps"], 2), value=1, step=1, label="Step (scrub after a run; no recomputing)",
-                      elem_id="diff-scrub")
-    schedule_img = gr.Image(label="Noise schedule: where this step sits", format="png", elem_id="diff-schedule")
+    panels = views.scrubber("diff", ("x_t", "x̂₀ (predicted clean image)", "ε̂ (predicted noise)"), PANEL_NOTE,
+                            DEFAULTS["steps"])
+    xt_img, x0_img, eps_img, scrub, schedule_img = panels.xt, panels.x0, panels.eps, panels.scrub, panels.schedule
     result = gr.Gallery(label="Result (seed · digit asked · judge's verdict)", columns=4, height="auto",
                         object_fit="contain", format="png", elem_id="diff-result")
     run_state = session_state()
-    with gr.Accordion("Guidance made visible", open=False):
-        gr.Markdown(GUIDANCE_NOTE)
-        guide_img = gr.Image(label="At the scrubbed step, per image (rows): x̂₀ conditional | unconditional | guided, "
-                                   "then ε̂ in the same order", format="png", elem_id="diff-guidance-view")
-        guide_note = gr.Markdown(elem_id="diff-guidance-note")
-    with gr.Accordion("Compare schedulers: same seed, same starting noise, same number of model evaluations",
-                      open=False):
-        with gr.Row():
-            cmp_scheds = gr.CheckboxGroup(list(engine.SCHEDULERS), value=list(COMPARE_DEFAULTS["schedulers"]),
-                                          label="Schedulers (up to 3)", elem_id="diff-cmp-schedulers")
-            cmp_nfe = gr.Slider(2, min(100, max_steps), value=COMPARE_DEFAULTS["nfe_budget"], step=1,
-                                label="Model evaluations per image (NFE, before guidance)", elem_id="diff-cmp-nfe")
-            cmp_btn = gr.Button("Compare", elem_id="diff-compare")
-        with gr.Row():
-            quiz = gr.Checkbox(value=False, label="Predict, then reveal: hide which scheduler made each strip "
-                                                  "(shuffled, labelled A, B, C) until Reveal", elem_id="diff-quiz")
-            reveal_btn = gr.Button("Reveal", elem_id="diff-reveal", scale=0)
-        quiz_answer = session_state()
-        cmp_gallery = gr.Gallery(label="x̂₀ across the run (columns: steps, then the result; rows: images)",
-                                 columns=1, height="auto", object_fit="contain", format="png", elem_id="diff-cmp")
-        cmp_note = gr.Markdown(elem_id="diff-cmp-note")
-    with gr.Accordion("img2img (SDEdit): start from a digit, noised to a strength", open=False):
-        with gr.Row():
-            i2i_src = gr.Radio(["held-out digit", "upload", "drawing"], value="held-out digit", label="Start from",
-                               elem_id="diff-i2i-src")
-            i2i_index = gr.Number(value=0, precision=0, label="Held-out digit index (0..999)", elem_id="diff-i2i-index")
-            i2i_strength = gr.Slider(0.05, 1, value=0.6, step=0.05, label="Strength (1 = the picture forgotten)",
-                                     elem_id="diff-i2i-strength")
-        with gr.Row():
-            i2i_upload = gr.Image(type="filepath", label="Upload", elem_id="diff-i2i-upload", height=160)
-            i2i_sketch = gr.Sketchpad(type="pil", label="Drawing", elem_id="diff-i2i-sketch", height=200)
-        i2i_btn = gr.Button("Run img2img (the digit above steers it)", elem_id="diff-img2img")
+    guide_img, guide_note = views.guidance_view(
+        "diff", GUIDANCE_NOTE, "At the scrubbed step, per image (rows): x̂₀ conditional | unconditional | guided, then ε̂ "
+                               "in the same order")
+    cmp = views.comparison("diff", "seed", schedulers=COMPARE_DEFAULTS["schedulers"], nfe_max=min(100, max_steps),
+                           nfe_default=COMPARE_DEFAULTS["nfe_budget"])
+    i2i = views.img2img("img2img (SDEdit): start from a digit, noised to a strength",
+                        {"source": "diff-i2i-src", "index": "diff-i2i-index", "strength": "diff-i2i-strength",
+                         "upload": "diff-i2i-upload", "sketch": "diff-i2i-sketch", "button": "diff-img2img"},
+                        "Run img2img (the digit above steers it)")
     with gr.Accordion("The forward process: noise a real digit, q(x_t | x₀)", open=False):
         with gr.Row():
             fwd_index = gr.Number(value=0, precision=0, label="Held-out digit index (0..999)", elem_id="diff-fwd-index")
@@ -521,38 +413,32 @@ def build_diffusion_tab(registry, settings) -> None:
                              format="png", elem_id="diff-fwd-strip")
         fwd_note = gr.Markdown(elem_id="diff-fwd-note")
     with gr.Accordion("Export: GIF, PNG strip, recipe", open=False):
-        with gr.Row():
-            export_btn = gr.Button("Export the last run", elem_id="diff-export")
-        with gr.Row():
-            gif_file = gr.File(label="GIF: x_t | x̂₀ step by step", elem_id="diff-gif")
-            png_file = gr.File(label="PNG strip: x_t over x̂₀ at 10 steps", elem_id="diff-png")
-        recipe_json = gr.Code(value="", language="json", label="Recipe", elem_id="diff-recipe")
-        python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="diff-python")
-        apply_btn = gr.Button("Apply this recipe to the controls", elem_id="diff-apply")
+        export = views.export_box("diff", "GIF: x_t | x̂₀ step by step", "PNG strip: x_t over x̂₀ at 10 steps")
+    recipe_json, python_code = export.recipe, export.python
 
     # --- wiring -------------------------------------------------------------------------------------
     controls = [model, scheduler, steps, eta, digit, guidance, seed, batch]
     run_event = run_btn.click(wired(diffusion_run, ctx, gpu=True, replay=True, batched=True), controls,
         [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note, recipe_json,
          python_code], api_name="diffusion_run", concurrency_id=HEAVY)
-    i2i_event = i2i_btn.click(wired(diffusion_img2img, ctx, gpu=True, batched=True),
-                              [*controls, i2i_src, i2i_index, i2i_upload, i2i_sketch, i2i_strength],
-                              [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img,
-                               guide_note, recipe_json, python_code], api_name="diffusion_img2img", concurrency_id=HEAVY)
+    i2i_event = i2i.button.click(wired(diffusion_img2img, ctx, gpu=True, batched=True), [*controls, *i2i.inputs],
+                                 [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img,
+                                  guide_note, recipe_json, python_code], api_name="diffusion_img2img",
+                                 concurrency_id=HEAVY)
     stop_btn.click(None, None, None, cancels=[run_event, i2i_event], api_visibility="private")
     scrub.change(wired(diffusion_step, ctx),
                  [run_state, scrub], [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")
-    cmp_btn.click(wired(diffusion_compare, ctx, gpu=True, replay=True),
-                  [model, cmp_scheds, cmp_nfe, eta, digit, guidance, seed, batch, quiz],
-                  [cmp_gallery, cmp_note, quiz_answer], api_name="diffusion_compare", concurrency_id=HEAVY)
-    reveal_btn.click(wired(diffusion_reveal, ctx), quiz_answer, cmp_note, api_name="diffusion_reveal")
+    cmp.button.click(wired(diffusion_compare, ctx, gpu=True, replay=True),
+                     [model, cmp.schedulers, cmp.nfe, eta, digit, guidance, seed, batch, cmp.quiz],
+                     [cmp.gallery, cmp.note, cmp.answer], api_name="diffusion_compare", concurrency_id=HEAVY)
+    cmp.reveal.click(wired(diffusion_reveal, ctx), cmp.answer, cmp.note, api_name="diffusion_reveal")
     fwd_btn.click(wired(diffusion_forward, ctx),
                   [model, fwd_index, fwd_t, seed], [fwd_strip, fwd_note], api_name="diffusion_forward")
-    export_btn.click(wired(diffusion_export, ctx),
-                     [model, run_state], [gif_file, png_file], api_name="diffusion_export")
-    apply_btn.click(wired(diffusion_apply_recipe, ctx), recipe_json, controls, api_name="diffusion_apply_recipe")
+    export.button.click(wired(diffusion_export, ctx),
+                        [model, run_state], [export.gif, export.png], api_name="diffusion_export")
+    export.apply.click(wired(diffusion_apply_recipe, ctx), recipe_json, controls, api_name="diffusion_apply_recipe")
     hub_btn.click(wired(diffusion_add_model, ctx, gpu=True),
                   hub_id, [model, digit], api_name="diffusion_add_model", concurrency_id=HEAVY)
     model.change(wired(model_changed, ctx), [model, digit], digit, api_visibility="private")
-    scheduler.change(scheduler_changed, scheduler, [sched_note, eta], api_visibility="private")
+    scheduler.change(views.scheduler_changed, scheduler, [sched_note, eta], api_visibility="private")

@@ -22,7 +22,7 @@ EVALUATORS = {
     "vae": "studio.vae.evaluate",
     "gan": "studio.gan.evaluate",
     "diffusion": "studio.diffusion.evaluate",
-    "t2i": "studio.diffusion.t2i_evaluate",
+    "t2i": "studio.diffusion.text_to_image.evaluate",
     "judge": "studio.eval.runner",
 }
 TRAIN_COMMANDS = {
@@ -30,7 +30,7 @@ TRAIN_COMMANDS = {
     "vae": "python -m studio.vae.train",
     "gan": "python -m studio.gan.train",
     "diffusion": "python -m studio.diffusion.train",
-    "t2i": "python -m studio.diffusion.t2i_train",
+    "t2i": "python -m studio.diffusion.text_to_image.train",
     "judge": "python -m studio.eval.train_judge",
 }
 JUDGE_KEY = "digit-judge"

@@ -407,7 +407,7 @@ def chinese_model(registry) -> str | None:
 def build_text_tab(registry, settings) -> dict:
     """The Text tab (call inside a ``gr.Blocks``): lays out the controls and wires them to the handlers above.
     Returns what a page in another language opens on: ``lang_defaults`` and ``lang_blocks`` for
-    ``studio.ui.share.install`` (the Chinese page: the Chinese model, a Tang first line, Chinese examples)."""
+    ``studio.ui.share.install``, under "share" (see studio/tabs.py) (the Chinese page: the Chinese model, a Tang first line, Chinese examples)."""
     ctx = TextContext.of(registry, settings)
     keys, default_model, limit = registry.keys("text"), ctx.default_model, ctx.max_new_tokens
     gr.Markdown("Type a prompt and watch a language model write, one token at a time. Every token is coloured by "
@@ -578,6 +578,6 @@ def build_text_tab(registry, settings) -> dict:
     hub_btn.click(wired(text_add_model, ctx), hub_id, model, api_name="text_add_model", concurrency_id=HEAVY)
 
     if zh_model is None:
-        return {"lang_defaults": {}, "lang_blocks": {}}
-    return {"lang_defaults": {"text-model": {"zh-CN": zh_model}, "text-prompt": {"zh-CN": ZH_EXAMPLES[0]}},
-            "lang_blocks": {en_examples: ("en",), zh_examples: ("zh-CN",)}}
+        return {"share": {"lang_defaults": {}, "lang_blocks": {}}}
+    return {"share": {"lang_defaults": {"text-model": {"zh-CN": zh_model}, "text-prompt": {"zh-CN": ZH_EXAMPLES[0]}},
+            "lang_blocks": {en_examples: ("en",), zh_examples: ("zh-CN",)}}}

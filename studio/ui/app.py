@@ -2,22 +2,17 @@
 
 from __future__ import annotations
 
+import importlib
+
 import gradio as gr
 
 from studio import __version__, serving
 from studio.config import Settings
-from studio.diffusion.t2i_tab import build_t2i_tab
-from studio.diffusion.tab import build_diffusion_tab
-from studio.gan.tab import build_gan_tab
-from studio.lab.tab import build_lab_tab
-from studio.text.tab import build_text_tab
 from studio.data import limit_decoding
+from studio.tabs import TABS
 from studio.ui import common, i18n, patches, share
 from studio.ui.common import CLOSE_TOASTS_JS
 from studio.ui.explain import explanation
-from studio.ui.families_tab import build_families_tab
-from studio.ui.models_tab import build_models_tab, host_markdown, memory_markdown, status_table
-from studio.vae.tab import build_vae_tab
 
 CSS = """
 #studio-title h1 { margin-bottom: 0; }
@@ -41,36 +36,21 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
         gr.Markdown("# Generative Studio\nExplore and teach generative models: text, VAE, GAN and diffusion, "
                     "on models that run on this machine.", elem_id="studio-title")
         gr.Markdown(f"*v{__version__}*", elem_id="studio-version")
+        items, share_kwargs, on_load = {}, {}, []
         with gr.Tabs(elem_id="studio-tabs") as tabs:
-            with gr.Tab("Text", id="text", elem_id="tab-text") as tab_text:
-                explanation("text")
-                text_langs = build_text_tab(registry, settings)
-            with gr.Tab("VAE", id="vae", elem_id="tab-vae") as tab_vae:
-                explanation("vae")
-                build_vae_tab(registry, settings)
-            with gr.Tab("GAN", id="gan", elem_id="tab-gan") as tab_gan:
-                explanation("gan")
-                build_gan_tab(registry, settings)
-            with gr.Tab("Diffusion", id="diffusion", elem_id="tab-diffusion") as tab_diffusion:
-                explanation("diffusion")
-                build_diffusion_tab(registry, settings)
-            with gr.Tab("Text to image", id="t2i", elem_id="tab-t2i") as tab_t2i:
-                explanation("t2i")
-                build_t2i_tab(registry, settings)
-            with gr.Tab("Lab", id="lab", elem_id="tab-lab") as tab_lab:
-                build_lab_tab(registry, settings)
-            with gr.Tab("Families", id="families", elem_id="tab-families") as tab_families:
-                build_families_tab(registry, settings)
-            with gr.Tab("Models", id="models", elem_id="tab-models") as tab_models:
-                table, memory, host = build_models_tab(registry)
-        share.install(demo, tabs, {"text": tab_text, "vae": tab_vae, "gan": tab_gan, "diffusion": tab_diffusion,
-                                   "t2i": tab_t2i, "lab": tab_lab, "families": tab_families,
-                                   "models": tab_models}, **text_langs)
-        for tab in (tab_text, tab_vae, tab_gan, tab_diffusion, tab_t2i, tab_lab, tab_families, tab_models):  # one tab's error stays with it
-            tab.select(None, None, None, js=CLOSE_TOASTS_JS, api_visibility="private")
-        # Refresh the Models table whenever a page opens (it reflects loads made by other users too).
-        demo.load(lambda: (status_table(registry), memory_markdown(registry), host_markdown(registry)), None,
-                  [table, memory, host], api_visibility="private")
+            for tab in TABS:  # studio/tabs.py: the one list of tabs
+                module, function = tab.builder.split(":")
+                with gr.Tab(tab.title, id=tab.id, elem_id=f"tab-{tab.id}") as items[tab.id]:
+                    if tab.explained:
+                        explanation(tab.id)
+                    extras = getattr(importlib.import_module(module), function)(registry, settings) or {}
+                share_kwargs.update(extras.get("share", {}))
+                on_load.extend(extras.get("on_load", []))
+        share.install(demo, tabs, items, **share_kwargs)
+        for item in items.values():  # one tab's error stays with it
+            item.select(None, None, None, js=CLOSE_TOASTS_JS, api_visibility="private")
+        for fn, outputs in on_load:  # e.g. the Models table, which reflects loads made by other users too
+            demo.load(fn, None, outputs, api_visibility="private")
     patches.name_input_errors(demo)
     patches.skip_unchanged_outputs(demo)
     if localize:

@@ -148,8 +148,9 @@ def models_host_sign_in(ctx, host_token: str = ""):
     return N_("Signed in as the host for this session: load, unload and add models.")
 
 
-def build_models_tab(registry) -> None:
-    """Components and wiring for the Models tab (call inside a ``gr.Blocks``)."""
+def build_models_tab(registry, settings=None) -> dict:
+    """Components and wiring for the Models tab (call inside a ``gr.Blocks``). Returns, under "on_load", the
+    refresh run whenever a page opens: the table reflects loads made by other users too (see studio/tabs.py)."""
     ctx = ModelsContext(registry)
     gr.Markdown("Every model the studio knows. Built-in models ship with the studio and work offline; Hub models "
                 "need a download first. Models load on first use and stay cached; load them here before a class "
@@ -185,4 +186,5 @@ def build_models_tab(registry) -> None:
     unload_btn.click(wired(models_unload, ctx), choice, outs, api_name="models_unload")
     warm_btn.click(wired(models_load_builtin, ctx), None, outs, api_name="models_load_builtin", concurrency_id=HEAVY)
     unload_all_btn.click(wired(models_unload_all, ctx), None, outs, api_name="models_unload_all")
-    return table, memory, host
+    return {"on_load": [(lambda: (status_table(registry), memory_markdown(registry), host_markdown(registry)),
+                         [table, memory, host])]}

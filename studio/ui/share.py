@@ -17,15 +17,13 @@ from urllib.parse import parse_qs
 
 import gradio as gr
 
+from studio import tabs as tab_list
 from studio.i18n import N_, request_lang, translate
 
-TABS = {"text": "text-", "vae": "vae-", "gan": "gan-", "diffusion": "diff-", "t2i": "t2i-", "lab": "lab-",
-        "families": "fam-", "models": "models-"}
-RUN_BUTTONS = {"text": "text-generate", "vae": "vae-interpolate", "gan": "gan-sample", "diffusion": "diff-run",
-               "t2i": "t2i-run", "lab": "lab-play", "families": "fam-run"}
+TABS = {t.id: t.prefix for t in tab_list.TABS}  # studio/tabs.py: the one list of tabs
+RUN_BUTTONS = {t.id: t.run_button for t in tab_list.TABS if t.run_button}
 SHAREABLE = (gr.Slider, gr.Number, gr.Dropdown, gr.Radio, gr.Checkbox, gr.CheckboxGroup, gr.Textbox)
-SKIP = {"text-hub-id", "diff-hub-id", "t2i-hub-id", "text-recipe", "gan-recipe", "diff-recipe", "vae-recipe",
-        "t2i-recipe"}
+SKIP = set().union(*(t.not_shared for t in tab_list.TABS))  # every tab's Hub id and recipe box
 
 
 def shareable_controls(demo: gr.Blocks) -> dict[str, list]:
@@ -37,6 +35,8 @@ def shareable_controls(demo: gr.Blocks) -> dict[str, list]:
             continue
         if getattr(block, "interactive", None) is False and not isinstance(block, gr.Slider):
             continue  # outputs shown as text boxes
+        if getattr(block, "type", None) == "password":
+            continue  # a secret (the host token) never goes into an address bar
         for tab, prefix in TABS.items():
             if eid.startswith(prefix):
                 out[tab].append(block)

@@ -74,7 +74,7 @@ class Bins:
 
     def to_json(self) -> str:
         return json.dumps({"cuts": self.cuts, "about": "per digit, the 1/3 and 2/3 quantiles of each attribute on "
-                                                          "MNIST images 0..8999 (studio/diffusion/captions.py)"},
+                                                          "MNIST images 0..8999 (studio/diffusion/text_to_image/captions.py)"},
                           indent=1)
 
     @classmethod

@@ -1,7 +1,7 @@
 """Train the built-in text-to-image model, ``mnist-t2i``: latent diffusion the Stable Diffusion way, on MNIST.
 
-    python -m studio.diffusion.t2i_train --out checkpoints/mnist-t2i            # train (both stages)
-    python -m studio.diffusion.t2i_train --report --out checkpoints/mnist-t2i   # measure, write eval.json + card
+    python -m studio.diffusion.text_to_image.train --out checkpoints/mnist-t2i            # train (both stages)
+    python -m studio.diffusion.text_to_image.train --report --out checkpoints/mnist-t2i   # measure, write eval.json + card
 
 It writes a diffusers ``StableDiffusionPipeline`` folder (``model_index.json``; ``tokenizer/``, ``text_encoder/``,
 ``unet/``, ``vae/``, ``scheduler/``; safetensors only), so the studio loads it through the same path as a Stable
@@ -9,7 +9,7 @@ Diffusion from the Hub and ``StableDiffusionPipeline.from_pretrained(folder)`` l
 Stable Diffusion's own class at a small size:
 
 * **tokenizer** — a ``CLIPTokenizer`` (byte-level BPE with CLIP's normaliser and pre-tokeniser), its merges
-  learnt from every caption the grammar makes (studio/diffusion/captions.py), so each caption word is one token
+  learnt from every caption the grammar makes (studio/diffusion/text_to_image/captions.py), so each caption word is one token
   and any other text falls back to bytes;
 * **autoencoder** — ``AutoencoderKL``: a 32×32 grey digit ↔ a 4×8×8 latent (8× fewer numbers, as SD's
   3×512×512 ↔ 4×64×64 is 48×), trained first (stage 1) on reconstruction with a small KL term; its
@@ -29,7 +29,6 @@ for ``--p-uncond`` of the examples, so the empty prompt is the unconditional mod
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import logging
@@ -42,13 +41,13 @@ import torch
 import torch.nn.functional as F
 
 from studio.cards import command_line, machine_description
+from studio import training
 from studio.config import REPO_ROOT
-from studio.data import default_data_dir
 from studio.diffusion.digits import mnist_32
-from studio.diffusion import captions as cap
+from studio.diffusion.text_to_image import captions as cap
 from studio.ema import ema_update
 
-log = logging.getLogger("studio.diffusion.t2i_train")
+log = logging.getLogger("studio.diffusion.text_to_image.train")
 KEY = "mnist-t2i"
 MAX_TOKENS = 16  # the text encoder's context: "a thick, slanted, wide seven" is 9 tokens with its start and end
 CLIP_SPLIT = r"""<\|startoftext\|>|<\|endoftext\|>|'s|'t|'re|'ve|'m|'ll|'d|[\p{L}]+|[\p{N}]|[^\s\p{L}\p{N}]+"""
@@ -270,36 +269,20 @@ def train(args) -> None:
 
 
 def main(argv=None) -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--data", type=Path, default=default_data_dir())
-    p.add_argument("--out", type=Path, default=REPO_ROOT / "checkpoints" / KEY)
-    p.add_argument("--vae-steps", type=int, default=3000)
-    p.add_argument("--vae-batch-size", type=int, default=64)
-    p.add_argument("--vae-lr", type=float, default=1e-3)
-    p.add_argument("--vae-width", type=int, default=16)
-    p.add_argument("--kl", type=float, default=1e-6, help="weight of the KL term (SD's autoencoder: 1e-6)")
-    p.add_argument("--steps", type=int, default=10000, help="UNet and text encoder steps")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--lr", type=float, default=1e-3)
-    p.add_argument("--min-lr-frac", type=float, default=0.05)
-    p.add_argument("--warmup", type=int, default=200)
-    p.add_argument("--ema", type=float, default=0.999)
-    p.add_argument("--p-uncond", type=float, default=0.1)
-    p.add_argument("--unet-width", type=int, default=48)
-    p.add_argument("--text-width", type=int, default=128)
-    p.add_argument("--text-layers", type=int, default=2)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--save-every", type=int, default=500)
+    p = training.command(__doc__, out=REPO_ROOT / "checkpoints" / KEY, vae_steps=3000, vae_batch_size=64, vae_lr=1e-3,
+                         vae_width=16, kl=(1e-6, "weight of the KL term (SD's autoencoder: 1e-6)"),
+                         steps=(10000, "UNet and text encoder steps"), batch_size=64, lr=1e-3, min_lr_frac=0.05,
+                         warmup=200, ema=0.999, p_uncond=0.1, unet_width=48, text_width=128, text_layers=2,
+                         save_every=500)
     p.add_argument("--max-minutes", type=float, default=0.0, help="stop stage 2 after this long (0 = no limit)")
-    p.add_argument("--report", action="store_true", help="only measure the saved model and write its card")
-    args = p.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if args.report:
-        from studio.diffusion.t2i_report import report
+    training.train_or_report(p, argv, train, report)
 
-        report(args)
-    else:
-        train(args)
+
+def report(args) -> None:
+    """Measure the saved pipeline and write its card (studio/diffusion/text_to_image/report.py, imported when asked)."""
+    from studio.diffusion.text_to_image.report import report as write_report
+
+    write_report(args)
 
 
 if __name__ == "__main__":

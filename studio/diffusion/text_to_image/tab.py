@@ -3,15 +3,17 @@
 Its own tab rather than a prompt box on the Diffusion tab: the prompt replaces the digit, the picture goes through an
 autoencoder the tab must show (z_t and ε̂ live in the latent, x̂₀ is decoded), and the tools people know from the
 AUTOMATIC1111 web UI (negative prompt, size, variation seeds, a guidance × steps grid, settings read back from a
-picture) belong with it; API and MCP clients find ``t2i_run`` by its name. What the two tabs share — the schedulers,
-the step scrubber, the guidance view, the NFE-fair comparison, the schedule plot, GIF export — is the same code
-(studio/diffusion/engine.py, pictures.py).
+picture) belong with it; API and MCP clients find ``t2i_run`` by its name. What the two tabs share — the denoising
+loop and its schedulers (studio/diffusion/loop.py), the step scrubber, the guidance view, the NFE-fair comparison with
+its quiz, the schedule plot, img2img's source, export — is the same code (studio/diffusion/views_tab.py, pictures.py).
 
 Handlers are module-level functions of a ``TextToImageContext`` and keyword arguments; ``build_t2i_tab`` lays out
-and wires. The loop is in studio/diffusion/latent.py.
+and wires. The loop is in studio/diffusion/text_to_image/engine.py.
 
-Why this module is long: twelve endpoints (run, img2img, the scrubber, a full decode, compare and reveal, the grid,
-export, a recipe applied or read back from a picture, adding a model) and their layout; it holds no tensors.
+A picture's recipe (written into its PNG, read back, applied) is recipes_tab.py.
+
+Why this module is long: ten endpoints (run, img2img, the scrubber, a full decode, compare and reveal, the guidance ×
+steps grid, export, adding a model, the size controls) and their layout, the most of any tab; it holds no tensors.
 """
 
 from __future__ import annotations
@@ -24,25 +26,22 @@ import gradio as gr
 
 from studio import checks
 from studio.config import Settings
-from studio.data import heldout_digit, open_image, prepare_digit
-from studio.device import offset_seed
-from studio.diffusion import latent, pictures
-from studio.diffusion.engine import MAX_GUIDANCE, SCHEDULER_NOTES, SCHEDULERS, guided, nfe, scheduler_name
-from studio.diffusion.latent import DEFAULTS
-from studio.diffusion.tab import compared
-from studio.diffusion.tab import schedule_image as pixel_schedule
+from studio.diffusion import pictures, views_tab as views
+from studio.diffusion.loop import MAX_GUIDANCE, SCHEDULER_NOTES, SCHEDULERS, guided, nfe, scheduler_name
+from studio.diffusion.text_to_image import engine
+from studio.diffusion.text_to_image.engine import DEFAULTS
+from studio.diffusion.text_to_image.recipes_tab import (RECIPE_CHUNK, image_recipe, t2i_apply_recipe, t2i_restore,
+                                                        with_recipe)
 from studio.errors import StudioError
 from studio.i18n import N_
-from studio.plots import to_pil, write_gif
+from studio.plots import to_pil
 from studio.recipe import Recipe
 from studio.serving import serving_of
-from studio.ui.common import (Pace, add_model, add_model_box, default_key, export_folder, family_bundle, judge_key,
-                              session_state)
+from studio.ui.common import Pace, add_model, add_model_box, default_key, family_bundle, judge_key, session_state
 from studio.ui.wiring import HEAVY, wired
 
 PROMPT = "a thick, slanted seven"
 EXAMPLES = ["a thick, slanted seven", "a thin, upright one", "a wide zero", "an eight", "a narrow, slanted 4", ""]
-RECIPE_CHUNK = "generative-studio-recipe"  # the PNG text chunk that carries a picture's recipe
 INTRO_MORE = ("The prompt becomes numbers (tokens, then the text encoder's vectors c); the UNet denoises a small "
               "latent z, not the picture, steered by c through cross-attention; the autoencoder's decoder turns the "
               "last latent into pixels. Every step is kept: scrub through them after the run.")
@@ -75,7 +74,7 @@ class TextToImageContext:
 def check_work(ctx, bundle, evaluations: int, batch, height=None, width=None) -> None:
     """This request's work within the server's bound (studio.checks.work), counted in latent positions (what the
     UNet sees: the picture's pixels over the autoencoder's factor squared)."""
-    h, w = latent.check_size(bundle, height, width)
+    h, w = engine.check_size(bundle, height, width)
     f = bundle.vae_scale_factor
     checks.work(evaluations, batch, (h // f) * (w // f), ctx.max_work,
                 N_("the steps, the batch size, the size, the number of cells, or the guidance (w = 0 or 1 evaluates "
@@ -83,7 +82,7 @@ def check_work(ctx, bundle, evaluations: int, batch, height=None, width=None) ->
 
 
 def run_work(ctx, bundle, params: dict) -> None:
-    name, steps, guidance, batch, _ = latent.check_run(params["scheduler"], params["steps"],
+    name, steps, guidance, batch, _ = engine.check_run(params["scheduler"], params["steps"],
                                                        params["guidance"], params["batch"], params["eta"],
                                                        max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     check_work(ctx, bundle, nfe(name, steps, guidance if guided(guidance) else None), batch, params.get("height"),
@@ -110,23 +109,6 @@ def params_of(prompt, negative_prompt, scheduler, steps, guidance, batch, eta, h
     return p
 
 
-def image_recipe(key, run, i, extra: dict | None = None) -> Recipe:
-    """The recipe of image i of a run alone: its own seed, batch 1 (what reproduces that one picture); ``extra``:
-    what the engine call needs besides the run's settings (img2img's starting picture)."""
-    p = {k: v for k, v in run.settings.items() if k != "batch"} | (extra or {})
-    p["batch"] = 1
-    if "variation_seed" in p:
-        p["variation_seed"] = offset_seed(p["variation_seed"], i)  # image i slerps towards variation seed + i
-    return Recipe(family="t2i", action="img2img" if "strength" in p else "run", model=key, params=p,
-                  seed=run.seeds[i])
-
-
-def with_recipe(image, recipe: Recipe):
-    """A PIL picture carrying its recipe in a PNG text chunk (Gradio keeps text chunks when it saves a PNG)."""
-    image.info[RECIPE_CHUNK] = recipe.to_json(indent=None)
-    return image
-
-
 def result_items(ctx, key, bundle, run, extra=None):
     j = judge_for(ctx, bundle)
     pred = conf = None
@@ -143,11 +125,7 @@ def result_items(ctx, key, bundle, run, extra=None):
     return items
 
 
-def schedule_image(run, k):
-    return pixel_schedule(run, k)
-
-
-def guidance_panel(bundle, run, k: int):
+def guidance_panel(run, k: int):
     img, gap = pictures.guidance(run, k)
     if img is None:
         return None, N_(f"Step {k + 1}: this run made one prediction per step (w = {run.guidance:g}), so there is "
@@ -157,10 +135,8 @@ def guidance_panel(bundle, run, k: int):
                    f"{gap:.3f}; the guided ε̂ moves {run.guidance:g}× that far from the negative prompt's.")
 
 
-def scrub_outputs(bundle, run, k):
-    xt, x0, eps = pictures.panels(run, k)
-    g_img, g_note = guidance_panel(bundle, run, k)
-    return xt, x0, eps, schedule_image(run, k), g_img, g_note
+def scrub_outputs(run, k):
+    return views.scrub_outputs(run, k, guidance_panel)
 
 
 def summary_of(run) -> str:
@@ -176,11 +152,11 @@ def summary_of(run) -> str:
 
 
 def shared_run(ctx, bundle, key, seed_value, params, extra=None):
-    """``latent.iterate`` for this request: a batch of its own (text-to-image requests are not yet batched across
+    """``engine.iterate`` for this request: a batch of its own (text-to-image requests are not yet batched across
     users: a prompt changes the text encoder's input, the size the latent's; see #23), holding the compute gate a
     step at a time (``ComputeGate.sliced``: never while a preview is sent)."""
     served = serving_of(ctx.registry)
-    yield from served.gate.sliced(latent.iterate(bundle, seed=seed_value, max_steps=ctx.max_steps,
+    yield from served.gate.sliced(engine.iterate(bundle, seed=seed_value, max_steps=ctx.max_steps,
                                                  max_batch=ctx.max_batch, **params, **(extra or {})))
 
 
@@ -191,17 +167,17 @@ def stream(ctx, key, bundle, seed_value, params, extra=None, note=None, recipe_e
     pace = Pace()
     run = None
     for k, total, out in shared_run(ctx, bundle, key, seed_value, params, extra):
-        if isinstance(out, latent.TextToImageRun):
+        if isinstance(out, engine.TextToImageRun):
             run = out
             run.x0_hat.reload = lambda: bundle_for(ctx, key)  # a kept run outlives an unload: its model comes back
             break
         if pace.due():
             yield (N_(f"step {k} of {total}") + f" · t = {out['t']:.0f}",
-                   *pictures.preview(latent.frame_picture(bundle, out),
+                   *pictures.preview(engine.frame_picture(bundle, out),
                                      bundle.default_size if params.get("height") is None else params["height"]),
                    *[gr.skip()] * 8)
     last = run.steps - 1
-    xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(bundle, run, last)
+    xt, x0, eps, sched_img, g_img, g_note = scrub_outputs(run, last)
     recipe = image_recipe(key, run, 0, recipe_extra) if run.settings.get("batch", 1) == 1 else Recipe(
         family="t2i", action="img2img" if "strength" in run.settings else "run", model=key,
         params=dict(run.settings) | (recipe_extra or {}), seed=run.seeds[0])
@@ -237,31 +213,10 @@ def t2i_run(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DEFAUL
         variation_strength: how far towards the variation seed's noise, 0..1.
     """
     bundle = bundle_for(ctx, model)
-    seed_value = latent.resolve_seed(seed)
+    seed_value = engine.resolve_seed(seed)
     params = params_of(prompt, negative_prompt, scheduler, steps, guidance_scale, batch_size, eta, height, width,
                        variation_seed, variation_strength)
     yield from stream(ctx, model, bundle, seed_value, params)
-
-
-def source_picture(ctx, bundle, source, heldout_index, upload, sketch):
-    """img2img's starting picture as the model's input (1, c, H, W) in [-1, 1], and a note of what it is."""
-    size, channels = bundle.default_size, bundle.image_channels
-    if source == "held-out digit":
-        x, label, index = heldout_digit(heldout_index)
-        return pictures.starting_picture(size, channels, digit=x), N_(f"held-out digit {label} (MNIST #{index})")
-    if source not in ("upload", "drawing"):
-        raise StudioError(f"source must be 'held-out digit', 'upload' or 'drawing', got {source!r}.")
-    image = upload if source == "upload" else (sketch.get("composite") if isinstance(sketch, dict) else sketch)
-    if image is None:
-        raise StudioError(N_(f"Choose a picture first: the {source} is empty."))
-    if isinstance(image, (str, Path)):  # an upload: its size checked from the header before it is decoded
-        image = open_image(image)
-    if channels == 1:  # a digit model: centred and scaled as MNIST digits are
-        return pictures.starting_picture(size, channels, digit=prepare_digit(image)[0]), N_(f"the {source}")
-    from PIL import Image
-
-    pil = image if isinstance(image, Image.Image) else Image.fromarray(image)
-    return pictures.starting_picture(size, channels, image=pil), N_(f"the {source}")
 
 
 def t2i_img2img(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DEFAULTS["scheduler"],
@@ -287,8 +242,9 @@ def t2i_img2img(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DE
         strength: 0..1, how much of the schedule is run again (1 = the picture forgotten, low = kept).
     """
     bundle = bundle_for(ctx, model)
-    seed_value = latent.resolve_seed(seed)
-    picture, what = source_picture(ctx, bundle, source, heldout_index, upload, sketch)
+    seed_value = engine.resolve_seed(seed)
+    picture, what = views.img2img_source(bundle.default_size, bundle.image_channels, source, heldout_index, upload,
+                                         sketch)
     params = params_of(prompt, negative_prompt, scheduler, steps, guidance_scale, batch_size, eta, None, None, -1, 0)
     params["height"] = params["width"] = bundle.default_size
     yield from stream(ctx, model, bundle, seed_value, params, {"init_image": picture, "strength": strength},
@@ -299,12 +255,12 @@ def t2i_img2img(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DE
 
 
 def t2i_step(ctx, model=None, run=None, k=1):
-    """The scrubber: show step k of the kept run (nothing is recomputed; the guidance view's two other predictions
-    are pictured for this step)."""
+    """The scrubber: show step k of the kept run (nothing is recomputed, and the model is not needed: the guidance
+    view's two other predictions are kept with the run)."""
     if run is None:
         raise StudioError("Run first; the scrubber shows the steps of the last run.")
-    k = latent.whole_number("step", k, 1, run.steps) - 1
-    return scrub_outputs(bundle_for(ctx, model), run, k)
+    k = engine.whole_number("step", k, 1, run.steps) - 1
+    return scrub_outputs(run, k)
 
 
 def t2i_decode_step(ctx, model=None, run=None, step=1):
@@ -318,8 +274,8 @@ def t2i_decode_step(ctx, model=None, run=None, step=1):
     if run is None:
         raise StudioError("Run first (t2i_run); this decodes a step of this session's last run.")
     bundle = bundle_for(ctx, model)
-    k = latent.whole_number("step", step, 1, run.steps) - 1
-    pics = latent.decode_step(bundle, run, k)  # (the wiring holds the compute gate: gpu=True)
+    k = engine.whole_number("step", step, 1, run.steps) - 1
+    pics = engine.decode_step(bundle, run, k)  # (the wiring holds the compute gate: gpu=True)
     return pictures.grid(pics, scale=pictures.scale_for(run)), N_(f"Step {k + 1}: x̂₀ through the full decoder.")
 
 
@@ -344,26 +300,23 @@ def t2i_compare(ctx, model=None, prompt=PROMPT, negative_prompt="", schedulers=(
         raise StudioError("Tick one to three schedulers to compare.")
     names = [schedulers] if isinstance(schedulers, str) else list(schedulers)
     try:
-        _, n_budget, w_value, b_value, _ = latent.check_run("DDIM", nfe_budget, guidance_scale, batch_size, eta,
+        _, n_budget, w_value, b_value, _ = engine.check_run("DDIM", nfe_budget, guidance_scale, batch_size, eta,
                                                              max_steps=ctx.max_steps, max_batch=ctx.max_batch)
     except ValueError:
-        n_budget = None  # latent.compare says what is wrong, in its own words
+        n_budget = None  # engine.compare says what is wrong, in its own words
     if n_budget is not None:  # each scheduler spends the same budget
         check_work(ctx, bundle, len(names) * nfe("DDIM", n_budget, w_value if guided(w_value) else None), b_value)
     with serving_of(ctx.registry).gate:
-        runs = latent.compare(bundle, seed=latent.resolve_seed(seed), prompt=prompt or "",
+        runs = engine.compare(bundle, seed=engine.resolve_seed(seed), prompt=prompt or "",
                               negative_prompt=negative_prompt or "", schedulers=names, nfe_budget=nfe_budget,
                               guidance=guidance_scale, batch=batch_size, eta=eta, max_steps=ctx.max_steps,
                               max_batch=ctx.max_batch)
-    return compared(runs, quiz, start="z_T")
+    return views.compared(runs, quiz, start="z_T")
 
 
 def t2i_reveal(answer=None):
     """The answer to this session's last quiz comparison. Needs a t2i_compare with quiz=True first."""
-    if not answer:
-        raise StudioError("Nothing to reveal yet. Run a comparison with the quiz box ticked (t2i_compare with "
-                          "quiz=True) first, then press Reveal.")
-    return answer
+    return views.reveal(answer, "t2i_compare")
 
 
 def t2i_grid(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DEFAULTS["scheduler"],
@@ -387,7 +340,7 @@ def t2i_grid(ctx, model=None, prompt=PROMPT, negative_prompt="", scheduler=DEFAU
         check_work(ctx, bundle, sum(nfe(scheduler_name(scheduler), int(s), w if guided(w) else None)
                                     for s in ss for w in ws), 1)
     with serving_of(ctx.registry).gate:
-        g = latent.guidance_steps_grid(bundle, seed=latent.resolve_seed(seed), prompt=prompt or "",
+        g = engine.guidance_steps_grid(bundle, seed=engine.resolve_seed(seed), prompt=prompt or "",
                                        negative_prompt=negative_prompt or "", scheduler=scheduler, guidances=ws,
                                        steps_list=ss, max_steps=ctx.max_steps)
     items = [(to_pil(pictures.unit(c["image"]), scale=pictures.scale_for(c["image"].shape[-1])),
@@ -419,94 +372,8 @@ def t2i_export(ctx, model=None, run=None):
     """
     if run is None:
         raise StudioError("Run first (t2i_run); export saves this session's last run.")
-    folder = export_folder("t2i-export-")
-    gif = write_gif(pictures.export_frames(run), folder / "text-to-image.gif",
-                    duration_ms=max(40, min(200, 4000 // run.steps)))
-    strip = with_recipe(pictures.export_strip(run), image_recipe(model, run, 0))
-    png = folder / "text-to-image-strip.png"
-    from PIL import PngImagePlugin
-
-    meta = PngImagePlugin.PngInfo()
-    meta.add_text(RECIPE_CHUNK, strip.info[RECIPE_CHUNK])
-    strip.save(png, pnginfo=meta)
-    return gif, str(png)
-
-
-def recipe_in_png(path) -> Recipe:
-    """The recipe a picture made here carries in its PNG text chunk: read from the chunks before the pixels (where
-    the studio writes it), the size checked from the header first; no pixel, and no frame of an animation, is
-    decoded."""
-    from studio.data import image_header
-
-    if path is None:
-        raise StudioError("Drop a PNG made by this tab (a result picture or an exported strip).")
-    try:
-        with image_header(path) as img:
-            text = img.info.get(RECIPE_CHUNK)  # (img.text would decode the whole image to reach later chunks)
-    except ValueError as err:
-        raise StudioError(str(err)) from None
-    except Exception as err:  # noqa: BLE001 - anything unreadable is a message
-        raise StudioError(N_(f"That file is not a picture the studio can read ({type(err).__name__}).")) from None
-    if not text:
-        raise StudioError(N_("This picture carries no recipe: only PNGs saved from this tab's results or export "
-                             "hold one (a screenshot or a re-saved copy loses it)."))
-    recipe = Recipe.from_json(text)
-    if recipe.family != "t2i":
-        raise StudioError(N_(f"This picture's recipe is for the {recipe.family} family, not text to image."))
-    return recipe
-
-
-def t2i_apply_recipe(ctx, recipe=""):
-    """Set every control from a t2i recipe (JSON), as the Recipe box shows it.
-
-    Args:
-        recipe: the recipe's JSON text.
-    """
-    r = Recipe.from_tab_box(recipe, family="t2i", action="run", tab="Text to image", verb="run")
-    values, note = controls_of(ctx, r)
-    return (*values, note)
-
-
-def t2i_restore(ctx, picture=None):
-    """Read the recipe a PNG made by this tab carries and set the controls from it; says what it could not restore.
-
-    Args:
-        picture: a PNG file saved from this tab (a result or an exported strip).
-    """
-    r = recipe_in_png(picture)
-    values, note = controls_of(ctx, r)
-    return (*values, note)
-
-
-CONTROLS = ("prompt", "negative_prompt", "scheduler", "steps", "eta", "guidance", "batch", "height", "width",
-            "variation_seed", "variation_strength")
-
-
-def controls_of(ctx, r: Recipe):
-    """The tab's controls from a recipe, and a note of what was restored and what could not be."""
-    p = dict(r.params)
-    missing = []
-    model = r.model
-    if model not in ctx.registry.keys("t2i"):
-        missing.append(N_(f"the model {model!r} (not on this server: the current model is kept)"))
-        model = gr.skip()
-    if p.get("scheduler") not in SCHEDULERS:
-        missing.append(N_(f"the scheduler {p.get('scheduler')!r}"))
-    for name, hi in (("steps", ctx.max_steps), ("batch", ctx.max_batch)):
-        if isinstance(p.get(name), int) and p[name] > hi:
-            missing.append(N_(f"{name} = {p[name]} (this server allows at most {hi})"))
-            p.pop(name)
-    if "strength" in p:
-        missing.append(N_(f"img2img's starting picture (strength {p['strength']:g}): the recipe does not hold it"))
-    values = (model, p.get("prompt", gr.skip()), p.get("negative_prompt", gr.skip()),
-              p["scheduler"] if p.get("scheduler") in SCHEDULERS else gr.skip(), p.get("steps", gr.skip()),
-              p.get("eta", gr.skip()), p.get("guidance", gr.skip()), r.seed if r.seed is not None else gr.skip(),
-              p.get("batch", gr.skip()), p.get("height") or gr.skip(), p.get("width") or gr.skip(),
-              p.get("variation_seed", -1), p.get("variation_strength", 0.0))
-    note = N_(f"Restored from the recipe: seed {r.seed}, “{p.get('prompt', '')}”.")
-    if missing:
-        note += " " + N_("Not restored: ") + "; ".join(missing) + "."
-    return values, note
+    return views.export_run(run, "t2i-export-", "text-to-image.gif", "text-to-image-strip.png",
+                            {RECIPE_CHUNK: image_recipe(model, run, 0).to_json(indent=None)})
 
 
 def t2i_add_model(ctx, source=""):
@@ -542,15 +409,6 @@ def size_controls(ctx, key):
             gr.update(minimum=f, maximum=2 * size, step=f, value=size))
 
 
-def scheduler_changed(name):
-    if name not in SCHEDULERS:
-        return gr.skip(), gr.skip()
-    uses_eta = name == "DDIM"
-    return (N_(f"**{name}**: {SCHEDULER_NOTES[name]}"),
-            gr.update(interactive=uses_eta,
-                      info=None if uses_eta else "used by DDIM: 0 = deterministic, 1 = as noisy as DDPM"))
-
-
 # --- layout -------------------------------------------------------------------------------------------------------
 
 def build_t2i_tab(registry, settings) -> None:
@@ -574,8 +432,8 @@ def build_t2i_tab(registry, settings) -> None:
         scheduler = gr.Dropdown(list(SCHEDULERS), value=DEFAULTS["scheduler"], label="Scheduler", elem_id="t2i-scheduler")
         steps = gr.Slider(1, min(settings.max_diffusion_steps, 150), value=DEFAULTS["steps"], step=1, label="Steps",
                           elem_id="t2i-steps")
-        eta = gr.Slider(0, 1, value=0, step=0.05, label="η (DDIM only)", elem_id="t2i-eta", interactive=False)
-        guidance = gr.Slider(0, latent.MAX_GUIDANCE, value=DEFAULTS["guidance"], step=0.25, label="Guidance w",
+        eta = views.eta_slider("t2i", DEFAULTS["scheduler"])
+        guidance = gr.Slider(0, engine.MAX_GUIDANCE, value=DEFAULTS["guidance"], step=0.25, label="Guidance w",
                              elem_id="t2i-guidance")
     with gr.Row():
         seed = gr.Number(value=0, precision=0, label="Seed (image i uses seed + i; -1 = random)", elem_id="t2i-seed")
@@ -593,53 +451,30 @@ def build_t2i_tab(registry, settings) -> None:
         run_btn = gr.Button("Draw the prompt", variant="primary", elem_id="t2i-run")
         stop_btn = gr.Button("Stop", elem_id="t2i-stop", scale=0)
     progress = gr.Markdown(elem_id="t2i-progress")
-    with gr.Row():
-        xt_img = gr.Image(label="z_t (the latent's channels)", format="png", elem_id="t2i-xt", height=300)
-        x0_img = gr.Image(label="x̂₀ decoded (the picture the guess implies)", format="png", elem_id="t2i-x0", height=300)
-        eps_img = gr.Image(label="ε̂ (predicted noise in the latent)", format="png", elem_id="t2i-eps", height=300)
-    gr.Markdown(PANEL_NOTE)
-    scrub = gr.Slider(1, max(DEFAULTS["steps"], 2), value=1, step=1, label="Step (scrub after a run; no recomputing)",
-                      elem_id="t2i-scrub")
-    with gr.Row():
-        decode_btn = gr.Button("Decode this step fully", elem_id="t2i-decode", scale=0)
-        decoded = gr.Image(label="This step's x̂₀, full decoder", format="png", elem_id="t2i-decoded", height=160)
-        decode_note = gr.Markdown(elem_id="t2i-decode-note")
-    schedule_img = gr.Image(label="Noise schedule: where this step sits", format="png", elem_id="t2i-schedule")
+    decode = []
+
+    def decode_row():  # between the step slider and the schedule: this step through the full decoder
+        with gr.Row():
+            decode.append(gr.Button("Decode this step fully", elem_id="t2i-decode", scale=0))
+            decode.append(gr.Image(label="This step's x̂₀, full decoder", format="png", elem_id="t2i-decoded",
+                                   height=160))
+            decode.append(gr.Markdown(elem_id="t2i-decode-note"))
+
+    panels = views.scrubber("t2i", ("z_t (the latent's channels)", "x̂₀ decoded (the picture the guess implies)",
+                                    "ε̂ (predicted noise in the latent)"), PANEL_NOTE, DEFAULTS["steps"], decode_row)
+    xt_img, x0_img, eps_img, scrub, schedule_img = panels.xt, panels.x0, panels.eps, panels.scrub, panels.schedule
+    decode_btn, decoded, decode_note = decode
     result = gr.Gallery(label="Result (seed · judge's reading); each PNG carries its recipe", columns=4,
                         height="auto", object_fit="contain", format="png", elem_id="t2i-result")
     run_state = session_state()
-    with gr.Accordion("Guidance made visible", open=False):
-        gr.Markdown(GUIDANCE_NOTE)
-        guide_img = gr.Image(label="At the scrubbed step, per image (rows): x̂₀ from the prompt | negative prompt | "
-                                   "guided, then their ε̂", format="png", elem_id="t2i-guidance-view")
-        guide_note = gr.Markdown(elem_id="t2i-guidance-note")
-    with gr.Accordion("img2img (SDEdit): start from a picture, noised to a strength", open=False):
-        with gr.Row():
-            src = gr.Radio(["held-out digit", "upload", "drawing"], value="held-out digit", label="Start from",
-                           elem_id="t2i-src")
-            src_index = gr.Number(value=0, precision=0, label="Held-out digit index (0..999)", elem_id="t2i-src-index")
-            strength = gr.Slider(0.05, 1, value=0.6, step=0.05, label="Strength (1 = the picture forgotten)",
-                                 elem_id="t2i-strength")
-        with gr.Row():
-            src_upload = gr.Image(type="filepath", label="Upload", elem_id="t2i-src-upload", height=160)
-            src_sketch = gr.Sketchpad(type="pil", label="Drawing", elem_id="t2i-src-sketch", height=200)
-        i2i_btn = gr.Button("Run img2img", elem_id="t2i-img2img")
-    with gr.Accordion("Compare schedulers: same prompt, same starting noise, same number of model evaluations",
-                      open=False):
-        with gr.Row():
-            cmp_scheds = gr.CheckboxGroup(list(SCHEDULERS), value=["DDIM", "DPM-Solver++ 2M", "Heun"],
-                                          label="Schedulers (up to 3)", elem_id="t2i-cmp-schedulers")
-            cmp_nfe = gr.Slider(2, 100, value=10, step=1, label="Model evaluations per image (NFE, before guidance)",
-                                elem_id="t2i-cmp-nfe")
-            cmp_btn = gr.Button("Compare", elem_id="t2i-compare")
-        with gr.Row():
-            quiz = gr.Checkbox(value=False, label="Predict, then reveal: hide which scheduler made each strip",
-                               elem_id="t2i-quiz")
-            reveal_btn = gr.Button("Reveal", elem_id="t2i-reveal", scale=0)
-        quiz_answer = session_state()
-        cmp_gallery = gr.Gallery(label="x̂₀ across the run (columns: steps, then the result)", columns=1, height="auto",
-                                 object_fit="contain", format="png", elem_id="t2i-cmp")
-        cmp_note = gr.Markdown(elem_id="t2i-cmp-note")
+    guide_img, guide_note = views.guidance_view(
+        "t2i", GUIDANCE_NOTE, "At the scrubbed step, per image (rows): x̂₀ from the prompt | negative prompt | guided, "
+                              "then their ε̂")
+    i2i = views.img2img("img2img (SDEdit): start from a picture, noised to a strength",
+                        {"source": "t2i-src", "index": "t2i-src-index", "strength": "t2i-strength",
+                         "upload": "t2i-src-upload", "sketch": "t2i-src-sketch", "button": "t2i-img2img"},
+                        "Run img2img")
+    cmp = views.comparison("t2i", "prompt", schedulers=("DDIM", "DPM-Solver++ 2M", "Heun"), nfe_max=100, nfe_default=10)
     with gr.Accordion("Guidance × steps grid: one starting noise, every cell", open=False):
         with gr.Row():
             grid_ws = gr.Textbox(value="1, 2, 4, 8", label="Guidance scales w", elem_id="t2i-grid-ws")
@@ -649,46 +484,40 @@ def build_t2i_tab(registry, settings) -> None:
                                   object_fit="contain", format="png", elem_id="t2i-grid-gallery")
         grid_note = gr.Markdown(elem_id="t2i-grid-note")
     with gr.Accordion("Export, recipe, and settings from a picture", open=False):
-        with gr.Row():
-            export_btn = gr.Button("Export the last run", elem_id="t2i-export")
-        with gr.Row():
-            gif_file = gr.File(label="GIF: z_t | x̂₀ step by step", elem_id="t2i-gif")
-            png_file = gr.File(label="PNG strip (carries the recipe)", elem_id="t2i-png")
-        recipe_json = gr.Code(value="", language="json", label="Recipe", elem_id="t2i-recipe")
-        python_code = gr.Code(language="python", label="Reproduce with the engine", elem_id="t2i-python")
-        apply_btn = gr.Button("Apply this recipe to the controls", elem_id="t2i-apply")
+        export = views.export_box("t2i", "GIF: z_t | x̂₀ step by step", "PNG strip (carries the recipe)")
         drop = gr.File(label="Drop a PNG made here: its settings come back", file_types=[".png"], type="filepath",
                        elem_id="t2i-drop")
         restore_note = gr.Markdown(elem_id="t2i-restore-note")
 
     # --- wiring -------------------------------------------------------------------------------------------------
+    recipe_json, python_code = export.recipe, export.python
     outputs = [progress, xt_img, x0_img, eps_img, scrub, schedule_img, result, run_state, guide_img, guide_note,
                recipe_json, python_code]
     controls = [model, prompt, negative, scheduler, steps, eta, guidance, seed, batch, height, width, var_seed,
                 var_strength]
     run_event = run_btn.click(wired(t2i_run, ctx, gpu=True, replay=True, batched=True), controls, outputs,
                               api_name="t2i_run", concurrency_id=HEAVY)
-    i2i_event = i2i_btn.click(wired(t2i_img2img, ctx, gpu=True, batched=True),
-                              [model, prompt, negative, scheduler, steps, eta, guidance, seed, batch, src, src_index,
-                               src_upload, src_sketch, strength], outputs, api_name="t2i_img2img", concurrency_id=HEAVY)
+    i2i_event = i2i.button.click(wired(t2i_img2img, ctx, gpu=True, batched=True),
+                                 [model, prompt, negative, scheduler, steps, eta, guidance, seed, batch, *i2i.inputs],
+                                 outputs, api_name="t2i_img2img", concurrency_id=HEAVY)
     stop_btn.click(None, None, None, cancels=[run_event, i2i_event], api_visibility="private")
     scrub.change(wired(t2i_step, ctx), [model, run_state, scrub],
                  [xt_img, x0_img, eps_img, schedule_img, guide_img, guide_note],
                  api_visibility="private", trigger_mode="always_last")
     decode_btn.click(wired(t2i_decode_step, ctx, gpu=True), [model, run_state, scrub], [decoded, decode_note],
                      api_name="t2i_decode_step", concurrency_id=HEAVY)
-    cmp_btn.click(wired(t2i_compare, ctx, gpu=True, replay=True, batched=True),
-                  [model, prompt, negative, cmp_scheds, cmp_nfe, eta, guidance, seed, batch, quiz],
-                  [cmp_gallery, cmp_note, quiz_answer], api_name="t2i_compare", concurrency_id=HEAVY)
-    reveal_btn.click(wired(t2i_reveal, ctx), quiz_answer, cmp_note, api_name="t2i_reveal")
+    cmp.button.click(wired(t2i_compare, ctx, gpu=True, replay=True, batched=True),
+                     [model, prompt, negative, cmp.schedulers, cmp.nfe, eta, guidance, seed, batch, cmp.quiz],
+                     [cmp.gallery, cmp.note, cmp.answer], api_name="t2i_compare", concurrency_id=HEAVY)
+    cmp.reveal.click(wired(t2i_reveal, ctx), cmp.answer, cmp.note, api_name="t2i_reveal")
     grid_btn.click(wired(t2i_grid, ctx, gpu=True, replay=True, batched=True),
                    [model, prompt, negative, scheduler, grid_ws, grid_steps, seed], [grid_gallery, grid_note],
                    api_name="t2i_grid", concurrency_id=HEAVY)
-    export_btn.click(wired(t2i_export, ctx), [model, run_state], [gif_file, png_file], api_name="t2i_export")
+    export.button.click(wired(t2i_export, ctx), [model, run_state], [export.gif, export.png], api_name="t2i_export")
     restored = [model, prompt, negative, scheduler, steps, eta, guidance, seed, batch, height, width, var_seed,
                 var_strength, restore_note]
-    apply_btn.click(wired(t2i_apply_recipe, ctx), recipe_json, restored, api_name="t2i_apply_recipe")
+    export.apply.click(wired(t2i_apply_recipe, ctx), recipe_json, restored, api_name="t2i_apply_recipe")
     drop.upload(wired(t2i_restore, ctx), drop, restored, api_name="t2i_restore")
     hub_btn.click(wired(t2i_add_model, ctx, gpu=True), hub_id, model, api_name="t2i_add_model", concurrency_id=HEAVY)
     model.change(wired(size_controls, ctx), model, [height, width], api_visibility="private")
-    scheduler.change(scheduler_changed, scheduler, [sched_note, eta], api_visibility="private")
+    scheduler.change(views.scheduler_changed, scheduler, [sched_note, eta], api_visibility="private")

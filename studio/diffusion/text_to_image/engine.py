@@ -38,10 +38,10 @@ import torch
 from studio.checks import number, whole_number
 from studio.config import Settings
 from studio.device import make_generator, offset_seed, resolve_seed
-from studio.diffusion.autoencoder import (FULL_DECODE_MAX, decode, encode, linear_preview, picture_of,  # noqa: F401
+from studio.diffusion.text_to_image.autoencoder import (FULL_DECODE_MAX, decode, encode, linear_preview, picture_of,  # noqa: F401
                                           preview_kind, preview_map)  # (re-exported: the engine's one import)
 from studio.diffusion.loader import TextToImageBundle  # noqa: F401 - the bundle its functions take
-from studio.diffusion.loop import (MAX_GUIDANCE, DenoisingRun, Trajectory, check_run, curve,  # noqa: F401
+from studio.diffusion.loop import (MAX_GUIDANCE, DenoisingRun, Trajectory, check_compare, check_run, curve, finished,  # noqa: F401
                                    denoise, guided, nfe, plan, scheduler_name, steps_for_nfe)
 from studio.latent import slerp
 from studio.recipe import engine_action
@@ -348,10 +348,7 @@ def frame_picture(bundle, frame: dict) -> dict:
 
 def run(bundle, **kwargs) -> TextToImageRun:
     """``iterate`` to the end; returns the ``TextToImageRun``."""
-    out = None
-    for _, _, out in iterate(bundle, **kwargs):
-        pass
-    return out
+    return finished(iterate(bundle, **kwargs))
 
 
 @engine_action("t2i", "run")
@@ -394,12 +391,8 @@ def compare(bundle, *, seed, prompt: str = "", negative_prompt: str = "",
             width: int | None = None, max_steps: int = _LIMITS.max_diffusion_steps,
             max_batch: int = _LIMITS.max_batch) -> list[TextToImageRun]:
     """The same prompt and starting noise through each scheduler at an equal number of model evaluations."""
-    names = [scheduler_name(s) for s in schedulers]
-    if not 1 <= len(names) <= 3:
-        raise ValueError(f"compare takes 1 to 3 schedulers, got {len(names)}.")
-    budget = whole_number("model evaluations (NFE)", nfe_budget, 2, max_steps)
-    seed = resolve_seed(seed)
-    batch = whole_number("batch size", batch, 1, max_batch)
+    names, budget, seed, batch = check_compare(schedulers, nfe_budget, seed, batch, max_steps=max_steps,
+                                               max_batch=max_batch)
     height, width = check_size(bundle, height, width)
     noise = initial_latents(bundle, [offset_seed(seed, i) for i in range(batch)], height, width)
     return [run(bundle, seed=seed, prompt=prompt, negative_prompt=negative_prompt, scheduler=n,

@@ -1,5 +1,5 @@
-"""``python -m studio.diffusion.t2i_train --report``: measure the saved text-to-image model with the eval harness
-(studio/diffusion/t2i_evaluate.py), draw its sample sheet and loss curves, write eval.json and the model card."""
+"""``python -m studio.diffusion.text_to_image.train --report``: measure the saved text-to-image model with the eval harness
+(studio/diffusion/text_to_image/evaluate.py), draw its sample sheet and loss curves, write eval.json and the model card."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ import time
 
 from studio.cards import write_model_card
 from studio.config import REPO_ROOT
-from studio.diffusion import captions as cap
+from studio.diffusion.text_to_image import captions as cap
 
-log = logging.getLogger("studio.diffusion.t2i_report")
+log = logging.getLogger("studio.diffusion.text_to_image.report")
 
 SHEET_PROMPTS = ("a {d}", "a thin {d}", "a thick {d}", "an upright {d}", "a slanted {d}", "a narrow {d}",
                  "a wide {d}", "a thick, slanted, wide {d}")
@@ -20,7 +20,7 @@ SHEET_PROMPTS = ("a {d}", "a thin {d}", "a thick {d}", "an upright {d}", "a slan
 
 def sample_sheet(bundle, path, *, seed: int = 0) -> None:
     """Rows: digits 0..9; columns: the prompts of SHEET_PROMPTS, all from the same seed per row."""
-    from studio.diffusion import latent
+    from studio.diffusion.text_to_image import engine
     from studio.plots import image_grid
 
     prompts, seeds = [], []
@@ -29,14 +29,14 @@ def sample_sheet(bundle, path, *, seed: int = 0) -> None:
             text = p.format(d=cap.DIGIT_WORDS[d])
             prompts.append(text.replace("a eight", "an eight"))
             seeds.append(seed + d)
-    r = latent.run(bundle, prompts=prompts, seeds=seeds, max_batch=len(prompts))
+    r = engine.run(bundle, prompts=prompts, seeds=seeds, max_batch=len(prompts))
     image_grid((r.images + 1) / 2, len(SHEET_PROMPTS), scale=2).save(path)
 
 
 def report(args) -> None:
     from studio.catalog import builtin_specs
-    from studio.diffusion import t2i_evaluate as ev
-    from studio.diffusion.latent import DEFAULTS
+    from studio.diffusion.text_to_image import evaluate as ev
+    from studio.diffusion.text_to_image.engine import DEFAULTS
     from studio.plots import loss_curves
     from studio.registry import ModelRegistry, ModelSpec
 
@@ -70,7 +70,7 @@ A text-to-image model trained on MNIST by this project, in Stable Diffusion's ow
 `unet/` UNet2DConditionModel, `vae/` AutoencoderKL, `scheduler/`), so the studio's Text to image tab runs it through
 the same code as a Stable Diffusion from the Hub, and `StableDiffusionPipeline.from_pretrained` loads it unchanged.
 It draws 32×32 grey digits from captions such as "a thick, slanted seven": the digit as a word or a numeral, and
-three attributes measured on each training digit (`studio/diffusion/captions.py`): stroke **thickness** (thin /
+three attributes measured on each training digit (`studio/diffusion/text_to_image/captions.py`): stroke **thickness** (thin /
 thick: ink mass over half the inked perimeter), **slant** (upright / slanted: the shear −μ₁₁/μ₀₂ of the ink), and
 **width** (narrow / wide: the bounding box's width; MNIST scaled every digit to a 20-pixel longer side, nearly always
 the height, so width is what is left of "size"). Each is cut into thirds per digit on the training split
@@ -108,7 +108,7 @@ with `python -m studio.eval t2i --json` (about {eval_seconds / 60:.0f} min on 2 
    ({d['steps_done'] * d['batch_size'] / 9000:.0f} epochs), {d['wall_seconds'] / 60:.1f} min; shipped weights: EMA
    (decay {d['ema']}).{stopped}
 - **Wall time** in all: {(v['wall_seconds'] + d['wall_seconds']) / 60:.1f} min. Re-run: the command above; then
-  `python -m studio.diffusion.t2i_train --report` for this card and `eval.json`.
+  `python -m studio.diffusion.text_to_image.train --report` for this card and `eval.json`.
 
 ![UNet loss](loss_curves.png) ![autoencoder loss](loss_curves_vae.png)
 """

@@ -1,5 +1,5 @@
 """The eval harness's text-to-image figures (``python -m studio.eval t2i --json``), at the tab's defaults
-(studio/diffusion/latent.py: DEFAULTS):
+(studio/diffusion/text_to_image/engine.py: DEFAULTS):
 
 * ``judge_accuracy``, ``fd_ratio`` — the captions of the 1,000 held-out digits (MNIST 9000..9999, every outer-third
   attribute named: "a thick, slanted seven"), prompt i drawn with seed i; the judge reads each picture and should
@@ -7,7 +7,7 @@
   real training digits (studio.eval.sample_quality). The pixel DDPM's FD ratio is reported beside it.
 * ``attribute_accuracy`` — for each digit, each attribute and 20 seeds, two prompts that differ in that attribute
   alone ("a thin seven" / "a thick seven", the other attributes unsaid), drawn from the same seed: a pair counts
-  when the measured attribute (studio/diffusion/captions.py) of the second picture is larger than the first's.
+  when the measured attribute (studio/diffusion/text_to_image/captions.py) of the second picture is larger than the first's.
   600 pairs; also per attribute.
 * ``autoencoder_*`` — the autoencoder alone on the held-out digits: mean squared error of the reconstructions in
   [0, 1] and the judge's accuracy on them (the ceiling the diffusion model draws under).
@@ -20,9 +20,9 @@ from pathlib import Path
 import torch
 
 from studio.data import load_mnist
-from studio.diffusion import captions as cap
-from studio.diffusion import latent
-from studio.diffusion.latent import DEFAULTS
+from studio.diffusion.text_to_image import captions as cap
+from studio.diffusion.text_to_image import engine
+from studio.diffusion.text_to_image.engine import DEFAULTS
 from studio.eval.metrics import label_accuracy
 from studio.eval.sample_quality import judge_figures
 
@@ -50,7 +50,7 @@ def draw(bundle, prompts: list[str], seeds: list[int], *, scheduler: str, steps:
     """Pictures (N, c, H, W) in [-1, 1]: prompt i with seed i, CHUNK at a time."""
     out = []
     for i in range(0, len(prompts), CHUNK):
-        r = latent.run(bundle, prompts=prompts[i:i + CHUNK], seeds=seeds[i:i + CHUNK], scheduler=scheduler,
+        r = engine.run(bundle, prompts=prompts[i:i + CHUNK], seeds=seeds[i:i + CHUNK], scheduler=scheduler,
                        steps=steps, guidance=guidance, max_batch=CHUNK)
         out.append(r.images)
     return torch.cat(out)
@@ -89,7 +89,7 @@ def autoencoder_figures(bundle, judge, data_dir=None) -> dict:
 
     x, y = load_mnist("heldout", data_dir)
     x32 = pad_digit(x)
-    back = latent.decode(bundle, latent.encode(bundle, x32))
+    back = engine.decode(bundle, engine.encode(bundle, x32))
     mse = float((((back + 1) / 2)[:, :, 2:30, 2:30] - x).pow(2).mean())
     pred, _, _ = judge.judge(back)
     return {"autoencoder_mse": round(mse, 5), "autoencoder_judge_accuracy": round(label_accuracy(pred, y), 4)}

@@ -395,6 +395,45 @@ def test_the_pixel_loop_is_diffusers_own_pipeline(rgb, pipeline, kwargs, monkeyp
     assert abs(got - ref).max() < 1e-5
 
 
+@pytest.mark.parametrize("name", ["Euler", "Heun"])
+def test_x0_hat_of_a_sigma_scheduler_is_the_schedulers_own_prediction_at_every_step(rgb, name):
+    """For the σ-parameterised schedulers (x = x₀ + σε, the network reading x / √(σ² + 1)) each kept step's x̂₀ is the
+    scheduler's own ``pred_original_sample`` for that step (Heun: its first, predictor, evaluation), replayed here with
+    diffusers alone from the same x_T. Timesteps spaced "linspace" fall between the table's integers (749.25, ...),
+    where ᾱ must come from the step's σ; compared before the picture's clip to [−1, 1] (x̂₀ from the kept x_t, ε̂)."""
+    import dataclasses
+
+    import diffusers
+
+    from studio.diffusion.loop import x0_from
+
+    bundle = dataclasses.replace(rgb, scheduler_config={**rgb.scheduler_config, "timestep_spacing": "linspace"})
+    run = engine.run(bundle, seed=3, batch=1, digit="none", scheduler=name, steps=5)
+    sched = getattr(diffusers, engine.SCHEDULERS[name]).from_config(bundle.scheduler_config)
+    sched.set_timesteps(5)
+    assert sched.timesteps[1] % 1 != 0  # between two integers
+    x = engine.initial_noise(rgb, [3]) * sched.init_noise_sigma
+    predicted = []
+    with torch.no_grad():
+        for t in sched.timesteps:
+            first = getattr(sched, "state_in_first_order", True)
+            eps = rgb.unet(sched.scale_model_input(x, t), t).sample
+            out = sched.step(eps, t, x)
+            if first:
+                predicted.append(out.pred_original_sample)
+            x = out.prev_sample
+    assert run.steps == len(predicted) == 5
+    sigmas = [float(sched.sigmas[i]) for i in range(len(sched.sigmas)) if name != "Heun" or i % 2 == 0][:5]
+    for k in range(5):
+        ours = x0_from(run.states[k], run.eps_hat[k].float(), run.alpha_bar[k], clip=False)
+        if name == "Heun":  # HeunDiscreteScheduler clips its x̂₀ when the config says clip_sample (this one does)
+            ours = ours.clamp(-1, 1)
+        tol = 1e-3 * (1 + sigmas[k])  # ε̂ is kept in float16; x̂₀ = x − σ ε̂
+        assert (ours - predicted[k]).abs().max() < tol, (k, (ours - predicted[k]).abs().max(), tol)
+        assert (run.x0_hat[k].float() - predicted[k].clamp(-1, 1)).abs().max() < tol
+    assert torch.allclose(run.images, x.clamp(-1, 1), atol=1e-4)
+
+
 def test_the_shared_views_enable_eta_for_ddim_alone_and_start_img2img_from_the_picture_given(tmp_path):
     """studio/diffusion/views_tab.py, which both diffusion tabs use: η is DDIM's alone (diffusers' DDIMScheduler.step
     is the one of these that takes it), and img2img starts from what was given: a held-out digit padded as the

@@ -78,3 +78,24 @@ def test_a_streaming_tool_with_session_state_answers_its_final_outputs(mcp_studi
     assert not result.isError, result.content
     texts = [c.text for c in result.content if c.type == "text"]
     assert any("6 tokens" in t for t in texts), texts[:3]
+
+
+@pytest.mark.parametrize("tool, arguments, done", [
+    ("diffusion_run", {"model": "tiny-unet", "scheduler": "DDIM", "steps": 2, "seed": 4, "batch_size": 2}, "**Done**"),
+    ("vae_interpolate", {"model": "tiny-vae-2d", "steps": 4}, None),
+])
+def test_other_family_tools_answer_through_mcp_what_the_http_api_answers(mcp_studio, tool, arguments, done):
+    """The diffusion run (a stream with session state) and the VAE interpolation through an MCP client: images as
+    images, and the same text as the same call through the HTTP API (gradio_client, the independent route)."""
+    from gradio_client import Client
+
+    _, result = call_tool(mcp_studio, tool, arguments)
+    assert not result.isError, result.content
+    via_api = Client(mcp_studio, verbose=False).predict(**arguments, api_name=f"/{tool}")
+    api_texts = [v for v in via_api if isinstance(v, str) and not v.startswith("/") and "gradio" not in v]
+    mcp_texts = [c.text for c in result.content if c.type == "text"]
+    images = [c for c in result.content if c.type == "image"]
+    assert len(images) >= 3 and all(Image.open(io.BytesIO(base64.b64decode(c.data))).size[0] > 0 for c in images)
+    assert api_texts and all(t in mcp_texts for t in api_texts), (api_texts, mcp_texts)
+    if done:
+        assert any(t.startswith(done) for t in mcp_texts)

@@ -227,3 +227,29 @@ def test_sample_n_with_xtc_draws_from_the_mixture(bundle):
     mixture = 0.5 * fired / fired.sum() + 0.5 * p
     for i, pred, obs in zip(out["token_ids"], out["predicted"], out["observed"]):
         assert pred == pytest.approx(float(mixture[i]), abs=1e-5) and obs == pytest.approx(pred, abs=0.03)
+
+
+def test_the_chain_forwards_dry_base_and_applies_top_n_sigma_in_its_place():
+    """DecodeSettings -> the logits processors the engine runs. DRY with base b: a continuation of a repeat m tokens
+    long loses multiplier × b^(m − allowed) (text-generation-webui's definition; here m = 3, allowed 2: 2 × 3¹ = 6).
+    Top-nσ between temperature and top-k: at T = 0.5 the logits double, σ doubles, the kept set is the hand
+    computation of the test above ({0, 1, 2}), and top-k = 2 then keeps the best two of those."""
+    ids = torch.tensor([[5, 6, 7, 8, 5, 6, 7]])  # "5 6 7" again: 8 would make the repeat 4 long (m = 3)
+    stages = dict(DecodeSettings(mode="greedy", dry_multiplier=2.0, dry_base=3.0, dry_allowed_length=2).stages())
+    dry = stages["DRY"]
+    out = dry(ids, torch.zeros(1, 10))
+    assert out[0, 8].item() == pytest.approx(-2.0 * 3.0 ** (3 - 2))
+    assert torch.count_nonzero(out).item() == 1  # nothing else repeats
+    default = dict(DecodeSettings(mode="greedy", dry_multiplier=2.0).stages())["DRY"]
+    assert default(ids, torch.zeros(1, 10))[0, 8].item() == pytest.approx(-2.0 * 1.75)
+
+    settings = DecodeSettings(mode="sample", temperature=0.5, top_n_sigma=1.0, top_k=2)
+    chain = settings.stages()
+    assert [name for name, _ in chain] == ["temperature", "top-nσ", "top-k"]
+    scores = torch.tensor([[3.0, 2.0, 1.0, 0.0, -5.0]])
+    after = {}
+    for name, proc in chain:
+        scores = proc(NO_IDS, scores)
+        after[name] = kept(scores)
+    assert after == {"temperature": [0, 1, 2, 3, 4], "top-nσ": [0, 1, 2], "top-k": [0, 1]}
+    assert scores[0, :2].tolist() == [6.0, 4.0]  # the logits / T, untouched by the filters

@@ -179,6 +179,32 @@ def test_the_batcher_runs_what_arrives_together_as_one_batch_and_gives_each_its_
     assert list(alone.submit("k", 3, 1, run)) == [30, 300]
 
 
+def test_a_batch_never_takes_more_rows_than_its_limit_and_the_next_request_starts_another():
+    """Five requests of 3 rows arriving together with a limit of 8 rows: batches of 2, 2 and 1 requests (6, 6, 3
+    rows), every request answered with its own rows; a request larger than the limit alone runs by itself."""
+    batcher, seen = Batcher(ComputeGate(1), window_s=1.0, max_rows=8), []
+    lock = threading.Lock()
+
+    def run(payloads):
+        with lock:
+            seen.append(sorted(payloads))
+        yield [p * 10 for p in payloads]
+
+    out = {}
+    threads = [threading.Thread(target=lambda p=p: out.__setitem__(p, list(batcher.submit("k", p, 3, run))))
+               for p in range(5)]
+    for t in threads:
+        t.start()
+        time.sleep(0.01)  # in order, well inside the window
+    for t in threads:
+        t.join()
+    assert out == {p: [p * 10] for p in range(5)}
+    assert sorted(len(batch) * 3 for batch in seen) == [3, 6, 6] and max(len(b) for b in seen) * 3 <= 8
+    assert sorted(p for batch in seen for p in batch) == list(range(5))
+    assert list(batcher.submit("k", 9, 20, run)) == [90] and seen[-1] == [9]  # 20 rows > 8: its own batch
+    assert list(batcher.submit("other", 7, 3, run, max_rows=2)) == [70]  # a caller's own limit
+
+
 def test_a_stream_that_falls_behind_its_batch_skips_to_the_newest_output_and_never_misses_the_last():
     batcher = Batcher(ComputeGate(1), window_s=0.0)
 
@@ -618,3 +644,30 @@ def test_text_rows_that_end_early_are_answered_before_the_longest_row(studio_par
     shared = together({5: lambda: final(5, 71), 120: lambda: final(120, 72)})
     assert len(text_run(shared[5][-1])["steps"]) == 5
     assert ended[120] - ended[5] > 0.3  # the 5-token answer did not wait for the 120-token row
+
+
+def test_a_replayed_result_is_only_handed_to_a_page_in_the_language_it_was_made_in():
+    """The replay key holds the page's language (its text and plots are drawn in it): the Chinese page asking what the
+    English page asked computes its own answer, then both are replayed to their own language."""
+    from types import SimpleNamespace
+
+    from studio import i18n
+    from studio.config import Settings
+    from studio.registry import ModelRegistry
+    from studio.ui.wiring import wired
+
+    registry = ModelRegistry([], device="cpu")
+    serving.attach(registry, serving.Serving.from_settings(Settings(), "cpu"))
+    calls = []
+
+    def drawn(ctx, seed=0):
+        calls.append(i18n.current_lang())
+        return f"drawn in {i18n.current_lang()} for seed {seed}"
+
+    handler = wired(drawn, SimpleNamespace(registry=registry), replay=True)
+    assert handler(seed=3) == "drawn in en for seed 3"
+    with i18n.using("zh-CN"):
+        assert handler(seed=3) == "drawn in zh-CN for seed 3"
+        assert handler(seed=3) == "drawn in zh-CN for seed 3"
+    assert handler(seed=3) == "drawn in en for seed 3"
+    assert calls == ["en", "zh-CN"]  # one computation per language; the repeats were replayed

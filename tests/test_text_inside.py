@@ -159,3 +159,45 @@ def test_a_model_without_attention_weights_says_so(bundle, monkeypatch):
                         lambda self, impl: (_ for _ in ()).throw(ValueError(f"{impl} is not supported")))
     with pytest.raises(inside.NoAttentionWeights, match="gives no attention weights"):
         inside.attention(bundle, ids_of(bundle))
+
+
+def test_gltr_ranks_and_buckets_on_a_vocabulary_of_thousands(tmp_path):
+    """On a 3,000-token vocabulary every GLTR bucket occurs: each token's rank is its place in the model's sorted
+    prediction (torch.argsort of the logits of one forward pass over the whole passage), the buckets are GLTR's
+    (≤ 10, ≤ 100, ≤ 1000, beyond), and tokens the model picked greedily itself rank 1."""
+    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
+
+    chars = [chr(0x4E00 + i) for i in range(3000)]
+    vocab = {c: i for i, c in enumerate(chars)} | {"<|endoftext|>": 3000}
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="<|endoftext|>"))
+    tok.pre_tokenizer = pre_tokenizers.Split(Regex("."), behavior="isolated")
+    tok.decoder = decoders.Fuse()
+    fast = PreTrainedTokenizerFast(tokenizer_object=tok, bos_token="<|endoftext|>", eos_token="<|endoftext|>")
+    torch.manual_seed(0)  # test fixture: weight init
+    config = GPT2Config(vocab_size=3001, n_positions=256, n_embd=32, n_layer=1, n_head=2, bos_token_id=3000,
+                        eos_token_id=3000)
+    model = GPT2LMHeadModel(config).eval()
+    with torch.no_grad():
+        model.lm_head.weight.mul_(20)  # predictions far from flat
+    model.save_pretrained(tmp_path)
+    fast.save_pretrained(tmp_path)
+    bundle = ModelRegistry([ModelSpec(key="big-vocab", family="text", source=str(tmp_path),
+                                      loader="transformers-causal-lm")], device="cpu").get("big-vocab")
+
+    g = torch.Generator().manual_seed(1)
+    ids = [3000] + torch.randint(0, 3000, (150,), generator=g).tolist()
+    with torch.no_grad():
+        for _ in range(12):  # the model's own greedy continuation: rank 1 each
+            ids.append(int(bundle.model(torch.tensor([ids])).logits[0, -1, :3000].argmax()))
+    text = "".join(chars[i] for i in ids[1:])
+    out = score.score(bundle, text, max_tokens=200)
+    with torch.no_grad():
+        logits = bundle.model(torch.tensor([ids])).logits[0]
+    order = torch.argsort(logits[:-1], dim=-1, descending=True)
+    expected = [int((order[j] == ids[j + 1]).nonzero()) + 1 for j in range(len(ids) - 1)]
+    assert [t["rank"] for t in out["tokens"]] == expected
+    assert expected[-12:] == [1] * 12
+    gltr = {"top 10": sum(r <= 10 for r in expected), "top 100": sum(10 < r <= 100 for r in expected),
+            "top 1000": sum(100 < r <= 1000 for r in expected), "beyond": sum(r > 1000 for r in expected)}
+    assert out["histogram"] == gltr and min(gltr.values()) > 0, gltr

@@ -260,3 +260,22 @@ def test_pipeline_folders_that_would_run_code_or_load_pickles_are_refused(tiny_s
         load_text_to_image(pickled, device=CPU, dtype=torch.float32)
     with pytest.raises(ModelLoadError, match="no model_index.json"):
         load_text_to_image(tmp_path, device=CPU, dtype=torch.float32)
+
+
+def test_the_cards_sample_sheet_is_each_digit_in_each_prompt_from_the_rows_seed(sd, tmp_path):
+    """report.sample_sheet (the picture on mnist-t2i's card): row d, column j is SHEET_PROMPTS[j] said of digit d
+    ("an eight", not "a eight"), drawn from seed + d alone, tiled 2 px apart at twice the size."""
+    import numpy as np
+    from PIL import Image
+
+    from studio.diffusion.text_to_image import report
+
+    report.sample_sheet(sd, tmp_path / "sheet.png", seed=4, steps=2)
+    sheet = np.asarray(Image.open(tmp_path / "sheet.png").convert("L"), dtype=np.float32) / 255
+    cols, size = len(report.SHEET_PROMPTS), 2 * sd.default_size
+    assert sheet.shape == (10 * (size + 4) + 4, cols * (size + 4) + 4)
+    for d, j, prompt in ((8, 0, "an eight"), (3, 7, "a thick, slanted, wide three"), (0, 2, "a thick zero")):
+        alone = t2i_engine.run(sd, prompt=prompt, seed=4 + d, batch=1, steps=2).images[0]
+        cell = sheet[4 + d * (size + 4): 4 + d * (size + 4) + size, 4 + j * (size + 4): 4 + j * (size + 4) + size]
+        expected = ((alone.mean(0) + 1) / 2).clamp(0, 1).numpy().repeat(2, 0).repeat(2, 1)
+        assert np.abs(cell - expected).max() < 2 / 255 + 1e-6, (d, j, prompt)

@@ -18,8 +18,9 @@ SHEET_PROMPTS = ("a {d}", "a thin {d}", "a thick {d}", "an upright {d}", "a slan
                  "a wide {d}", "a thick, slanted, wide {d}")
 
 
-def sample_sheet(bundle, path, *, seed: int = 0) -> None:
-    """Rows: digits 0..9; columns: the prompts of SHEET_PROMPTS, all from the same seed per row."""
+def sample_sheet(bundle, path, *, seed: int = 0, steps: int | None = None) -> None:
+    """Rows: digits 0..9; columns: the prompts of SHEET_PROMPTS, all from the same seed per row; ``steps``: the
+    engine's default unless given."""
     from studio.diffusion.text_to_image import engine
     from studio.plots import image_grid
 
@@ -29,7 +30,8 @@ def sample_sheet(bundle, path, *, seed: int = 0) -> None:
             text = p.format(d=cap.DIGIT_WORDS[d])
             prompts.append(text.replace("a eight", "an eight"))
             seeds.append(seed + d)
-    r = engine.run(bundle, prompts=prompts, seeds=seeds, max_batch=len(prompts))
+    r = engine.run(bundle, prompts=prompts, seeds=seeds, max_batch=len(prompts),
+                   **({} if steps is None else {"steps": steps}))
     image_grid((r.images + 1) / 2, len(SHEET_PROMPTS), scale=2).save(path)
 
 

@@ -67,6 +67,11 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q * len(values)))] if values else float("nan")
 
 
+def median(values: list[float]) -> float:
+    """The median, or nan when no request finished in the window (a figure says so rather than the script failing)."""
+    return statistics.median(values) if values else float("nan")
+
+
 def labelled_args(client, name: str, overrides: dict) -> list:
     """The endpoint's arguments: its defaults, with ``overrides`` by parameter label."""
     params = client.view_api(return_format="dict", print_info=False)["named_endpoints"][name]["parameters"]
@@ -247,8 +252,8 @@ def lab_storm(server: Server, players: int, asks: int) -> dict:
         c.close()
     if errors:
         print("lab storm errors:", errors[:3])
-    print(f"# lab storm: text alone p50 {statistics.median(alone):.2f} s p95 {percentile(alone, 0.95):.2f} s; with "
-          f"{players} Plays p50 {statistics.median(stormed):.2f} s p95 {percentile(stormed, 0.95):.2f} s")
+    print(f"# lab storm: text alone p50 {median(alone):.2f} s p95 {percentile(alone, 0.95):.2f} s; with "
+          f"{players} Plays p50 {median(stormed):.2f} s p95 {percentile(stormed, 0.95):.2f} s")
     return {"alone": percentile(alone, 0.95), "storm": percentile(stormed, 0.95),
             "steps_per_s": sum(steps) / elapsed, "errors": len(errors)}
 
@@ -295,9 +300,9 @@ def main() -> None:
                                           api_name="/diffusion_run")  # the teacher's projector runs it first
                     taught = same_link(server, args.students, args.within, seed=8, link_seed=LINK_SEED + 1)
                     links[mode] = (link, taught)
-                    print(f"# {mode}: same link: {len(link)} answered, p50 {statistics.median(link):.2f} s, "
-                          f"p95 {percentile(link, 0.95):.2f} s, max {max(link):.2f} s")
-                    print(f"# {mode}: same link, the teacher's run first: p50 {statistics.median(taught):.2f} s, "
+                    print(f"# {mode}: same link: {len(link)} answered, p50 {median(link):.2f} s, "
+                          f"p95 {percentile(link, 0.95):.2f} s, max {max(link, default=float('nan')):.2f} s")
+                    print(f"# {mode}: same link, the teacher's run first: p50 {median(taught):.2f} s, "
                           f"p95 {percentile(taught, 0.95):.2f} s")
                 done, failed = own_work(server, args.students, args.seconds, args.warm)
             finally:
@@ -306,15 +311,15 @@ def main() -> None:
             errors[mode] += failed
             lat = [s for _, s in done]
             print(f"# {mode}, round {round_ + 1}: own work: {len(done)} requests in {args.seconds:.0f} s ({failed} "
-                  f"failed), p50 {statistics.median(lat):.2f} s, p95 {percentile(lat, 0.95):.2f} s", flush=True)
+                  f"failed), p50 {median(lat):.2f} s, p95 {percentile(lat, 0.95):.2f} s", flush=True)
             for name in ("/diffusion_run", "/gan_grid", "/text_generate"):
                 mine = [s for n, s in done if n == name]
                 if mine:
-                    print(f"#   {name:15s} n={len(mine):4d} p50 {statistics.median(mine):6.2f} s p95 "
+                    print(f"#   {name:15s} n={len(mine):4d} p50 {median(mine):6.2f} s p95 "
                           f"{percentile(mine, 0.95):6.2f} s")
     rpm = {m: len(work[m]) / (args.seconds * args.rounds) * 60 for m in work}
     print(f"# {args.students} students, {os.cpu_count()} CPU cores, {args.rounds} rounds of {args.seconds:.0f} s")
-    print(f"RESULT classroom_same_link_p50_s {statistics.median(links['on'][0]):.3f}")
+    print(f"RESULT classroom_same_link_p50_s {median(links['on'][0]):.3f}")
     print(f"RESULT classroom_same_link_p95_s {percentile(links['on'][0], 0.95):.3f}")
     print(f"RESULT classroom_same_link_p95_off_s {percentile(links['off'][0], 0.95):.3f}")
     print(f"RESULT classroom_same_link_teacher_first_p95_s {percentile(links['on'][1], 0.95):.3f}")
@@ -323,10 +328,10 @@ def main() -> None:
         lat = [s for _, s in work[m]]
         suffix = "" if m == "on" else "_off"
         print(f"RESULT classroom_throughput{suffix}_rpm {rpm[m]:.1f}")
-        print(f"RESULT classroom_p50{suffix}_s {statistics.median(lat):.3f}")
+        print(f"RESULT classroom_p50{suffix}_s {median(lat):.3f}")
         print(f"RESULT classroom_p95{suffix}_s {percentile(lat, 0.95):.3f}")
     print(f"RESULT classroom_errors {errors['on'] + errors['off']}")
-    print(f"RESULT classroom_throughput_ratio {rpm['on'] / rpm['off']:.2f}")
+    print(f"RESULT classroom_throughput_ratio {rpm['on'] / rpm['off'] if rpm['off'] else float('nan'):.2f}")
 
 
 if __name__ == "__main__":

@@ -62,14 +62,22 @@ def client(studio):
     return studio[0]
 
 
+# Baseline values that keep a call short where the endpoint's own default is long work: a Lab Play's 2,000 steps
+# took 4 s a call, half the fuzz's time (a per-endpoint profile of one pass); the value under test still varies.
+SHORT = {"/lab_train": {"steps": 20, "frame_every": 10}}
+
+
 def cases(api: dict, files: list, per_param: int, seed: int = 0):
-    """(endpoint, args) pairs: the defaults with one parameter replaced by a bad or edge value."""
+    """(endpoint, args) pairs: the defaults (``SHORT`` where those are long work) with one parameter replaced by a
+    bad or edge value."""
     from gradio_client import handle_file
 
     rng = random.Random(seed)
     for name, info in sorted(api["named_endpoints"].items()):
         params = info["parameters"]
-        defaults = [p.get("parameter_default") for p in params]
+        short = SHORT.get(name, {})
+        defaults = [short.get(p.get("parameter_name"), p.get("parameter_default")) for p in params]
+        assert set(short) <= {p.get("parameter_name") for p in params}, (name, short)  # still its parameters
         for i, p in enumerate(params):
             kind = str(p.get("component", "")).lower()
             pool = ([handle_file(str(f)) for f in files] + [None, "not a file", 7] if kind in FILE_COMPONENTS
@@ -82,7 +90,14 @@ def cases(api: dict, files: list, per_param: int, seed: int = 0):
 
 def test_every_endpoint_survives_bad_and_edge_inputs(client, files):
     api = client.view_api(return_format="dict", print_info=False)
-    todo = [case for seed in (0, 1, 2) for case in cases(api, files, per_param=3, seed=seed)]
+    # two draws of three values per parameter, each distinct call once (three draws were 2,583 calls, 2,119 of them
+    # distinct: 11 minutes on a 2-core machine, a third of the whole suite)
+    todo, seen = [], set()
+    for case in (case for seed in (0, 1) for case in cases(api, files, per_param=3, seed=seed)):
+        key = (case[0], repr(case[1]), repr(case[2]))
+        if key not in seen:
+            seen.add(key)
+            todo.append(case)
     assert len(todo) >= 1200, len(todo)
     generic, crashed, answered, clear = [], [], 0, 0
     for name, label, args in todo:

@@ -470,3 +470,16 @@ def test_the_shared_views_enable_eta_for_ddim_alone_and_start_img2img_from_the_p
     assert grey.shape == (1, 1, 32, 32) and grey.max() == 1 and grey[0, 0, :, :4].max() == -1  # centred ink
     with pytest.raises(StudioError, match="the upload is empty"):
         views_tab.img2img_source(32, 1, "upload", 0, None, None)
+
+
+def test_the_harness_spot_samples_are_the_full_runs_first_pictures_of_each_digit(cond):
+    """eval.json's spot figures rest on this: sampling only the first ``take`` of each digit gives the very pictures
+    (and labels) of the full run, though the full run draws each digit in one batch of all its seeds."""
+    from studio.diffusion.evaluate import samples, spot_of
+
+    full, labels = samples(cond, n_per_class=5, steps=3, chunk=7)  # chunks cut digits in two
+    part, part_labels = samples(cond, n_per_class=5, steps=3, chunk=7, take=2)
+    idx = spot_of(full, labels, per_class=2)
+    assert idx.tolist() == [i for d in range(10) for i in (5 * d, 5 * d + 1)]
+    assert torch.equal(part_labels, labels[idx]) and len(part) == 20
+    torch.testing.assert_close(part, full[idx], atol=1e-5, rtol=0)

@@ -24,6 +24,9 @@ BREAKS = "，。？！；：、"
 HALF_LINE = re.compile(f"[^{BREAKS}]+")
 FORM_PROMPTS = 100  # held-out poems used as prompts (the first that qualify, in file order)
 FORM_MAX_NEW_TOKENS = 56  # room for three 7-character lines (16 characters each with the newline)
+# The spot figures (eval.json's "spot"): the same measures on the first tenth of the held-out poems and the first
+# 20 prompts, which a test re-measures in a tenth of the time to show the shipped figures are this model's.
+SPOT_SHARE, SPOT_PROMPTS = 10, 20
 
 
 def half_line_lengths(line: str) -> list[int]:
@@ -60,7 +63,7 @@ def form_accuracy(bundle, prompts: list[tuple[str, int]], *, settings: dict, see
     """Generate from each prompt (seed ``seed + i``) with the engine and count lines with the prompt's form."""
     from studio.text.engine import generate
 
-    good = total = 0
+    per_prompt = []  # (lines with the form, lines counted) for each prompt
     examples = []
     for i, (prompt, length) in enumerate(prompts):
         run = generate(bundle, seed=seed + i, prompt=prompt, **settings)
@@ -68,12 +71,15 @@ def form_accuracy(bundle, prompts: list[tuple[str, int]], *, settings: dict, see
         lines = complete_lines(generated, hit_budget=run.stopped == "max_new_tokens")
         halves = [half_line_lengths(line) for line in lines]
         ok = [bool(h) and all(n == length for n in h) for h in halves]
-        good += sum(ok)
-        total += len(ok)
+        per_prompt.append((sum(ok), len(ok)))
         if len(examples) < 3:
             examples.append(prompt + generated)
-    return {"form_accuracy": round(good / total, 4) if total else 0.0, "lines": total, "prompts": len(prompts),
-            "examples": examples}
+    return {**_share(per_prompt), "prompts": len(prompts), "examples": examples, "per_prompt": per_prompt}
+
+
+def _share(per_prompt: list[tuple[int, int]]) -> dict:
+    good, total = sum(g for g, _ in per_prompt), sum(t for _, t in per_prompt)
+    return {"form_accuracy": round(good / total, 4) if total else 0.0, "lines": total}
 
 
 class BigramLM(torch.nn.Module):
@@ -104,23 +110,31 @@ def bigram_bundle(tokenizer, train_text: str, *, context_length: int):
     return TextBundle(model=model, tokenizer=tokenizer, generation_config=None, context_length=context_length)
 
 
-def evaluate_poems(bundle, data_dir=None, *, score, script: str = "simplified", baseline: bool = True) -> dict:
-    """The figures of a Tang-poem model: held-out nats/char (``score``: ``studio.text.evaluate``'s
-    ``heldout_nats_per_char``, which calls this), form accuracy; and the bigram baseline's two."""
+def form_settings() -> dict:
+    """The decoding of form accuracy: the Text tab's default preset, ``FORM_MAX_NEW_TOKENS`` new tokens."""
     from dataclasses import asdict
 
-    from studio.data import load_tang
     from studio.text.settings import PRESETS
+
+    return {**asdict(PRESETS["Balanced"]), "max_new_tokens": FORM_MAX_NEW_TOKENS}
+
+
+def evaluate_poems(bundle, data_dir=None, *, score, script: str = "simplified", baseline: bool = True) -> dict:
+    """The figures of a Tang-poem model: held-out nats/char (``score``: ``studio.text.evaluate``'s
+    ``heldout_nats_per_char``, which calls this), form accuracy; and the bigram baseline's two; and the spot
+    figures (:func:`spot_figures`)."""
+    from studio.data import load_tang
 
     held = load_tang("heldout", data_dir, script=script)
     text = "".join(held)
-    settings = {**asdict(PRESETS["Balanced"]), "max_new_tokens": FORM_MAX_NEW_TOKENS}
+    settings = form_settings()
     prompts = form_prompts(held)
     with torch.no_grad():
         nats = score(bundle, text)
         form = form_accuracy(bundle, prompts, settings=settings)
         out = {"heldout_nats_per_char": round(nats["heldout_nats_per_char"], 4),
                "form_accuracy": form["form_accuracy"]}
+        out["spot"] = spot_figures(bundle, held, score=score, settings=settings, per_prompt=form["per_prompt"])
         base = {}
         if baseline:
             train = "".join(load_tang("train", data_dir, script=script))
@@ -136,6 +150,29 @@ def evaluate_poems(bundle, data_dir=None, *, score, script: str = "simplified", 
                  "max_new_tokens": FORM_MAX_NEW_TOKENS, "seeds": "1000 + prompt index"},
         "examples": form["examples"]}
     return out
+
+
+def spot_figures(bundle, held: list[str], *, score, settings: dict, per_prompt=None) -> dict:
+    """eval.json's ``spot``: nats/char on the first tenth of the held-out poems, form accuracy on the first
+    ``SPOT_PROMPTS`` prompts (their lines are those of the full run: each prompt has its own seed, so
+    ``per_prompt`` from that run is reused when given)."""
+    prompts = form_prompts(held)[:SPOT_PROMPTS]
+    if per_prompt is None:
+        per_prompt = form_accuracy(bundle, prompts, settings=settings)["per_prompt"]
+    poems = held[:len(held) // SPOT_SHARE]
+    with torch.no_grad():
+        nats = score(bundle, "".join(poems))["heldout_nats_per_char"]
+    return {"heldout_nats_per_char": round(nats, 4), "form_accuracy": _share(per_prompt[:SPOT_PROMPTS])["form_accuracy"],
+            "poems": len(poems), "prompts": len(prompts)}
+
+
+def spot_check(bundle, data_dir=None, *, script: str = "simplified") -> dict:
+    """The spot figures measured alone (about a tenth of the harness's time)."""
+    from studio.data import load_tang
+    from studio.text.evaluate import heldout_nats_per_char
+
+    return spot_figures(bundle, load_tang("heldout", data_dir, script=script), score=heldout_nats_per_char,
+                        settings=form_settings())
 
 
 CARD_START, CARD_END = "<!-- eval harness: start -->", "<!-- eval harness: end -->"

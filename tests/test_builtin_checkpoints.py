@@ -70,13 +70,14 @@ def test_tang_model_meets_its_floors_and_its_shipped_spot_figures_are_current(re
     the bigram of the same tokens; form accuracy ≥ 0.85, far above the bigram's. That they are this model's: the
     spot figures eval.json ships (the same measures on the first tenth of the held-out poems and the first 20
     prompts) are what the harness measures now, in a tenth of the time."""
-    from studio.text.poems import SPOT_PROMPTS, spot_check
+    from studio.text.evaluate import tang_spot_check
+    from studio.text.poems import SPOT_PROMPTS
 
     figures = shipped("tang-gpt")
     assert figures["settings"]["corpus"] == "tang"
     assert figures["heldout_nats_per_char"] <= min(5.05, 0.95 * figures["bigram_heldout_nats_per_char"])
     assert figures["form_accuracy"] >= 0.85 > figures["bigram_form_accuracy"]
-    spot = spot_check(registry.get("tang-gpt"))
+    spot = tang_spot_check(registry.get("tang-gpt"))
     assert spot["prompts"] == SPOT_PROMPTS and spot["poems"] == figures["spot"]["poems"] > 500
     for name in ("heldout_nats_per_char", "form_accuracy"):
         assert spot[name] == pytest.approx(figures["spot"][name], abs=1e-3), name

@@ -122,7 +122,8 @@ VARIES = ("lab_train", "models_")
 def test_every_tool_answers_its_defaults_through_mcp_as_the_http_api_does(mcp_studio):
     """Every MCP tool called with its defaults: where the HTTP API (gradio_client) answers, MCP answers without an
     error and with images as images; where the API gives a clear message (a step that needs an earlier run, an
-    empty recipe box), MCP gives the same message as an error. (The two long defaults are shortened on both routes:
+    empty recipe box), MCP gives the same message as an error. Every call on both routes is a session of its own
+    (an MCP call is: test_no_mcp_call_sees_another_calls_run). (The two long defaults are shortened on both routes:
     a Lab Play of 2,000 steps and a 20-step diffusion run were 80 s of this test.)"""
     from gradio_client import Client
 
@@ -134,6 +135,7 @@ def test_every_tool_answers_its_defaults_through_mcp_as_the_http_api_does(mcp_st
     api = Client(mcp_studio, verbose=False)
     expected = {}
     for tool in tools:
+        api.reset_session()  # each call a session of its own, as each MCP call is
         try:
             out = api.predict(**short.get(tool, {}), api_name=f"/{tool}")
             expected[tool] = ("answer", out if isinstance(out, tuple) else (out,))
@@ -166,3 +168,20 @@ def test_every_tool_answers_its_defaults_through_mcp_as_the_http_api_does(mcp_st
             problems.append(f"{tool}: the API says {str(missing)[:150]}, MCP not: {str(texts)[:150]}")
     assert not problems, "\n".join(problems)
     assert sum(kind == "answer" for kind, _ in expected.values()) >= 20, expected
+
+
+def test_no_mcp_call_sees_another_calls_run(mcp_studio):
+    """Each MCP tool call is a Gradio session of its own (its gr.State starts from the default, as Gradio's warning
+    says): a run made through MCP, or by a browser, is never handed to another call (Gradio's MCP server sent every
+    call through one client, one Gradio session for all its users: one agent exported another's run)."""
+    from gradio_client import Client
+
+    run = {"model": "tiny-unet", "scheduler": "DDIM", "steps": 2, "seed": 5, "batch_size": 1}
+    browser = Client(mcp_studio, verbose=False)
+    browser.predict(**run, api_name="/diffusion_run")
+    assert browser.predict(model="tiny-unet", api_name="/diffusion_export")  # the browser's own run: exported
+    ran, exported = call_tools(mcp_studio, [("diffusion_run", run), ("diffusion_export", {"model": "tiny-unet"})])
+    assert not ran.isError, ran.content
+    other, = call_tools(mcp_studio, [("diffusion_export", {"model": "tiny-unet"})])
+    for result in (exported, other):
+        assert result.isError and "Run the reverse process first" in result.content[0].text, result.content

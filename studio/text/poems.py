@@ -166,15 +166,6 @@ def spot_figures(bundle, held: list[str], *, score, settings: dict, per_prompt=N
             "poems": len(poems), "prompts": len(prompts)}
 
 
-def spot_check(bundle, data_dir=None, *, script: str = "simplified") -> dict:
-    """The spot figures measured alone (about a tenth of the harness's time)."""
-    from studio.data import load_tang
-    from studio.text.evaluate import heldout_nats_per_char
-
-    return spot_figures(bundle, load_tang("heldout", data_dir, script=script), score=heldout_nats_per_char,
-                        settings=form_settings())
-
-
 CARD_START, CARD_END = "<!-- eval harness: start -->", "<!-- eval harness: end -->"
 
 

@@ -30,7 +30,12 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
    wrong items (gradio_client has already left them out) or failed; its results are now one content item per
    output. And only a single file output became an image: a gallery (the GAN grid, the VAE rows) and a
    matplotlib plot came back as text holding paths or base64. Each gallery image now comes back as an
-   MCP ``ImageContent`` with its caption, and a plot as its PNG.
+   MCP ``ImageContent`` with its caption, and a plot as its PNG. And **each tool call is a session of its own**:
+   Gradio's MCP server sends every queued call through one ``gradio_client.Client``, so every MCP user of a Space
+   shared one Gradio session, and a tool that reads the session's last run (``text_branch``, ``diffusion_export``)
+   answered with another user's run (their prompt, their pictures). Now each MCP session (one agent's connection)
+   is a Gradio session of its own, with its own client (:func:`_client_of_session`): its runs are its own, and a
+   later call of the same MCP session can still read them, as a browser's can.
 5. **Outputs left as they are cost nothing** (:func:`skip_unchanged_outputs`). A streamed handler answers
    ``gr.skip()`` for the outputs a frame leaves alone (the Text tab seven per token, the Diffusion tab eight per
    preview). Gradio treats that empty update like any other: it builds a new component with the old one's
@@ -78,6 +83,7 @@ PATCHED = {
     "gradio.mcp.GradioMCPServer._execute_tool_without_progress": "9c4bae23d03b44b7",
     "gradio.mcp.GradioMCPServer.pop_returned_state": "452e1030d5df74cb",
     "gradio.mcp.GradioMCPServer.postprocess_output_data": "210203ddf31395da",
+    "gradio.mcp.GradioMCPServer._get_or_create_client": "b7259076c489d7a6",
     "gradio.state_holder.SessionState.__init__": "1b2ea21dc42c45da",
     "gradio.state_holder.SessionState._update_value_in_config": "7e5b61f747b0dce7",
 }
@@ -322,6 +328,37 @@ def _image_items(server, output, root_url: str) -> list | None:
 _ORIGINAL_POSTPROCESS = None
 
 
+_MCP_CLIENTS = None  # MCP session -> its own gradio_client.Client (weak keys: gone with the session)
+_MCP_CLIENTS_LOCK = threading.Lock()
+
+
+def _client_of_session(server, build):
+    """The ``Client`` of the MCP session making this call, built by Gradio's own ``_get_or_create_client``
+    (``build``) the first time the session calls. Gradio's one client for all is kept for the calls made
+    outside a session."""
+    import weakref
+
+    global _MCP_CLIENTS
+    try:
+        session = server.mcp_server.request_context.session
+    except (LookupError, AttributeError):
+        session = None
+    if session is None:
+        return build(server)
+    with _MCP_CLIENTS_LOCK:
+        if _MCP_CLIENTS is None:
+            _MCP_CLIENTS = weakref.WeakKeyDictionary()
+        client = _MCP_CLIENTS.get(session)
+        if client is None:
+            shared, server._client_instance = server._client_instance, None
+            try:
+                client = build(server)  # a new Client (a new Gradio session) for this MCP session
+            finally:
+                server._client_instance = shared
+            _MCP_CLIENTS[session] = client
+        return client
+
+
 def install_mcp_outputs() -> None:
     """Patch 4 (above). A no-op where Gradio's MCP extra is not installed (then there is no MCP server)."""
     global _ORIGINAL_POSTPROCESS
@@ -352,8 +389,14 @@ def install_mcp_outputs() -> None:
             content += items if items is not None else _ORIGINAL_POSTPROCESS(self, [output], root_url)
         return content
 
+    shared_client = GradioMCPServer._get_or_create_client
+
+    def get_or_create_client(self):
+        return _client_of_session(self, shared_client)
+
     for name, new, old in (("_execute_tool_without_progress", execute_without_progress, without),
-                           ("postprocess_output_data", postprocess_output_data, _ORIGINAL_POSTPROCESS)):
+                           ("postprocess_output_data", postprocess_output_data, _ORIGINAL_POSTPROCESS),
+                           ("_get_or_create_client", get_or_create_client, shared_client)):
         new._studio_original = old
         new._studio_patched = True
         setattr(GradioMCPServer, name, new)

@@ -13,6 +13,11 @@ frame's LIVE_ODE_STEPS Heun steps),
 the mode figures and the field on a 16×16 grid.
 RESULT lab_gan_frame_ms / lab_flow_frame_ms: a whole frame as the Lab tab makes it (studio/lab/tab.py: picture): the
 figures, the plot drawn and turned into a picture; goal ≤ 200 ms.
+RESULT lab_page_steps_per_s / lab_page_over_engine / lab_page_frame_gap_max_s (unless --no-page): Play with its
+defaults (2,000 steps, a picture every 100) driven through the served page's API as a client would
+(`python app.py`, gradio_client): the steps per second a user receives (from the click to the last frame), that
+over lab_gan_steps_per_s of the same run, and the longest wait between two frames (issue 38: ratio >= 0.8, a frame
+at least every second).
 """
 
 from __future__ import annotations
@@ -45,6 +50,7 @@ def timed(fn, repeats: int) -> float:
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--steps", type=int, default=2000)
+    p.add_argument("--no-page", action="store_true", help="skip the Play through the served page")
     args = p.parse_args()
     announce(torch.device("cpu"))  # the lab trains on the CPU, whatever the studio's device
     print(f"# torch {torch.__version__}, {torch.get_num_threads()} threads")
@@ -69,6 +75,37 @@ def main() -> None:
     print(f"RESULT lab_flow_frame_compute_ms {1000 * timed(flow_frame, 5):.1f}")
     print(f"RESULT lab_gan_frame_ms {1000 * timed(lambda: picture(gan), 10):.1f}")
     print(f"RESULT lab_flow_frame_ms {1000 * timed(lambda: picture(flow, 0.5), 5):.1f}")
+    if not args.no_page:
+        page_steps, gap = page_play()
+        print(f"RESULT lab_page_steps_per_s {page_steps:.0f}")
+        print(f"RESULT lab_page_over_engine {page_steps * gan_step:.2f}")
+        print(f"RESULT lab_page_frame_gap_max_s {gap:.2f}")
+
+
+def page_play() -> tuple[float, float]:
+    """(steps/s received, longest gap between two frames in s) of one default Play through the served app."""
+    import re
+
+    from gradio_client import Client
+
+    from benchmarks.tab_paths import start_app
+
+    proc, url = start_app()
+    try:
+        client = Client(url, verbose=False)
+        client.predict(steps=20, frame_every=10, api_name="/lab_train")  # warm-up: the first Play's imports
+        client = Client(url, verbose=False)  # a new session: a new trainer, as a student's first Play
+        start = time.perf_counter()
+        job = client.submit(api_name="/lab_train")
+        arrivals = [time.perf_counter() for _ in job]
+        out = job.result()
+        status = next(v for v in out if isinstance(v, str) and "**Step" in v)
+        steps = int(re.search(r"\*\*Step (\d+)\*\*", status).group(1))
+        gaps = [b - a for a, b in zip([start] + arrivals, arrivals)]
+        return steps / (arrivals[-1] - start), max(gaps)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
 
 
 if __name__ == "__main__":

@@ -50,7 +50,7 @@ def results(proc: subprocess.CompletedProcess) -> dict[str, float]:
     ("diffusion_capture.py", ["--steps", "2", "--batch", "1", "--repeats", "1"],
      {"diffusion_capture_overhead", "diffusion_capture_overhead_cfg", "diffusion_first_preview_s",
       "diffusion_first_preview_cold_s", "t2i_capture_overhead", "t2i_first_preview_s"}),
-    ("lab.py", ["--steps", "20"], {"lab_gan_steps_per_s", "lab_flow_steps_per_s", "lab_gan_frame_compute_ms",
+    ("lab.py", ["--steps", "20", "--no-page"], {"lab_gan_steps_per_s", "lab_flow_steps_per_s", "lab_gan_frame_compute_ms",
                                     "lab_flow_frame_compute_ms", "lab_gan_frame_ms", "lab_flow_frame_ms"}),
     ("registry.py", ["--only", "mnist-vae-2d"],
      {"registry_first_load_s_mnist-vae-2d", "registry_cold_load_s_mnist-vae-2d"}),

@@ -33,9 +33,10 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
    MCP ``ImageContent`` with its caption, and a plot as its PNG. And **each tool call is a session of its own**:
    Gradio's MCP server sends every queued call through one ``gradio_client.Client``, so every MCP user of a Space
    shared one Gradio session, and a tool that reads the session's last run (``text_branch``, ``diffusion_export``)
-   answered with another user's run (their prompt, their pictures). Now each MCP session (one agent's connection)
-   is a Gradio session of its own, with its own client (:func:`_client_of_session`): its runs are its own, and a
-   later call of the same MCP session can still read them, as a browser's can.
+   answered with another user's run (their prompt, their pictures). Now each MCP session is a Gradio session of
+   its own, with its own client (:func:`_client_of_session`). Gradio serves MCP over stateless streamable HTTP,
+   where each call is its own MCP session: so each call starts from the State defaults, as Gradio's own warning
+   says, and building that client (fetching the app's config, under one lock) is paid on every call.
 5. **Outputs left as they are cost nothing** (:func:`skip_unchanged_outputs`). A streamed handler answers
    ``gr.skip()`` for the outputs a frame leaves alone (the Text tab seven per token, the Diffusion tab eight per
    preview). Gradio treats that empty update like any other: it builds a new component with the old one's

@@ -43,9 +43,10 @@ ACTIONS = {
 }
 
 
-def start_app() -> tuple[subprocess.Popen, str]:
+def start_app(**extra_env: str) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False")
+    env = dict(os.environ, GRADIO_SERVER_PORT=str(port), HF_HUB_OFFLINE="1", GRADIO_ANALYTICS_ENABLED="False",
+               **extra_env)
     proc = subprocess.Popen([sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}/"

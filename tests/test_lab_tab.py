@@ -3,6 +3,8 @@ target, reproducible under a seed, bad input said."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -20,11 +22,37 @@ def ctx():
 
 
 def test_play_streams_a_picture_every_n_steps_with_the_veegan_figures(ctx):
-    frames = [f for f in lab.lab_train(ctx, steps=60, frame_every=20, batch_size=64) if isinstance(f[1], str)]
+    frames = [f for f in lab.lab_train(ctx, steps=60, frame_every=20, batch_size=64, frame_seconds=0)
+              if isinstance(f[1], str)]
     assert len(frames) == 3  # (a slow machine may add heartbeats, gr.skip(), between them: not frames)
     image, stats, trainer = frames[-1]
     assert isinstance(trainer, GAN2D) and trainer.steps == 60 and image.size[0] > 300
     assert stats.startswith("**Step 60**") and "modes covered" in stats and "high quality" in stats
+
+
+def step_of(stats: str) -> int:
+    return int(re.match(r"\*\*Step (\d+)\*\*", stats).group(1))
+
+
+def test_a_picture_comes_by_the_clock_too_and_the_step_pictures_stay_on_their_steps(ctx, monkeypatch):
+    """frame_seconds: the first picture at once, then one at least that often between those every frame_every steps;
+    the clock's pictures do not shift the step pictures (they stay at multiples of frame_every, comparable between
+    runs); 0: steps only."""
+    now = [0.0]  # a clock that moves one second at each training step, and only then
+    step = GAN2D.step
+
+    def one_second_step(self):
+        now[0] += 1.0
+        return step(self)
+
+    monkeypatch.setattr(GAN2D, "step", one_second_step)
+    monkeypatch.setattr(lab.time, "perf_counter", lambda: now[0])
+    frames = [step_of(f[1]) for f in lab.lab_train(ctx, steps=12, frame_every=5, batch_size=16, frame_seconds=2.5)
+              if isinstance(f[1], str)]
+    assert frames == [0, 3, 5, 8, 10, 12]  # at once, 3 s after, the 5th step, 3 s after it, the 10th, the end
+    frames = [step_of(f[1]) for f in lab.lab_train(ctx, steps=12, frame_every=5, batch_size=16, frame_seconds=0)
+              if isinstance(f[1], str)]
+    assert frames == [5, 10, 12]
 
 
 def test_pause_then_play_goes_on_and_only_a_new_experiment_starts_over(ctx):
@@ -71,6 +99,7 @@ def test_a_drawn_distribution_is_the_strokes_of_the_sketch(ctx):
 @pytest.mark.parametrize("kwargs, message", [
     ({"loss": "adversarial"}, "loss must be one of minimax, non-saturating, hinge, wgan-gp"),
     ({"steps": 0}, r"steps must be a whole number in \[1, 20000\]"),
+    ({"frame_seconds": -1}, r"frame_seconds must be"),
     ({"lr_g": 5.0}, "lr_g must be between"),
     ({"target": "circle"}, "target must be one of"),
     ({"model_kind": "VAE"}, "model must be one of GAN, flow matching"),
@@ -140,9 +169,52 @@ def test_a_second_play_of_one_model_takes_over_and_the_first_stops():
     assert started.wait(60)
     before = trainer.steps
     frames = [f for f in lab.lab_train(ctx, model_kind="flow matching", steps=200, frame_every=100, batch_size=64,
-                                       lab=trainer) if isinstance(f[1], str)]
+                                       frame_seconds=0, lab=trainer) if isinstance(f[1], str)]
     a.join(30)
     assert not a.is_alive() and errors == [], errors  # the first Play ended by itself, without an error
     assert len(frames) == 2 and frames[-1][2] is trainer
     assert first_frames[-1] <= trainer.steps - 200  # every frame of the first Play was sent before the second's
     assert trainer.steps - before <= 200 + 50 + 1  # the first trained at most its step in flight meanwhile
+
+
+def _full_draw(trainer, t) -> np.ndarray:
+    """matplotlib's own whole draw of a new frame figure of ``trainer`` as it is now (nothing left out as animated,
+    nothing kept from an earlier frame)."""
+    from studio.lab.figures import Plane, figure_lang
+    from studio.plots import figure_to_image
+
+    stats, samples = live.measure(trainer, None)
+    plane = Plane(trainer, (figure_lang(),), t=t)
+    plane.update(trainer, samples, t=t)
+    for a in plane.fig.findobj(lambda a: a.get_animated()):
+        a.set_animated(False)
+    return np.asarray(figure_to_image(plane.fig)).astype(int)
+
+
+@pytest.mark.parametrize("model_kind, loss, t, lang", [("GAN", "non-saturating", 1.0, "en"),
+                                                        ("GAN", "hinge", 1.0, "en"),  # its colour bar moves
+                                                        ("flow matching", "non-saturating", 0.5, "en"),
+                                                        ("GAN", "non-saturating", 1.0, "zh-CN")])
+def test_a_streamed_frame_is_the_whole_draw_of_its_figure(model_kind, loss, t, lang):
+    """Each frame draws only what moves on the still parts kept from the first (studio/lab/figures.py: Plane);
+    a frame later in a run is what matplotlib draws of a whole new figure of the model then, within the rounding
+    of the legend's layer (2 of 255), and it changed as the model trained."""
+    from studio.i18n import using
+    from studio.lab.figures import _PLANES
+
+    trainer, _ = lab.setup(None, "ring of 8", None, model_kind, loss, 2e-4, 2e-4, 1, 64, 2e-3, "linear", 0)
+    with using(lang):
+        first = np.asarray(lab.picture(trainer, t)[0]).astype(int)
+        plane = _PLANES[trainer]
+        for _ in range(30):
+            trainer.step()
+        later = np.asarray(lab.picture(trainer, t)[0]).astype(int)
+        assert _PLANES[trainer] is plane  # drawn on the same figure
+        full = _full_draw(trainer, t)
+    assert later.shape == full.shape
+    assert np.abs(later - full).max() <= 2
+    assert (np.abs(later - full).sum(2) > 0).mean() < 0.05
+    assert (np.abs(later - first).sum(2) > 30).mean() > 0.01  # the model moved: so did the picture
+    assert "30" in plane.ax.get_title()
+    legend = [x.get_text() for x in plane.ax.get_legend().get_texts()]
+    assert (legend[0] == "real") == (lang == "en"), legend

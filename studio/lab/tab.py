@@ -14,14 +14,13 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from studio.checks import whole_number
+from studio.checks import number, whole_number
 from studio.device import resolve_seed
 from studio.i18n import N_
 from studio.lab import live
-from studio.lab.figures import frame
+from studio.lab.figures import frame_image
 from studio.lab.gan import LOSSES, GANConfig
 from studio.lab.targets import MIN_PER_MODE, TARGETS
-from studio.plots import figure_to_image
 from studio.serving import SLICE_S, interleave, serving_of
 from studio.ui.common import session_state
 from studio.ui.wiring import HEAVY, wired
@@ -32,6 +31,7 @@ INTRO = ("Pick a target distribution (or draw one), a model and its settings, an
          "pushes its points; a flow shows its samples' paths from noise and the velocity field it learnt. Try "
          "*minimax: watch it collapse*: the generator's points pile onto one or two of the eight modes.")
 MAX_STEPS = 20_000  # steps one Play may train
+FRAME_SECONDS = 0.85  # Play's default: a picture at least this often, whatever the steps per picture
 HEARTBEAT_S = 2.0  # with pictures further apart than this, Play sends an empty update this often
 
 
@@ -67,11 +67,13 @@ def stats_text(trainer, stats: dict, note: str = "", speed: float | None = None)
 
 
 def picture(trainer, t: float = 1.0):
+    """The frame of ``trainer`` now (a PIL image, drawn on its kept figure: the caller holds ``held(trainer)``) and
+    its measured figures."""
     # a flow's 2,500 measured samples and the 64 paths drawn come from one ODE solve (two solves: 30 ms more a frame)
     path = (trainer.trajectories(live.N_SAMPLES, steps=live.LIVE_ODE_STEPS) if isinstance(trainer, live.Flow2D)
             else None)
     stats, samples = live.measure(trainer, path)
-    return figure_to_image(frame(trainer, samples, t=float(t), paths=None if path is None else path[:, :64])), stats
+    return frame_image(trainer, samples, t=float(t), paths=None if path is None else path[:, :64]), stats
 
 
 def setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_size, lr_flow, flow_path, seed):
@@ -88,10 +90,11 @@ def setup(lab, target, drawing, model_kind, loss, lr_g, lr_d, d_steps, batch_siz
 
 def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", lr_g=GANConfig.lr_g, lr_d=GANConfig.lr_d, d_steps=1,
               batch_size=256, lr_flow=2e-3, flow_path="linear", seed=0, steps=2000, frame_every=100, flow_time=1.0,
-              drawing=None, lab=None):
-    """Train live, streaming a picture and the measured figures every ``frame_every`` steps; goes on from this
-    session's trainer when the settings allow (Pause, then Play), else starts a new one. Called bare: the default
-    GAN on the ring of 8 Gaussians, 2,000 steps.
+              drawing=None, frame_seconds=FRAME_SECONDS, lab=None):
+    """Train live, streaming a picture and the measured figures every ``frame_every`` steps, and at least every
+    ``frame_seconds`` (a slow machine or a large batch still shows the model moving); goes on from this session's
+    trainer when the settings allow (Pause, then Play), else starts a new one. Called bare: the default GAN on the
+    ring of 8 Gaussians, 2,000 steps.
 
     Args:
         target: "ring of 8", "5x5 grid", "two moons", "spiral", "line", or "drawn" (the points of ``drawing``).
@@ -109,13 +112,19 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
         frame_every: steps between two pictures.
         flow_time: the flow's time shown, 0 (noise) to 1 (data).
         drawing: a sketch whose strokes are the target when target is "drawn".
+        frame_seconds: a picture at least this often, in seconds, between those every ``frame_every`` steps, and
+            the first at once (0: only those; then, with pictures further apart than 2 s, an empty update every 2 s
+            keeps the stream alive).
     """
     steps = whole_number("steps", steps, 1, MAX_STEPS)
     frame_every = whole_number("frame_every", frame_every, 1, MAX_STEPS)
+    frame_seconds = number("frame_seconds", frame_seconds, 0, 60)
     trainer, note = setup(lab, target, drawing, model_kind, loss, lr_g, lr_d,
                           d_steps, batch_size, lr_flow, flow_path, seed)
     gate = serving_of(ctx.registry).gate
-    done, since_frame, start = 0, 0, trainer.steps
+    # steps trained by this Play, and when its last picture was made: with a clock, the first picture comes at once
+    # (the model as Play finds it: the click answered within the set-up, not after the first frame_seconds)
+    done, shown, start = 0, (-1 if frame_seconds > 0 else 0), trainer.steps
     trainer.pause_requested = False
     # this Play is the trainer's only one: a Play of the same model still running (its client stopped waiting, a
     # second tab of the session) stops at its next step, so two never train one model by turns
@@ -124,7 +133,13 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
     def current() -> bool:
         return trainer.__dict__.get("_lab_play") is play and not trainer.pause_requested
 
-    began = last_sent = time.perf_counter()
+    began = last_sent = last_frame = time.perf_counter()
+
+    def due() -> bool:  # a picture now: at every frame_every steps of this Play (step-by-step comparable between
+        # runs), at its end, and in between when frame_seconds have passed since the last
+        return done > shown and (done % frame_every == 0 or done == steps or (
+            frame_seconds > 0 and time.perf_counter() - last_frame >= frame_seconds))
+
     while done < steps and current():
         # a slice: at most SLICE_S of training holding the compute gate, then the gate goes to whoever waits (the
         # gate is fair: a student's Generate goes before six Plays) and Pause is seen
@@ -133,24 +148,24 @@ def lab_train(ctx, target="ring of 8", model_kind="GAN", loss="non-saturating", 
         # while this slice waits for the gate back (it did: a deadlock of the whole gate)
         with held(trainer), gate.hold(background=True):  # training is background work (ComputeGate)
             until = time.perf_counter() + SLICE_S
-            while done < steps and since_frame < frame_every and current():
+            while done < steps and not due() and current():
                 trainer.step()
-                done, since_frame = done + 1, since_frame + 1
+                done += 1
                 if time.perf_counter() >= until:
                     break
                 interleave(SLICE_S)  # someone who used the machine less than this Play goes first, at once
         if not current() and trainer.__dict__.get("_lab_play") is not play:
             return  # a newer Play of this model took over: it sends the frames from here
-        if since_frame < frame_every and done < steps and current():
+        if not due() and done < steps and current():
             if time.perf_counter() - last_sent >= HEARTBEAT_S:  # no picture due yet, but a page closed meanwhile
                 last_sent = time.perf_counter()                # stops the Play here (Gradio resumes a stream only
                 yield gr.skip(), gr.skip(), gr.skip()          # for a page that is still there)
             continue
-        since_frame = 0
+        shown = done
         with held(trainer), gate.hold(background=True):  # the picture is computation too (2,500 samples, a figure)
             image, stats = picture(trainer, flow_time)
-        speed = (trainer.steps - start) / (time.perf_counter() - began)
-        last_sent = time.perf_counter()
+        speed = (trainer.steps - start) / (time.perf_counter() - began) if done else None  # none yet at step 0
+        last_sent = last_frame = time.perf_counter()
         yield image, stats_text(trainer, stats, note, speed=speed), trainer
 
 
@@ -228,7 +243,8 @@ def lab_view(ctx, flow_time=1.0, lab=None):
     """The picture of this session's trainer at the flow's time ``flow_time`` (nothing trained)."""
     if lab is None:
         return gr.skip(), gr.skip()
-    image, stats = picture(lab, flow_time)
+    with held(lab):  # the trainer's figure (studio/lab/figures.py: Plane) is drawn by one thread at a time
+        image, stats = picture(lab, flow_time)
     return image, stats_text(lab, stats)
 
 
@@ -270,6 +286,8 @@ def build_lab_tab(registry, settings) -> None:
             with gr.Row():
                 steps = gr.Number(value=2000, precision=0, label="Steps per Play", elem_id="lab-steps")
                 frame_every = gr.Number(value=100, precision=0, label="Steps per picture", elem_id="lab-frame-every")
+                frame_seconds = gr.Number(value=FRAME_SECONDS, minimum=0, maximum=60, label="A picture at least every "
+                                          "(s; 0: only by steps)", elem_id="lab-frame-seconds")
         with gr.Column(scale=2):
             with gr.Row():
                 play = gr.Button("Play", variant="primary", elem_id="lab-play")
@@ -283,7 +301,8 @@ def build_lab_tab(registry, settings) -> None:
             stats = gr.Markdown(elem_id="lab-stats")
     lab = session_state()
     config = [target, model, loss, lr_g, lr_d, d_steps, batch, lr_flow, flow_path, seed]
-    play_event = play.click(wired(lab_train, ctx), [*config, steps, frame_every, t, drawing, lab], [view, stats, lab],
+    play_event = play.click(wired(lab_train, ctx), [*config, steps, frame_every, t, drawing, frame_seconds, lab],
+                            [view, stats, lab],
                             api_name="lab_train", concurrency_id=HEAVY)
     pause.click(wired(lab_pause, ctx), [t, lab], [view, stats], cancels=[play_event], api_visibility="private")
     d_btn.click(wired(lab_step, ctx), [gr.State("D"), *config, t, drawing, lab], [view, stats, lab],

@@ -55,6 +55,28 @@ def test_a_picture_comes_by_the_clock_too_and_the_step_pictures_stay_on_their_st
     assert frames == [5, 10, 12]
 
 
+def test_the_clock_makes_no_picture_before_the_play_trained_longer_than_pictures_take(ctx, monkeypatch):
+    """A picture by the clock only after PICTURE_SHARE (4) times as much training as the last picture took: with
+    steps of 1 s and pictures of 2 s, the clock's next picture waits for 8 s of training, not 2.5 s of wall time."""
+    now = [0.0]
+    step, picture = GAN2D.step, lab.picture
+
+    def one_second_step(self):
+        now[0] += 1.0
+        return step(self)
+
+    def two_second_picture(*args):
+        now[0] += 2.0
+        return picture(*args)
+
+    monkeypatch.setattr(GAN2D, "step", one_second_step)
+    monkeypatch.setattr(lab, "picture", two_second_picture)
+    monkeypatch.setattr(lab.time, "perf_counter", lambda: now[0])
+    frames = [step_of(f[1]) for f in lab.lab_train(ctx, steps=12, frame_every=100, batch_size=16, frame_seconds=2.5)
+              if isinstance(f[1], str)]
+    assert frames == [0, 8, 12]
+
+
 def test_pause_then_play_goes_on_and_only_a_new_experiment_starts_over(ctx):
     *_, (_, _, trainer) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64)
     *_, (_, stats, again) = lab.lab_train(ctx, steps=20, frame_every=20, batch_size=64, lr_d=5e-4, lab=trainer)

@@ -139,14 +139,16 @@ def test_classroom_serves_a_small_class_with_replay_on_and_off():
     """benchmarks/classroom.py with 4 students: both servers answer every request, and the teacher's link (its
     run made first) comes back faster with replay on than the whole class computing it with replay off."""
     proc = subprocess.run([sys.executable, "benchmarks/classroom.py", "--students", "4", "--within", "1",
-                           "--seconds", "10", "--warm", "2", "--rounds", "1",  # a slow machine finishes none in 4 s
+                           # a slow CI machine finished none in 10 s: the window stays open for 2 at least
+                           "--seconds", "10", "--warm", "2", "--at-least", "2", "--rounds", "1",
                            "--players", "2", "--asks", "3"], cwd=REPO_ROOT, env=dict(os.environ, HF_HUB_OFFLINE="1", STUDIO_DEVICE="cpu"),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     found = {line.split()[1]: float(line.split()[2]) for line in proc.stdout.splitlines() if line.startswith("RESULT ")}
     assert {"classroom_same_link_p95_s", "classroom_same_link_teacher_first_p95_s", "classroom_throughput_ratio",
             "classroom_throughput_rpm", "classroom_throughput_off_rpm"} <= set(found), found
-    assert found["classroom_errors"] == 0 and found["classroom_throughput_rpm"] > 0
+    assert found["classroom_errors"] == 0 and found["classroom_throughput_rpm"] > 0, proc.stdout[-3000:]
+    assert found["classroom_throughput_off_rpm"] > 0, proc.stdout[-3000:]
     # (c) the Lab storm: text answered alone and while two students press Play, and the Plays trained meanwhile
     assert found["classroom_text_p95_alone_s"] > 0 and found["classroom_text_p95_lab_storm_s"] > 0
     assert found["classroom_lab_storm_steps_per_s"] > 0

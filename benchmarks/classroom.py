@@ -96,7 +96,7 @@ class Server:
         deadline = time.time() + 180
         while True:
             try:
-                self.client = Client(self.url, verbose=False)
+                self.client = Client(self.url, verbose=False, ssl_verify=False)
                 return
             except Exception:  # noqa: BLE001 - not up yet
                 if time.time() > deadline or self.proc.poll() is not None:
@@ -126,7 +126,7 @@ def same_link(server: Server, students: int, within: float, seed: int, link_seed
     args = labelled_args(server.client, "/diffusion_run", {SEED: link_seed})
     rng = random.Random(seed)
     arrivals = sorted(rng.uniform(0, within) for _ in range(students))
-    clients = [Client(server.url, verbose=False, download_files=False) for _ in range(students)]
+    clients = [Client(server.url, verbose=False, download_files=False, ssl_verify=False) for _ in range(students)]
     latencies, errors, timeline = [], [], []
     start = time.perf_counter()
 
@@ -165,7 +165,7 @@ def own_work(server: Server, students: int, seconds: float, warm: float = 20.0,
     prompt_at = next(i for i, p in enumerate(
         c.view_api(return_format="dict", print_info=False)["named_endpoints"]["/text_generate"]["parameters"])
         if p["parameter_name"] == "prompt")
-    clients = [Client(server.url, verbose=False, download_files=False) for _ in range(students)]
+    clients = [Client(server.url, verbose=False, download_files=False, ssl_verify=False) for _ in range(students)]
     done: list[tuple[str, float]] = []
     errors: list[str] = []
     count_from = time.time() + warm
@@ -215,7 +215,7 @@ def lab_storm(server: Server, players: int, asks: int) -> dict:
     """A student's 20-token text requests, alone and while ``players`` students press Play in the Lab."""
     from gradio_client import Client
 
-    text = Client(server.url, verbose=False, download_files=False)
+    text = Client(server.url, verbose=False, download_files=False, ssl_verify=False)
     seeds = iter(range(10_000, 20_000))
 
     def ask() -> float:
@@ -227,7 +227,7 @@ def lab_storm(server: Server, players: int, asks: int) -> dict:
     ask()  # warm
     alone = [ask() for _ in range(asks)]
     play_args = args_by_name(server.client, "/lab_train", {})
-    clients = [Client(server.url, verbose=False, download_files=False) for _ in range(players)]
+    clients = [Client(server.url, verbose=False, download_files=False, ssl_verify=False) for _ in range(players)]
     stop, steps, errors = threading.Event(), [0] * players, []
 
     def player(i):

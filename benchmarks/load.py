@@ -88,7 +88,7 @@ def main() -> None:
         deadline = time.time() + 120
         while True:
             try:
-                warm = Client(url, verbose=False)
+                warm = Client(url, verbose=False, ssl_verify=False)
                 break
             except Exception:  # noqa: BLE001 - not up yet
                 if time.time() > deadline or server.poll() is not None:
@@ -102,7 +102,7 @@ def main() -> None:
         latencies: list[tuple[str, float]] = []
         errors: list[str] = []
         lock = threading.Lock()
-        clients = [Client(url, verbose=False) for _ in range(args.clients)]
+        clients = [Client(url, verbose=False, ssl_verify=False) for _ in range(args.clients)]
         stop_at = 0.0
         started = threading.Barrier(args.clients + 1)
 

@@ -95,7 +95,7 @@ def test_on_a_space_visitors_cannot_load_unload_or_add_models_and_the_host_can(t
         with pytest.raises(Exception, match="That is not the host token"):
             visitor.predict("guess", api_name="/models_host_sign_in")
         url = visitor.src
-        host = Client(url, verbose=False, headers={"X-Studio-Host-Token": "s3cret"})  # an API client with the token
+        host = Client(url, verbose=False, ssl_verify=False, headers={"X-Studio-Host-Token": "s3cret"})  # an API client with the token
         host.predict("tiny-gan", api_name="/models_unload")
         host.close()
         assert not reg.is_loaded("tiny-gan")
@@ -104,7 +104,7 @@ def test_on_a_space_visitors_cannot_load_unload_or_add_models_and_the_host_can(t
         assert reg.is_loaded("tiny-text")
         visitor.predict(str(folder), api_name="/text_add_model")
         assert "my-lm" in reg.keys()
-        student = Client(url, verbose=False)  # another session is still a visitor
+        student = Client(url, verbose=False, ssl_verify=False)  # another session is still a visitor
         with pytest.raises(Exception, match="Only the host may"):
             student.predict("tiny-text", api_name="/models_unload")
         student.close()

@@ -92,7 +92,7 @@ def test_other_family_tools_answer_through_mcp_what_the_http_api_answers(mcp_stu
 
     _, result = call_tool(mcp_studio, tool, arguments)
     assert not result.isError, result.content
-    via_api = Client(mcp_studio, verbose=False).predict(**arguments, api_name=f"/{tool}")
+    via_api = Client(mcp_studio, verbose=False, ssl_verify=False).predict(**arguments, api_name=f"/{tool}")
     api_texts = [v for v in via_api if isinstance(v, str) and not v.startswith("/") and "gradio" not in v]
     mcp_texts = [c.text for c in result.content if c.type == "text"]
     images = [c for c in result.content if c.type == "image"]
@@ -132,7 +132,7 @@ def test_every_tool_answers_its_defaults_through_mcp_as_the_http_api_does(mcp_st
     with urllib.request.urlopen(f"{mcp_studio}/gradio_api/mcp/schema", timeout=30) as r:
         tools = sorted(t["name"] for t in json.load(r))
     assert len(tools) >= 30, tools
-    api = Client(mcp_studio, verbose=False)
+    api = Client(mcp_studio, verbose=False, ssl_verify=False)
     expected = {}
     for tool in tools:
         api.reset_session()  # each call a session of its own, as each MCP call is
@@ -177,7 +177,7 @@ def test_no_mcp_call_sees_another_calls_run(mcp_studio):
     from gradio_client import Client
 
     run = {"model": "tiny-unet", "scheduler": "DDIM", "steps": 2, "seed": 5, "batch_size": 1}
-    browser = Client(mcp_studio, verbose=False)
+    browser = Client(mcp_studio, verbose=False, ssl_verify=False)
     browser.predict(**run, api_name="/diffusion_run")
     assert browser.predict(model="tiny-unet", api_name="/diffusion_export")  # the browser's own run: exported
     ran, exported = call_tools(mcp_studio, [("diffusion_run", run), ("diffusion_export", {"model": "tiny-unet"})])

@@ -246,7 +246,7 @@ def test_the_output_reads_as_text_with_a_legend_and_whole_characters(app):
 def test_attention_lens_and_score_answer_bare_and_on_the_last_run(app):
     from gradio_client import Client
 
-    client = Client(app[1].src, verbose=False)  # a new session: no run yet
+    client = Client(app[1].src, verbose=False, ssl_verify=False)  # a new session: no run yet
     fig, view, note = client.predict(api_name="/text_attention")
     assert "On the default passage (no run yet)" in note and "Layer 1, head 1 looks most at" in note
     assert "eager attention" in note and view.count("<span class=\"t") > 10

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 
 import gradio as gr
 
@@ -13,6 +14,9 @@ from studio.tabs import TABS
 from studio.ui import common, i18n, patches, share
 from studio.ui.common import CLOSE_TOASTS_JS
 from studio.ui.explain import explanation
+
+# events between two of Gradio's monitoring summaries (its default, 1, makes one after every event)
+ANALYTICS_EVERY = 1000
 
 CSS = """
 #studio-title h1 { margin-bottom: 0; }
@@ -27,6 +31,9 @@ def build_studio(registry, settings: Settings | None = None, *, localize: bool =
     limit_decoding(settings.max_upload_pixels)  # no image past the limit is decoded, Gradio's own decoding included
     common.STATE_SECONDS[0] = settings.state_minutes * 60.0  # a session's kept runs, then gone
     common.EXPORT_KEEP_S = min(common.EXPORT_KEEP_S, settings.state_minutes * 60.0)
+    # Gradio recomputes its monitoring page's summary (pandas over the last 10,000 events: 5-10 ms of the server's
+    # CPU, holding the GIL) after every event. The studio does not turn that page on; a host who does keeps theirs.
+    os.environ.setdefault("GRADIO_ANALYTICS_CACHE_FREQUENCY", str(ANALYTICS_EVERY))
     patches.install_cache_writes()
     patches.install_mcp_outputs()
     patches.lazy_session_configs()

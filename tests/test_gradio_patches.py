@@ -122,15 +122,26 @@ def test_a_new_sessions_configs_are_computed_when_read_and_equal_gradios():
     demo, (image, note, code) = small_demo()
     patches.lazy_session_configs()
     original = state_holder.SessionState.__init__._studio_original
-    update = state_holder.SessionState._update_value_in_config._studio_original
 
     theirs = object.__new__(state_holder.SessionState)
     original(theirs, demo)
-    update(theirs, note._id, "**set before read**")
+    theirs._update_value_in_config(note._id, "**set before read**")
     ours = state_holder.SessionState(demo)
     assert isinstance(ours.config_values, patches.LazyConfigs) and dict.__len__(ours.config_values) == 0
-    ours._update_value_in_config(note._id, "**set before read**")
-    assert dict.__len__(ours.config_values) == 0  # a value kept, no config built yet
+    ours._update_value_in_config(note._id, "**set before read**")  # Gradio's own: builds that block's config only
+    assert dict.__len__(ours.config_values) == 1
     assert note._id in ours.config_values and len(ours.config_values) == len(theirs.config_values)
     assert list(ours.components) == list(theirs.components)  # a deep link sees the same page
     assert ours.config_values[note._id]["props"]["value"] == "**set before read**"
+
+
+def test_no_studio_output_takes_gradios_unpatched_bytes_cache():
+    """``save_bytes_to_cache`` rewrites a shared cache file in place (patch 1's race) and is not patched: only audio
+    and video results (and MCP's SVG images) take it. A tab that adds one must bring the patch back."""
+    import re
+
+    from studio.config import REPO_ROOT
+
+    found = [f"{p.relative_to(REPO_ROOT)}: {m.group(0)}" for p in sorted((REPO_ROOT / "studio").rglob("*.py"))
+             for m in re.finditer(r"\bgr\.(Audio|Video|Model3D)\b|image/svg", p.read_text())]
+    assert not found, found

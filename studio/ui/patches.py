@@ -7,12 +7,14 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
 
 1. **Cache writes** (:func:`install_cache_writes`): a race in Gradio 6's file cache that the load test
    (benchmarks/load.py) hit. Gradio names a result image's cache file by the hash of its bytes, so identical results from different users
-   share one file. ``processing_utils.save_pil_to_cache`` (every ``gr.Image`` / ``gr.Gallery`` result) and
-   ``save_bytes_to_cache`` rewrite that file in place each time: ``write_bytes`` first truncates it. A download
+   share one file. ``processing_utils.save_pil_to_cache`` (every ``gr.Image`` / ``gr.Gallery`` result)
+   rewrites that file in place each time: ``write_bytes`` first truncates it. A download
    of the same file running at that moment reads a truncated body ("peer closed connection without sending
    complete message body (received 0 bytes, expected 5359)" with 16 clients asking for the same VAE
    interpolation). Gradio's own ``save_file_to_cache`` already writes under a temporary name and renames into
-   place; the patch makes the other two do the same: a reader always sees a whole file, old or new.
+   place; the patch makes ``save_pil_to_cache`` do the same: a reader always sees a whole file, old or new.
+   (``save_bytes_to_cache`` has the same race, but only audio, video and MCP's SVG results take it, and the
+   studio makes none: it was patched until 2026-12-05 and is no longer.)
 
    While it is there, result PNGs are written at zlib level 1 rather than Pillow's default 6 (:data:`PNG_LEVEL`):
    encoding the Diffusion tab's previews and the VAE latent map showed in the profiles of benchmarks/tab_paths.py.
@@ -46,7 +48,9 @@ source differs, so an upgrade is re-checked here rather than found broken in a c
    ``SessionState`` computes the config of every block of the app when a session's first event arrives (for
    deep links), ~50 ms for the studio's few hundred blocks, on the server's event path; thirty students
    opening a link paid it thirty times at once (benchmarks/classroom.py). The configs are now computed when
-   first read, from the same blocks, so a deep link sees exactly what it saw before.
+   first read, from the same blocks, so a deep link sees exactly what it saw before. (Gradio's own
+   ``_update_value_in_config`` then builds the config of an event's inputs and outputs when it first sets their
+   value: 0.06 ms a block, once a session; it was patched to wait for a read until 2026-12-05.)
 
 Why this module is long: every change to Gradio's behaviour lives here and nowhere else (DESIGN.md), so a Gradio
 upgrade is re-checked against one file and one table of digests.
@@ -76,7 +80,6 @@ GRADIO_CHECKED = "6.31.0"
 # sha256 of their source (first 16 hex digits) in GRADIO_CHECKED. See source_digest.
 PATCHED = {
     "gradio.processing_utils.save_pil_to_cache": "ea8f5a3ffa0371a1",
-    "gradio.processing_utils.save_bytes_to_cache": "7a0d5fe3e82644f3",
     "gradio.processing_utils.encode_pil_to_bytes": "a184f532b8dac185",
     "gradio.blocks.Blocks.preprocess_data": "6848b88bd303f76f",
     "gradio.blocks.Blocks.process_api": "cb2ef4a0ec0bf45d",
@@ -86,7 +89,6 @@ PATCHED = {
     "gradio.mcp.GradioMCPServer.postprocess_output_data": "210203ddf31395da",
     "gradio.mcp.GradioMCPServer._get_or_create_client": "b7259076c489d7a6",
     "gradio.state_holder.SessionState.__init__": "1b2ea21dc42c45da",
-    "gradio.state_holder.SessionState._update_value_in_config": "7e5b61f747b0dce7",
 }
 
 
@@ -172,20 +174,9 @@ def install_cache_writes() -> None:
                 _ENCODED.popitem(last=False)
         return str(path)
 
-    def save_bytes_to_cache(data: bytes, file_name: str, cache_dir: str) -> str:
-        folder = Path(cache_dir) / pu.hash_bytes(data)
-        folder.mkdir(exist_ok=True, parents=True)
-        if not Path(file_name).suffix:
-            file_name = file_name + pu.detect_audio_format(data)
-        path = (folder / Path(file_name).name).resolve()
-        write_atomically(path, data)
-        return str(path)
-
     save_pil_to_cache._studio_atomic = True
     save_pil_to_cache._studio_original = pu.save_pil_to_cache
-    save_bytes_to_cache._studio_original = pu.save_bytes_to_cache
     pu.save_pil_to_cache = save_pil_to_cache
-    pu.save_bytes_to_cache = save_bytes_to_cache
 
 
 # ---- 2. input errors that name the input -------------------------------------------------------------
@@ -451,35 +442,33 @@ class LazyConfigs(dict):
     def __init__(self, compute, blocks: dict):
         super().__init__()
         self._compute, self._pending = compute, dict(blocks)
-        self._values: dict = {}  # values set while the block's config was not computed yet
+        self._order = list(blocks)  # Gradio's order of the blocks, which a whole read (a deep link) keeps
 
     def __missing__(self, key):
         if key not in self._pending:
             raise KeyError(key)
         config = self._compute(key, self._pending.pop(key))
-        if key in self._values and "props" in config:
-            config["props"]["value"] = self._values.pop(key)
         self[key] = config
         return config
-
-    def set_value(self, key, value) -> bool:
-        """Keep ``value`` for a block whose config is not computed yet (False: it is, or is not this mapping's)."""
-        if dict.__contains__(self, key) or key not in self._pending:
-            return False
-        self._values[key] = value
-        return True
 
     def __contains__(self, key) -> bool:
         return dict.__contains__(self, key) or key in self._pending
 
     def __setitem__(self, key, value) -> None:
         self._pending.pop(key, None)
-        self._values.pop(key, None)
         dict.__setitem__(self, key, value)
 
     def settle(self) -> None:
+        if self._order is None:
+            return  # settled: every config computed, in Gradio's order
         for key in list(self._pending):
             self[key]  # noqa: B018 - computes it
+        known = set(self._order)
+        ordered = [(k, dict.__getitem__(self, k)) for k in self._order if dict.__contains__(self, k)]
+        ordered += [(k, v) for k, v in dict.items(self) if k not in known]
+        dict.clear(self)
+        dict.update(self, ordered)
+        self._order = None
 
     def items(self):
         self.settle()
@@ -521,15 +510,6 @@ def lazy_session_configs() -> None:
         self.is_closed = False
         self.STATE_TTL_WHEN_CLOSED = 1 if os.getenv("GRADIO_IS_E2E_TEST", None) else 3600
 
-    update_value = cls._update_value_in_config
-
-    def _update_value_in_config(self, key, value):
-        values = self.config_values
-        if not (isinstance(values, LazyConfigs) and values.set_value(key, value)):
-            update_value(self, key, value)
-
     __init__._studio_original = original
     __init__._studio_patched = True
-    _update_value_in_config._studio_original = update_value
     cls.__init__ = __init__
-    cls._update_value_in_config = _update_value_in_config
